@@ -1,0 +1,93 @@
+package httpx
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+)
+
+// Options configure New.
+type Options struct {
+	Logger *zap.Logger
+	// Mapper is the service's error table.
+	Mapper Mapper
+	// Metrics serves GET /metrics when set.
+	Metrics http.Handler
+	// Now is the clock used for request latency.
+	Now func() time.Time
+}
+
+// New returns an echo instance with the request log, error rendering,
+// panic recovery and /metrics wired. Health routes are the service's own.
+func New(o Options) *echo.Echo {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = ErrorHandler(o.Mapper)
+	e.Use(requestLog(o.Logger, o.Mapper, o.Now))
+	e.Use(recoverPanic(o.Logger))
+	if o.Metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(o.Metrics))
+	}
+	return e
+}
+
+// requestLog writes one line per request, with the route template (never
+// the raw path or query, which may carry tokens) and the error code once.
+func requestLog(log *zap.Logger, m Mapper, now func() time.Time) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := now()
+			err := next(c)
+			status := c.Response().Status
+			fields := []zap.Field{
+				zap.String("method", c.Request().Method),
+				zap.String("route", c.Path()),
+				zap.String("remote", c.RealIP()),
+				zap.Duration("latency", now().Sub(start)),
+			}
+			if err != nil {
+				p := resolve(m, err)
+				status = p.Status
+				fields = append(fields, zap.String("error", p.Code))
+				if p.Status >= 500 {
+					fields = append(fields, zap.String("cause", err.Error()))
+				}
+				c.Error(err)
+			}
+			fields = append(fields, zap.Int("status", status))
+			switch {
+			case status >= 500:
+				log.Error("request", fields...)
+			case c.Path() == "/healthz" || c.Path() == "/readyz" || c.Path() == "/metrics":
+				log.Debug("request", fields...)
+			default:
+				log.Info("request", fields...)
+			}
+			return nil
+		}
+	}
+}
+
+// errPanic is what a recovered panic becomes: a 500 with no details.
+var errPanic = errors.New("handler panic")
+
+func recoverPanic(log *zap.Logger) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					if r == http.ErrAbortHandler {
+						panic(r)
+					}
+					log.Error("panic", zap.Any("panic", r), zap.String("route", c.Path()))
+					err = errPanic
+				}
+			}()
+			return next(c)
+		}
+	}
+}
