@@ -1,0 +1,84 @@
+package plans
+
+import "errors"
+
+// ErrNothingGranted is what Decision.Err returns when resources were
+// requested and the plan grants none of them (the service answers 403).
+var ErrNothingGranted = errors.New("plans: the plan grants none of the requested access")
+
+// Decision is the outcome of checking requested resources against a plan.
+type Decision struct {
+	// Granted holds, per requested resource, the actions both requested and
+	// entitled; resources left with no action are absent. Names are the
+	// exact requested names, never patterns.
+	Granted []Resource
+	// Denied holds, per requested resource, the requested actions the plan
+	// refused (with "*" expanded), for the decision log.
+	Denied []Resource
+}
+
+// GrantedNothing reports whether something was requested and nothing at all
+// was granted. An empty request (docker login) is not a denial.
+func (d Decision) GrantedNothing() bool {
+	return len(d.Granted) == 0 && len(d.Denied) > 0
+}
+
+// Err returns ErrNothingGranted when GrantedNothing holds, nil otherwise.
+func (d Decision) Err() error {
+	if d.GrantedNothing() {
+		return ErrNothingGranted
+	}
+	return nil
+}
+
+// Authorize returns, per requested resource, the intersection of the
+// requested and the entitled actions. A requested "*" on a repository means
+// every action the plan grants on it; actions are listed in the order pull,
+// push, delete. "registry:catalog:*" is kept only when the plan has a
+// catalog rule. Resources with an empty intersection are dropped: a partial
+// grant is not an error. Requests are expected to come from ParseScopes.
+func (p *Plan) Authorize(requested []Resource) []Resource {
+	return p.Decide(requested).Granted
+}
+
+// Decide is Authorize that also reports what was refused.
+func (p *Plan) Decide(requested []Resource) Decision {
+	var d Decision
+	for _, r := range requested {
+		switch r.Type {
+		case TypeRepository:
+			want := requestedActions(r.Actions)
+			if want == 0 {
+				d.Denied = append(d.Denied, r)
+				continue
+			}
+			got := want & p.entitled(r.Name)
+			if got != 0 {
+				d.Granted = append(d.Granted, Resource{Type: r.Type, Name: r.Name, Actions: got.names()})
+			}
+			if left := want &^ got; left != 0 {
+				d.Denied = append(d.Denied, Resource{Type: r.Type, Name: r.Name, Actions: left.names()})
+			}
+		case TypeRegistry:
+			if p.catalog && r.Name == NameCatalog && contains(r.Actions, ActionAll) {
+				d.Granted = append(d.Granted, Resource{Type: TypeRegistry, Name: NameCatalog, Actions: []string{ActionAll}})
+			} else {
+				d.Denied = append(d.Denied, r)
+			}
+		default:
+			d.Denied = append(d.Denied, r)
+		}
+	}
+	return d
+}
+
+// requestedActions folds requested repository actions into a set, ignoring
+// names the scope grammar does not allow.
+func requestedActions(actions []string) actionSet {
+	var want actionSet
+	for _, a := range actions {
+		bits, _ := repositoryAction(a)
+		want |= bits
+	}
+	return want
+}
