@@ -1,0 +1,214 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/google/cel-go/cel"
+	celast "github.com/google/cel-go/common/ast"
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/parser"
+)
+
+// variableType returns the CEL type of a declarable variable type name and
+// the decoder of its YAML value.
+func variableType(name string) (*types.Type, func(*yamlValue) (any, error), bool) {
+	switch name {
+	case "bool":
+		return types.BoolType, decodeAs[bool], true
+	case "int":
+		return types.IntType, decodeAs[int64], true
+	case "double":
+		return types.DoubleType, decodeAs[float64], true
+	case "string":
+		return types.StringType, decodeAs[string], true
+	case "list(string)":
+		return types.NewListType(types.StringType), decodeAs[[]string], true
+	case "list(int)":
+		return types.NewListType(types.IntType), decodeAs[[]int64], true
+	case "map(string, string)":
+		return types.NewMapType(types.StringType, types.StringType), decodeAs[map[string]string], true
+	}
+	return nil, nil, false
+}
+
+// compiled is the result of compiling one rule condition.
+type compiled struct {
+	prg       cel.Program
+	constant  *bool    // set when the condition is a literal true/false
+	conjuncts []string // top-level && operands, unparsed, for shadow detection
+}
+
+// newEnv builds the CEL environment: request, actor, and the package's
+// declared variables.
+func newEnv(vars map[string]*types.Type) (*cel.Env, error) {
+	prov, err := newProvider()
+	if err != nil {
+		return nil, err
+	}
+	opts := []cel.EnvOption{
+		cel.CustomTypeProvider(prov),
+		cel.Variable("request", requestType),
+		cel.Variable("actor", actorType),
+	}
+	for name, t := range vars {
+		opts = append(opts, cel.Variable(name, t))
+	}
+	return cel.NewEnv(opts...)
+}
+
+// declareVariables checks and converts the front matter's variables.
+func declareVariables(s *diagSink, decls []variableDecl) (map[string]*types.Type, map[string]ref.Val) {
+	typesByName := map[string]*types.Type{}
+	values := map[string]ref.Val{}
+	for i, d := range decls {
+		line := 1 + d.Value.Line
+		if d.Value.Line == 0 {
+			line = 1
+		}
+		where := fmt.Sprintf("variables[%d]", i)
+		switch {
+		case !isIdent(d.Name):
+			s.errorf(line, CodeInvalidVariable, "%s: name %q is not an identifier", where, d.Name)
+			continue
+		case d.Name == "request" || d.Name == "actor":
+			s.errorf(line, CodeInvalidVariable, "%s: %q is a built-in variable", where, d.Name)
+			continue
+		case typesByName[d.Name] != nil:
+			s.errorf(line, CodeInvalidVariable, "%s: variable %q declared twice", where, d.Name)
+			continue
+		}
+		celType, decode, ok := variableType(d.Type)
+		if !ok {
+			s.errorf(line, CodeInvalidVariable, "%s (%s): unsupported type %q (supported: %s)", where, d.Name, d.Type, supportedTypes())
+			continue
+		}
+		if d.Value.Kind == 0 {
+			s.errorf(line, CodeInvalidVariable, "%s (%s): missing value", where, d.Name)
+			continue
+		}
+		native, err := decode(&yamlValue{&d.Value})
+		if err != nil {
+			s.errorf(line, CodeInvalidVariable, "%s (%s): value is not a %s: %s", where, d.Name, d.Type, yamlErrText(err))
+			continue
+		}
+		typesByName[d.Name] = celType
+		values[d.Name] = toCEL(native)
+	}
+	return typesByName, values
+}
+
+func supportedTypes() string {
+	return "bool, int, double, string, list(string), list(int), map(string, string)"
+}
+
+// compileRule parses, type-checks and plans one condition.
+func compileRule(s *diagSink, env *cel.Env, rb *ruleBlock) *compiled {
+	parsed, iss := env.Parse(rb.When)
+	if iss.Err() != nil {
+		reportCEL(s, rb, CodeCELParse, iss)
+		return nil
+	}
+	checked, iss := env.Check(parsed)
+	if iss.Err() != nil {
+		reportCEL(s, rb, CodeCELCheck, iss)
+		return nil
+	}
+	if !checked.OutputType().IsExactType(types.BoolType) {
+		s.errorf(rb.line, CodeNonBool, "rule %q: condition has type %s, want bool", rb.ID, checked.OutputType())
+		return nil
+	}
+	prg, err := env.Program(checked, cel.EvalOptions(cel.OptOptimize))
+	if err != nil {
+		s.errorf(rb.line, CodeCELCheck, "rule %q: %v", rb.ID, err)
+		return nil
+	}
+	c := &compiled{prg: prg}
+	native := checked.NativeRep()
+	root := native.Expr()
+	if root.Kind() == celast.LiteralKind {
+		if b, ok := root.AsLiteral().(types.Bool); ok {
+			v := bool(b)
+			c.constant = &v
+		}
+	}
+	c.conjuncts = conjuncts(root, native.SourceInfo(), nil)
+	return c
+}
+
+// conjuncts returns the unparsed top-level operands of a chain of &&.
+func conjuncts(e celast.Expr, info *celast.SourceInfo, acc []string) []string {
+	if e.Kind() == celast.CallKind && e.AsCall().FunctionName() == "_&&_" {
+		for _, arg := range e.AsCall().Args() {
+			acc = conjuncts(arg, info, acc)
+		}
+		return acc
+	}
+	str, err := parser.Unparse(e, info)
+	if err != nil {
+		return append(acc, fmt.Sprintf("#%d", e.ID()))
+	}
+	return append(acc, str)
+}
+
+// reportCEL turns CEL issues into diagnostics on document lines.
+func reportCEL(s *diagSink, rb *ruleBlock, code string, iss *cel.Issues) {
+	for _, e := range iss.Errors() {
+		line := rb.whenLine
+		if rb.literal && e.Location.Line() > 1 {
+			line += e.Location.Line() - 1
+		}
+		s.errorf(line, code, "rule %q: %s (condition %d:%d)", rb.ID, e.Message, e.Location.Line(), e.Location.Column()+1)
+	}
+}
+
+func isIdent(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i, c := range name {
+		letter := c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+		if !letter && (i == 0 || c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// isCode reports whether s is a snake_case identifier (reason codes) or,
+// with dash allowed, a rule id.
+func isCode(s string, dash bool) bool {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for _, c := range s {
+		ok := (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || (dash && c == '-')
+		if !ok {
+			return false
+		}
+	}
+	return !strings.HasSuffix(s, "_") && !strings.HasSuffix(s, "-")
+}
+
+// toCEL converts a declared variable's value once, at load time, into a CEL
+// value whose reads do not allocate during evaluation.
+func toCEL(native any) ref.Val {
+	switch v := native.(type) {
+	case []string:
+		return stringList{&v}
+	case []int64:
+		elems := make([]ref.Val, len(v))
+		for i, n := range v {
+			elems[i] = types.Int(n)
+		}
+		return types.NewRefValList(types.DefaultTypeAdapter, elems)
+	case map[string]string:
+		m := make(map[ref.Val]ref.Val, len(v))
+		for k, e := range v {
+			m[types.String(k)] = types.String(e)
+		}
+		return types.NewRefValMap(types.DefaultTypeAdapter, m)
+	}
+	return types.DefaultTypeAdapter.NativeToValue(native)
+}

@@ -1,0 +1,275 @@
+package policy
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
+)
+
+// Reason is a reason code a package declares, with its description.
+type Reason struct {
+	Code        string
+	Description string
+}
+
+// RuleInfo describes one rule of a loaded package.
+type RuleInfo struct {
+	ID        string
+	Effect    Effect
+	Reason    string
+	Condition string
+	Line      int
+}
+
+type rule struct {
+	info RuleInfo
+	prg  cel.Program
+}
+
+// Package is a loaded, compiled policy package. It is immutable and safe
+// for concurrent use.
+type Package struct {
+	file          string
+	name          string
+	version       string
+	backend       string
+	digest        string
+	defaultReason string
+	reasons       []Reason
+	rules         []rule
+	extras        map[string]ref.Val
+}
+
+// Name returns the package name from the front matter.
+func (p *Package) Name() string { return p.name }
+
+// Version returns the package version from the front matter.
+func (p *Package) Version() string { return p.version }
+
+// Backend returns the backend name reported in decisions.
+func (p *Package) Backend() string { return p.backend }
+
+// Digest returns "sha256:<hex>" of the package source bytes.
+func (p *Package) Digest() string { return p.digest }
+
+// File returns the file name the package was parsed from.
+func (p *Package) File() string { return p.file }
+
+// DefaultReason returns the reason of the deny given when no rule matches.
+func (p *Package) DefaultReason() string { return p.defaultReason }
+
+// Reasons returns the declared reason codes in declaration order.
+func (p *Package) Reasons() []Reason { return append([]Reason(nil), p.reasons...) }
+
+// Rules returns the rules in evaluation order.
+func (p *Package) Rules() []RuleInfo {
+	out := make([]RuleInfo, len(p.rules))
+	for i, r := range p.rules {
+		out[i] = r.info
+	}
+	return out
+}
+
+// Digest returns "sha256:<hex>" of b.
+func Digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// LoadFile reads and parses a package file.
+func LoadFile(path string) (*Package, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	return Parse(path, src)
+}
+
+// Parse loads a package. On failure the error is a Diagnostics holding the
+// error-severity problems (errors.Is(err, ErrInvalidPackage) holds);
+// warnings are dropped: use Check to see them.
+func Parse(filename string, src []byte) (*Package, error) {
+	p, diags := Check(filename, src)
+	if diags.HasErrors() {
+		return nil, diags.Errors()
+	}
+	return p, nil
+}
+
+// Check loads a package and returns every diagnostic, warnings included.
+// The package is nil when any diagnostic has error severity.
+func Check(filename string, src []byte) (*Package, Diagnostics) {
+	s := &diagSink{file: filename}
+	p := check(s, src)
+	if s.diags.HasErrors() {
+		return nil, s.diags
+	}
+	if p != nil {
+		p.file = filename
+		p.digest = Digest(src)
+	}
+	return p, s.diags
+}
+
+func check(s *diagSink, src []byte) *Package {
+	doc := readDocument(s, src)
+	if doc == nil {
+		return nil
+	}
+	fm := doc.front
+	p := &Package{name: fm.Name, version: fm.Version, backend: fm.Backend, defaultReason: fm.DefaultReason}
+	for _, kv := range [][2]string{{"name", fm.Name}, {"version", fm.Version}, {"backend", fm.Backend}, {"default_reason", fm.DefaultReason}} {
+		if kv[1] == "" {
+			s.errorf(1, CodeFrontMatter, "front matter: missing %s", kv[0])
+		}
+	}
+	declared := map[string]bool{}
+	for i, r := range fm.Reasons {
+		switch {
+		case !isCode(r.Code, false):
+			s.errorf(1, CodeFrontMatter, "front matter: reasons[%d]: code %q is not snake_case", i, r.Code)
+		case declared[r.Code]:
+			s.errorf(1, CodeFrontMatter, "front matter: reasons[%d]: code %q declared twice", i, r.Code)
+		}
+		declared[r.Code] = true
+		p.reasons = append(p.reasons, Reason(r))
+	}
+	if fm.DefaultReason != "" && !declared[fm.DefaultReason] {
+		s.errorf(1, CodeUnknownReason, "front matter: default_reason %q is not a declared reason", fm.DefaultReason)
+	}
+	varTypes, values := declareVariables(s, fm.Variables)
+	p.extras = values
+	env, err := newEnv(varTypes)
+	if err != nil {
+		s.errorf(1, CodeInvalidVariable, "front matter: %v", err)
+		return nil
+	}
+	if len(doc.rules) == 0 {
+		s.errorf(1, CodeNoRules, "no ```%s blocks found", RuleInfoString)
+	}
+	p.rules = compileRules(s, env, doc.rules, declared)
+	used := map[string]bool{fm.DefaultReason: true}
+	for _, rb := range doc.rules {
+		used[rb.Reason] = true
+	}
+	for _, r := range fm.Reasons {
+		if !used[r.Code] {
+			s.warnf(1, CodeUnusedReason, "reason %q is declared but no rule returns it", r.Code)
+		}
+	}
+	return p
+}
+
+// compileRules checks every rule block, compiles its condition and runs the
+// reachability analysis.
+func compileRules(s *diagSink, env *cel.Env, blocks []*ruleBlock, declared map[string]bool) []rule {
+	var rules []rule
+	ids := map[string]int{}
+	type prior struct {
+		rb *ruleBlock
+		c  *compiled
+	}
+	var earlier []prior
+	var unconditional *ruleBlock
+	for _, rb := range blocks {
+		if !rb.hasProse {
+			s.warnf(rb.line, CodeMissingProse, "rule %s has no explaining prose before it", ruleName(rb))
+		}
+		if rb.parseFail {
+			continue
+		}
+		if !isCode(rb.ID, true) {
+			s.errorf(rb.line, CodeRuleSyntax, "rule id %q must be lowercase letters, digits, - or _", rb.ID)
+		}
+		if first, dup := ids[rb.ID]; dup {
+			s.errorf(rb.line, CodeDuplicateRule, "rule id %q already used by the rule at line %d", rb.ID, first)
+		} else {
+			ids[rb.ID] = rb.line
+		}
+		effect := Effect(rb.Effect)
+		if !effect.Valid() {
+			s.errorf(rb.line, CodeInvalidEffect, "rule %q: effect %q must be allow or deny", rb.ID, rb.Effect)
+		}
+		if !declared[rb.Reason] {
+			s.errorf(rb.line, CodeUnknownReason, "rule %q: reason %q is not declared in the front matter", rb.ID, rb.Reason)
+		}
+		if unconditional != nil {
+			s.errorf(rb.line, CodeUnreachable, "rule %q is unreachable: rule %q at line %d always matches", rb.ID, unconditional.ID, unconditional.line)
+		}
+		c := compileRule(s, env, rb)
+		if c == nil {
+			continue
+		}
+		switch {
+		case c.constant != nil && *c.constant && unconditional == nil:
+			unconditional = rb
+		case c.constant != nil && !*c.constant:
+			s.warnf(rb.line, CodeNeverMatches, "rule %q never matches: its condition is false", rb.ID)
+		}
+		if unconditional != rb {
+			for _, e := range earlier {
+				if e.c.constant == nil && subset(e.c.conjuncts, c.conjuncts) {
+					s.warnf(rb.line, CodeShadowed, "rule %q is shadowed: rule %q at line %d matches every request it matches", rb.ID, e.rb.ID, e.rb.line)
+					break
+				}
+			}
+		}
+		earlier = append(earlier, prior{rb, c})
+		rules = append(rules, rule{
+			info: RuleInfo{ID: rb.ID, Effect: effect, Reason: rb.Reason, Condition: rb.When, Line: rb.line},
+			prg:  c.prg,
+		})
+	}
+	return rules
+}
+
+// subset reports whether every element of a is in b.
+func subset(a, b []string) bool {
+	for _, x := range a {
+		found := false
+		for _, y := range b {
+			if x == y {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// Evaluate runs the rules in document order against req and the registry
+// entry of its actor (nil when the actor is unknown): the first rule whose
+// condition is true decides; when none matches the decision is a deny with
+// the package's default reason. Call req.ApplyDefaults(actor) first.
+//
+// A condition that fails at evaluation time (for example reading a field
+// of a null actor) yields a deny decision naming that rule together with an
+// *EvalError; callers must treat it as a deny.
+func (p *Package) Evaluate(req *Request, actor *Actor) (Decision, error) {
+	deny := Decision{Effect: EffectDeny, Reason: p.defaultReason}
+	if req == nil {
+		return deny, &EvalError{Err: errors.New("nil request")}
+	}
+	act := &activation{req: req, act: actor, extras: p.extras}
+	for i := range p.rules {
+		r := &p.rules[i]
+		out, _, err := r.prg.Eval(act)
+		if err != nil {
+			deny.RuleID = r.info.ID
+			return deny, &EvalError{RuleID: r.info.ID, Err: err}
+		}
+		if out == types.True {
+			return Decision{Effect: r.info.Effect, Reason: r.info.Reason, RuleID: r.info.ID}, nil
+		}
+	}
+	return deny, nil
+}
