@@ -38,38 +38,53 @@ func (d Decision) Err() error {
 // catalog rule. Resources with an empty intersection are dropped: a partial
 // grant is not an error. Requests are expected to come from ParseScopes.
 func (p *Plan) Authorize(requested []Resource) []Resource {
-	return p.Decide(requested).Granted
+	return p.decide(requested, false).Granted
 }
 
 // Decide is Authorize that also reports what was refused.
 func (p *Plan) Decide(requested []Resource) Decision {
+	return p.decide(requested, true)
+}
+
+// decide computes the decision; Denied is filled only when withDenied is set,
+// and then holds at least one entry per refused resource.
+func (p *Plan) decide(requested []Resource, withDenied bool) Decision {
 	var d Decision
+	if len(requested) > 0 {
+		d.Granted = make([]Resource, 0, len(requested))
+	}
 	for _, r := range requested {
 		switch r.Type {
 		case TypeRepository:
 			want := requestedActions(r.Actions)
 			if want == 0 {
-				d.Denied = append(d.Denied, r)
+				d.deny(withDenied, r)
 				continue
 			}
 			got := want & p.entitled(r.Name)
 			if got != 0 {
 				d.Granted = append(d.Granted, Resource{Type: r.Type, Name: r.Name, Actions: got.names()})
 			}
-			if left := want &^ got; left != 0 {
-				d.Denied = append(d.Denied, Resource{Type: r.Type, Name: r.Name, Actions: left.names()})
+			if left := want &^ got; left != 0 && withDenied {
+				d.deny(withDenied, Resource{Type: r.Type, Name: r.Name, Actions: left.names()})
 			}
 		case TypeRegistry:
 			if p.catalog && r.Name == NameCatalog && contains(r.Actions, ActionAll) {
 				d.Granted = append(d.Granted, Resource{Type: TypeRegistry, Name: NameCatalog, Actions: []string{ActionAll}})
 			} else {
-				d.Denied = append(d.Denied, r)
+				d.deny(withDenied, r)
 			}
 		default:
-			d.Denied = append(d.Denied, r)
+			d.deny(withDenied, r)
 		}
 	}
 	return d
+}
+
+func (d *Decision) deny(record bool, r Resource) {
+	if record {
+		d.Denied = append(d.Denied, r)
+	}
 }
 
 // requestedActions folds requested repository actions into a set, ignoring
