@@ -10,7 +10,7 @@ var ErrNothingGranted = errors.New("plans: the plan grants none of the requested
 type Decision struct {
 	// Granted holds, per requested resource, the actions both requested and
 	// entitled; resources left with no action are absent. Names are the
-	// exact requested names, never patterns.
+	// exact requested names, never patterns. It is never nil.
 	Granted []Resource
 	// Denied holds, per requested resource, the requested actions the plan
 	// refused (with "*" expanded), for the decision log.
@@ -36,7 +36,9 @@ func (d Decision) Err() error {
 // every action the plan grants on it; actions are listed in the order pull,
 // push, delete. "registry:catalog:*" is kept only when the plan has a
 // catalog rule. Resources with an empty intersection are dropped: a partial
-// grant is not an error. Requests are expected to come from ParseScopes.
+// grant is not an error. The result is never nil, so an empty grant (docker
+// login) encodes as an empty JSON array. Requests are expected to come from
+// ParseScopes; Authorize is safe for concurrent use.
 func (p *Plan) Authorize(requested []Resource) []Resource {
 	return p.decide(requested, false).Granted
 }
@@ -49,10 +51,8 @@ func (p *Plan) Decide(requested []Resource) Decision {
 // decide computes the decision; Denied is filled only when withDenied is set,
 // and then holds at least one entry per refused resource.
 func (p *Plan) decide(requested []Resource, withDenied bool) Decision {
-	var d Decision
-	if len(requested) > 0 {
-		d.Granted = make([]Resource, 0, len(requested))
-	}
+	// Never nil, so that an empty grant encodes as "access": [].
+	d := Decision{Granted: make([]Resource, 0, len(requested))}
 	for _, r := range requested {
 		switch r.Type {
 		case TypeRepository:

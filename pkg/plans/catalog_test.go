@@ -163,3 +163,31 @@ func TestAuthorizeIgnoresForeignResources(t *testing.T) {
 		t.Fatalf("Decide(%v) = %+v", req, d)
 	}
 }
+
+func TestAuthorizeConcurrent(t *testing.T) {
+	cat, err := NewCatalog(map[string][]Rule{"p": realisticRules(500)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := cat.Plan("p")
+	req, err := ParseScopes([]string{"repository:org1/team2/base:pull repository:org3/team4/tools5:*"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := p.Authorize(req)
+	done := make(chan []Resource)
+	for range 4 {
+		go func() {
+			var got []Resource
+			for range 200 {
+				got = p.Authorize(req)
+			}
+			done <- got
+		}()
+	}
+	for range 4 {
+		if got := <-done; !equalResources(got, want) {
+			t.Errorf("concurrent Authorize = %v, want %v", got, want)
+		}
+	}
+}
