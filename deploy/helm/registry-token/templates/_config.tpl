@@ -1,0 +1,64 @@
+{{/*
+The service configuration, keys exactly as configs/registry-token.yaml.
+Secrets never appear here: the signing key is a file mounted from a Secret,
+a Redis URL with credentials comes in through an environment variable.
+*/}}
+{{- define "registry-token.config" -}}
+{{- if not (hasKey .Values.plans .Values.defaultPlan) }}
+{{- fail (printf "defaultPlan %q is not a key of plans" .Values.defaultPlan) }}
+{{- end }}
+{{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
+{{- fail "autoscaling.minReplicas must not exceed autoscaling.maxReplicas" }}
+{{- end }}
+server:
+  addr: "0.0.0.0:8085"
+  publicUrl: {{ .Values.publicUrl | quote }}
+  {{- if .Values.tls.enabled }}
+  tls:
+    certFile: {{ printf "%s/tls.crt" (include "registry-token.tlsDir" .) | quote }}
+    keyFile: {{ printf "%s/tls.key" (include "registry-token.tlsDir" .) | quote }}
+    clientCaFile: {{ if .Values.tls.clientCaKey }}{{ printf "%s/%s" (include "registry-token.tlsDir" .) .Values.tls.clientCaKey | quote }}{{ else }}""{{ end }}
+  {{- end }}
+  trustedProxies: {{ .Values.trustedProxies | toJson }}
+authority:
+  issuer: {{ .Values.authority.issuer | quote }}
+  metadataUrl: {{ .Values.authority.metadataUrl | quote }}
+  requireHttpsMetadata: {{ .Values.authority.requireHttpsMetadata }}
+  audiences: {{ .Values.authority.audiences | toJson }}
+  requiredScopes: {{ .Values.authority.requiredScopes | toJson }}
+  senderConstraint: {{ .Values.authority.senderConstraint | quote }}
+  dpop:
+    maxAge: {{ .Values.authority.dpop.maxAge }}
+    clockSkew: {{ .Values.authority.dpop.clockSkew }}
+    algorithms: {{ .Values.authority.dpop.algorithms | toJson }}
+  replayCache:
+    backend: {{ .Values.replayCache.backend | quote }}
+    redisUrl: {{ .Values.replayCache.redis.url | quote }}
+signing:
+  issuer: {{ .Values.signing.issuer | quote }}
+  keyFile: {{ printf "%s/%s" (include "registry-token.signingDir" .) .Values.signing.keyFileName | quote }}
+  {{- if .Values.signing.keyPasswordKey }}
+  keyPasswordFile: {{ printf "%s/%s" (include "registry-token.signingDir" .) .Values.signing.keyPasswordKey | quote }}
+  {{- end }}
+  keyId: {{ .Values.signing.keyId | quote }}
+  lifetime: {{ .Values.signing.lifetime }}
+registry:
+  realm: {{ include "registry-token.realm" . | quote }}
+  services: {{ .Values.registry.services | toJson }}
+plans:
+  {{- range $plan, $entries := .Values.plans }}
+  {{ $plan }}:
+    {{- range $entries }}
+    - repository: {{ .repository | quote }}
+      actions: {{ .actions | default (list "pull") | toJson }}
+    {{- end }}
+  {{- end }}
+defaultPlan: {{ .Values.defaultPlan | quote }}
+revokedLicenses: {{ .Values.revokedLicenses | toJson }}
+{{- if .Values.flexAuth.url }}
+policy:
+  url: {{ .Values.flexAuth.url | quote }}
+  timeout: {{ .Values.flexAuth.timeout }}
+  failClosed: {{ .Values.flexAuth.failClosed }}
+{{- end }}
+{{- end }}
