@@ -1,0 +1,109 @@
+package checkapi
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func TestDecodeAcceptsTheDesignRequest(t *testing.T) {
+	req, err := Decode([]byte(`{"actor": "agt-state-hub-bridge", "subject": "iam:agt-state-hub-bridge",
+		"action": "ssh.sign", "principal": "agt-task-bridge", "ttl_hours": 24,
+		"resource": "host:db1", "context": {"n": 3, "f": 1.5, "s": "x", "b": true, "z": null}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ttl := int64(24)
+	want := Request{Actor: "agt-state-hub-bridge", Subject: "iam:agt-state-hub-bridge", Action: "ssh.sign",
+		Principal: "agt-task-bridge", TTLHours: &ttl, Resource: "host:db1",
+		Context: map[string]any{"n": int64(3), "f": 1.5, "s": "x", "b": true, "z": nil}}
+	if !reflect.DeepEqual(req, want) {
+		t.Fatalf("got %+v\nwant %+v", req, want)
+	}
+}
+
+func TestDecodeRejectsWithTheFieldNamed(t *testing.T) {
+	for _, tc := range []struct {
+		name, body, field string
+	}{
+		{"missing actor", `{"subject":"x"}`, "actor"},
+		{"null actor", `{"actor":null}`, "actor"},
+		{"unknown field", `{"actor":"a","ttl":3}`, "ttl"},
+		{"actor not string", `{"actor":7}`, "actor"},
+		{"ttl fractional", `{"actor":"a","ttl_hours":1.5}`, "ttl_hours"},
+		{"ttl string", `{"actor":"a","ttl_hours":"24"}`, "ttl_hours"},
+		{"ttl overflow", `{"actor":"a","ttl_hours":1e40}`, "ttl_hours"},
+		{"context not object", `{"actor":"a","context":[1]}`, "context"},
+		{"context nested object", `{"actor":"a","context":{"k":{"x":1}}}`, "context.k"},
+		{"context nested array", `{"actor":"a","context":{"k":[1]}}`, "context.k"},
+		{"trailing data", `{"actor":"a"} {}`, "body"},
+		{"trailing garbage", `{"actor":"a"}x`, "body"},
+		{"array body", `[{"actor":"a"}]`, "body"},
+		{"empty body", ``, "body"},
+		{"truncated", `{"actor":"a"`, "body"},
+		{"syntax", `{"actor" "a"}`, "body"},
+		{"too large", `{"actor":"` + strings.Repeat("a", MaxBodyBytes) + `"}`, "body"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Decode([]byte(tc.body))
+			var fe *FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("err = %v, want *FieldError", err)
+			}
+			if fe.Field != tc.field {
+				t.Fatalf("field = %q (%v), want %q", fe.Field, fe, tc.field)
+			}
+		})
+	}
+}
+
+func TestReadBodyStopsAtTheLimit(t *testing.T) {
+	var buf strings.Builder
+	buf.WriteString(strings.Repeat(" ", MaxBodyBytes+10))
+	var b bytesBuffer
+	err := ReadBody(strings.NewReader(buf.String()), &b.Buffer)
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "body" {
+		t.Fatalf("err = %v", err)
+	}
+	if b.Len() > MaxBodyBytes+1 {
+		t.Fatalf("read %d bytes", b.Len())
+	}
+}
+
+var idPattern = regexp.MustCompile(`^decision:[0-9a-f]{16}$`)
+
+func TestDecisionIDs(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		id := NewDecisionID()
+		if !idPattern.MatchString(id) {
+			t.Fatalf("id %q", id)
+		}
+		if seen[id] {
+			t.Fatalf("duplicate id %q", id)
+		}
+		seen[id] = true
+	}
+}
+
+func TestAppendJSONMatchesMarshal(t *testing.T) {
+	ttl := int64(24)
+	for _, d := range []Decision{
+		{DecisionID: NewDecisionID(), Effect: "allow", Reason: "signing_policy_matched", Backend: "flex-auth-cel",
+			Policy: PolicyRef{"ops-warden", "1", "sha256:ab"}, Registry: RegistryRef{"sha256:cd"},
+			Actor: "a", Subject: "iam:a", Action: "ssh.sign", Principal: "p", TTLHours: &ttl},
+		{DecisionID: NewDecisionID(), Effect: "deny", Reason: "unknown_actor_resource", Actor: "x<\"y", Subject: "\n"},
+	} {
+		want, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.AppendJSON(nil); string(got) != string(want) {
+			t.Errorf("AppendJSON = %s\nMarshal    = %s", got, want)
+		}
+	}
+}

@@ -1,0 +1,104 @@
+// Package checkapi holds the wire types of POST /v1/check: the check
+// request, its strict decoder, and the decision envelope.
+package checkapi
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"strconv"
+
+	"github.com/stellaops/authgate/services/flex-auth/internal/jsonenc"
+)
+
+// DefaultAction is the action of a request that names none.
+const DefaultAction = "ssh.sign"
+
+// MaxBodyBytes bounds a check request body.
+const MaxBodyBytes = 64 << 10
+
+// Request is the body of POST /v1/check. Unknown fields are rejected.
+type Request struct {
+	// Actor is the registry name of the actor asking (required).
+	Actor string `json:"actor" jsonschema:"minLength=1,description=Registry name of the actor."`
+	// Subject is the identity presented for the actor; defaults to Actor.
+	// The IAM form is iam:<actor>.
+	Subject string `json:"subject,omitempty" jsonschema:"description=Identity presented for the actor; defaults to the actor name."`
+	// Action defaults to ssh.sign.
+	Action string `json:"action,omitempty" jsonschema:"description=Action requested; defaults to ssh.sign."`
+	// Principal defaults to the actor's principal in the registry.
+	Principal string `json:"principal,omitempty" jsonschema:"description=SSH principal requested; defaults to the actor's principal."`
+	// TTLHours defaults to the actor's default (else maximum) TTL.
+	TTLHours *int64 `json:"ttl_hours,omitempty" jsonschema:"description=Certificate lifetime in hours; defaults to the actor's default TTL."`
+	// Resource names what the action is on, for packages that decide
+	// about other kinds of resource.
+	Resource string `json:"resource,omitempty" jsonschema:"description=Resource the action is on (optional)."`
+	// Context holds extra scalar attributes (string, number, bool, null)
+	// visible to policy conditions as request.context.
+	Context map[string]any `json:"context,omitempty" jsonschema:"description=Extra scalar attributes visible to policy conditions."`
+}
+
+// PolicyRef identifies the policy package that decided.
+type PolicyRef struct {
+	Package string `json:"package"`
+	Version string `json:"version"`
+	Digest  string `json:"digest"`
+}
+
+// RegistryRef identifies the registry snapshot that was consulted.
+type RegistryRef struct {
+	Digest string `json:"digest"`
+}
+
+// Decision is the decision envelope answered by POST /v1/check.
+type Decision struct {
+	DecisionID string      `json:"decision_id" jsonschema:"pattern=^decision:[0-9a-f]{16}$"`
+	Effect     string      `json:"effect" jsonschema:"enum=allow,enum=deny"`
+	Reason     string      `json:"reason" jsonschema:"description=snake_case reason code owned by the policy package."`
+	Backend    string      `json:"backend"`
+	Policy     PolicyRef   `json:"policy"`
+	Registry   RegistryRef `json:"registry"`
+	Actor      string      `json:"actor"`
+	Subject    string      `json:"subject"`
+	Action     string      `json:"action"`
+	Principal  string      `json:"principal"`
+	// TTLHours is absent when the actor is unknown and the request named
+	// no TTL.
+	TTLHours *int64 `json:"ttl_hours,omitempty"`
+}
+
+// NewDecisionID returns "decision:" and 16 lowercase hex digits read from
+// the operating system's CSPRNG.
+func NewDecisionID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never returns an error
+	var out [9 + 16]byte
+	copy(out[:], "decision:")
+	hex.Encode(out[9:], b[:])
+	return string(out[:])
+}
+
+// AppendJSON appends d as one JSON object (the same document json.Marshal
+// produces) without reflection.
+func (d *Decision) AppendJSON(dst []byte) []byte {
+	dst = append(dst, '{')
+	dst = jsonenc.StringField(dst, "decision_id", d.DecisionID)
+	dst = jsonenc.StringField(dst, "effect", d.Effect)
+	dst = jsonenc.StringField(dst, "reason", d.Reason)
+	dst = jsonenc.StringField(dst, "backend", d.Backend)
+	dst = append(jsonenc.Field(dst, "policy"), '{')
+	dst = jsonenc.StringField(dst, "package", d.Policy.Package)
+	dst = jsonenc.StringField(dst, "version", d.Policy.Version)
+	dst = jsonenc.StringField(dst, "digest", d.Policy.Digest)
+	dst = append(dst, '}')
+	dst = append(jsonenc.Field(dst, "registry"), '{')
+	dst = jsonenc.StringField(dst, "digest", d.Registry.Digest)
+	dst = append(dst, '}')
+	dst = jsonenc.StringField(dst, "actor", d.Actor)
+	dst = jsonenc.StringField(dst, "subject", d.Subject)
+	dst = jsonenc.StringField(dst, "action", d.Action)
+	dst = jsonenc.StringField(dst, "principal", d.Principal)
+	if d.TTLHours != nil {
+		dst = strconv.AppendInt(jsonenc.Field(dst, "ttl_hours"), *d.TTLHours, 10)
+	}
+	return append(dst, '}')
+}

@@ -1,0 +1,188 @@
+package decisionlog
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func entry(i int) *Entry {
+	ttl := int64(24)
+	return &Entry{
+		Time: time.Date(2026, 6, 23, 10, 0, 0, i, time.UTC), DecisionID: fmt.Sprintf("decision:%016x", i),
+		Actor: "agt-state-hub-bridge", Subject: "iam:agt-state-hub-bridge", Action: "ssh.sign",
+		Principal: "agt-task-bridge", TTLHours: &ttl, Effect: "allow", Reason: "signing_policy_matched",
+		Backend: "flex-auth-cel", PolicyPackage: "ops-warden", PolicyDigest: "sha256:aa", RegistryDigest: "sha256:bb",
+		Latency: 42 * time.Microsecond,
+	}
+}
+
+// readLines parses the log strictly: every line a complete JSON object.
+func readLines(t *testing.T, path string) []Line {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		t.Fatalf("log does not end with a newline: %q", b[max(0, len(b)-40):])
+	}
+	var out []Line
+	sc := bufio.NewScanner(strings.NewReader(string(b)))
+	for sc.Scan() {
+		dec := json.NewDecoder(strings.NewReader(sc.Text()))
+		dec.DisallowUnknownFields()
+		var l Line
+		if err := dec.Decode(&l); err != nil {
+			t.Fatalf("line %d %q: %v", len(out)+1, sc.Text(), err)
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// countingFile counts writes and syncs and can hold the first write until
+// released, or fail on demand.
+type countingFile struct {
+	*os.File
+	writes, syncs atomic.Int64
+	gate          chan struct{}
+	failWrite     error
+	partial       bool
+}
+
+func (c *countingFile) Write(b []byte) (int, error) {
+	if c.writes.Add(1) == 1 && c.gate != nil {
+		<-c.gate
+	}
+	if c.failWrite != nil {
+		n := 0
+		if c.partial {
+			n, _ = c.File.Write(b[:len(b)/2])
+		}
+		return n, c.failWrite
+	}
+	return c.File.Write(b)
+}
+
+func (c *countingFile) Sync() error { c.syncs.Add(1); return c.File.Sync() }
+
+func TestEntryLineIsCompleteJSON(t *testing.T) {
+	e := entry(1)
+	e.Actor = "we\"ird\n<actor>"
+	line := e.AppendJSON(nil)
+	var l Line
+	if err := json.Unmarshal(line, &l); err != nil {
+		t.Fatal(err)
+	}
+	if l.Actor != e.Actor || l.DecisionID != e.DecisionID || *l.TTLHours != 24 || l.LatencyUS != 42 || !l.Time.Equal(e.Time) {
+		t.Fatalf("round trip: %+v", l)
+	}
+}
+
+func TestConcurrentEntriesShareOneSync(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "d.jsonl")
+	cf := &countingFile{gate: make(chan struct{})}
+	log, err := Open(Config{Path: path, Open: func(p string) (File, error) {
+		f, err := OpenAppend(p)
+		if err != nil {
+			return nil, err
+		}
+		cf.File = f.(*os.File)
+		return cf, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 50
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	wg.Add(1)
+	go func() { defer wg.Done(); errs <- log.Append(entry(0)) }()
+	for cf.writes.Load() == 0 { // the writer holds entry 0 in its first write
+		time.Sleep(time.Millisecond)
+	}
+	for i := 1; i < n; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs <- log.Append(entry(i)) }()
+	}
+	for len(log.queue) < n-1 { // every other entry is queued behind it
+		time.Sleep(time.Millisecond)
+	}
+	close(cf.gate)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if w, s := cf.writes.Load(), cf.syncs.Load(); w != 2 || s != 2 {
+		t.Fatalf("writes=%d syncs=%d, want 2 and 2 (entry 0, then the other %d together)", w, s, n-1)
+	}
+	if err := log.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lines := readLines(t, path)
+	seen := map[string]bool{}
+	for _, l := range lines {
+		seen[l.DecisionID] = true
+	}
+	if len(lines) != n || len(seen) != n {
+		t.Fatalf("%d lines, %d distinct ids, want %d", len(lines), len(seen), n)
+	}
+}
+
+func TestSyncModes(t *testing.T) {
+	for _, tc := range []struct {
+		mode  SyncMode
+		syncs int64
+	}{{SyncAlways, 5}, {SyncOff, 0}} {
+		t.Run(string(tc.mode), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "d.jsonl")
+			cf := &countingFile{}
+			log, err := Open(Config{Path: path, Sync: tc.mode, Open: func(p string) (File, error) {
+				f, err := OpenAppend(p)
+				cf.File, _ = f.(*os.File)
+				return cf, err
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 5 {
+				if err := log.Append(entry(i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			log.Close()
+			if got := cf.syncs.Load(); got != tc.syncs {
+				t.Fatalf("syncs = %d, want %d", got, tc.syncs)
+			}
+			if got := len(readLines(t, path)); got != 5 {
+				t.Fatalf("%d lines", got)
+			}
+		})
+	}
+	if _, err := ParseSyncMode("sometimes"); err == nil {
+		t.Fatal("ParseSyncMode accepted an unknown mode")
+	}
+}
+
+func TestAppendAfterCloseFails(t *testing.T) {
+	log, err := Open(Config{Path: filepath.Join(t.TempDir(), "d.jsonl")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Close()
+	if err := log.Append(entry(1)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("err = %v", err)
+	}
+}
