@@ -1,0 +1,156 @@
+// Package cli is the command line of flex-auth: a table of subcommands and
+// the dispatcher that runs them.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// Exit codes shared by every subcommand.
+const (
+	ExitOK      = 0 // success; the checked input is valid
+	ExitFailure = 1 // the input is invalid, a case failed, or the command failed
+	ExitUsage   = 2 // the command line is wrong
+)
+
+// Env is what a subcommand may use from its process: the environment
+// variables (os.Environ form) and the output streams.
+type Env struct {
+	Vars   []string
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// Lookup returns the value of the environment variable key.
+func (e Env) Lookup(key string) (string, bool) {
+	for i := len(e.Vars) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(e.Vars[i], "="); ok && k == key {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// Command is one subcommand. Run gets the arguments after the command name
+// and returns the process exit code.
+type Command struct {
+	Usage   string // argument synopsis, e.g. "--file FILE [--json]"
+	Summary string
+	Run     func(ctx context.Context, env Env, args []string) int
+}
+
+// commands is the table of subcommands. A name of two words ("policy
+// validate") is a command in a group. Add new commands here.
+func commands() map[string]Command {
+	return map[string]Command{
+		"load-registry": {
+			Usage:   "--file FILE [--json]",
+			Summary: "validate a registry snapshot and summarise it",
+			Run:     runLoadRegistry,
+		},
+		"policy validate": {
+			Usage:   "[--strict] [--json] FILE...",
+			Summary: "check policy packages (style problems are errors with --strict)",
+			Run:     runValidate,
+		},
+		"policy simulate": {
+			Usage:   "--policy FILE --registry FILE --cases FILE [--json]",
+			Summary: "run cases with expected outcomes through the policy engine",
+			Run:     runSimulate,
+		},
+		"schema": {
+			Usage:   "[--out DIR]",
+			Summary: "write the JSON Schemas of the snapshot, check request, decision envelope and case file",
+			Run:     runSchema,
+		},
+	}
+}
+
+// Run dispatches args (without the program name) to a subcommand and
+// returns the exit code.
+func Run(ctx context.Context, args []string, vars []string, stdout, stderr io.Writer) int {
+	env := Env{Vars: vars, Stdout: stdout, Stderr: stderr}
+	table := commands()
+	if len(args) == 0 {
+		usage(stderr, table)
+		return ExitUsage
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		usage(stdout, table)
+		return ExitOK
+	}
+	if len(args) >= 2 {
+		if cmd, ok := table[args[0]+" "+args[1]]; ok {
+			return cmd.Run(ctx, env, args[2:])
+		}
+	}
+	if cmd, ok := table[args[0]]; ok {
+		return cmd.Run(ctx, env, args[1:])
+	}
+	fmt.Fprintf(stderr, "flex-auth: unknown command %q\n\n", strings.Join(args[:min(2, len(args))], " "))
+	usage(stderr, table)
+	return ExitUsage
+}
+
+func usage(w io.Writer, table map[string]Command) {
+	names := make([]string, 0, len(table))
+	for name := range table {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	fmt.Fprintln(w, "usage: flex-auth <command> [arguments]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "commands:")
+	for _, name := range names {
+		c := table[name]
+		fmt.Fprintf(w, "  %s %s\n      %s\n", name, c.Usage, c.Summary)
+	}
+}
+
+// newFlags returns a flag set that reports to env.Stderr.
+func newFlags(env Env, name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(env.Stderr, "usage: flex-auth %s %s\n", name, synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args allowing flags after positional arguments, and
+// returns the positional arguments. The int is the exit code to return
+// when ok is false (0 for -h, 2 for a usage error).
+func parseFlags(fs *flag.FlagSet, args []string) (positional []string, code int, ok bool) {
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, ExitOK, false
+			}
+			return nil, ExitUsage, false
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, 0, true
+		}
+		if rest[0] == "--" {
+			return append(positional, rest[1:]...), 0, true
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+}
+
+// usageError prints a usage problem and returns ExitUsage.
+func usageError(env Env, fs *flag.FlagSet, format string, args ...any) int {
+	fmt.Fprintf(env.Stderr, "flex-auth %s: %s\n", fs.Name(), fmt.Sprintf(format, args...))
+	fs.Usage()
+	return ExitUsage
+}

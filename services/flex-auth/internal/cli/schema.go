@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/invopop/jsonschema"
+
+	"github.com/stellaops/authgate/services/flex-auth/internal/checkapi"
+	"github.com/stellaops/authgate/services/flex-auth/internal/snapshot"
+)
+
+// SchemaBaseURI prefixes the $id of every exported schema.
+const SchemaBaseURI = "https://schemas.stellaops.dev/flex-auth/"
+
+// DefaultSchemaDir is where the schemas are committed.
+const DefaultSchemaDir = "api/schemas"
+
+// Schemas returns the JSON Schemas (draft 2020-12) generated from the Go
+// types, keyed by file name.
+func Schemas() (map[string][]byte, error) {
+	defs := []struct {
+		file, title, description string
+		v                        any
+	}{
+		{"registry-snapshot.schema.json", "flex-auth registry snapshot",
+			"Actors generated from the ops-warden inventory; read by flex-auth load-registry and serve.", &snapshot.File{}},
+		{"check-request.schema.json", "flex-auth check request",
+			"Body of POST /v1/check. Unknown fields are rejected.", &checkapi.Request{}},
+		{"decision-envelope.schema.json", "flex-auth decision envelope",
+			"Answer of POST /v1/check.", &checkapi.Decision{}},
+		{"simulation-cases.schema.json", "flex-auth simulation case file",
+			"Cases for flex-auth policy simulate: check requests with the decision each must get.", &CaseFile{}},
+	}
+	out := make(map[string][]byte, len(defs))
+	for _, d := range defs {
+		r := &jsonschema.Reflector{}
+		s := r.Reflect(d.v)
+		s.ID = jsonschema.ID(SchemaBaseURI + d.file)
+		s.Title = d.title
+		s.Description = d.description
+		b, err := json.MarshalIndent(s, "", "  ")
+		if err != nil {
+			return nil, fmt.Errorf("schema %s: %w", d.file, err)
+		}
+		out[d.file] = append(b, '\n')
+	}
+	return out, nil
+}
+
+func runSchema(_ context.Context, env Env, args []string) int {
+	fs := newFlags(env, "schema", "[--out DIR]")
+	dir := fs.String("out", DefaultSchemaDir, "directory to write the schema files into")
+	rest, code, ok := parseFlags(fs, args)
+	switch {
+	case !ok:
+		return code
+	case len(rest) > 0:
+		return usageError(env, fs, "unexpected argument %q", rest[0])
+	}
+	schemas, err := Schemas()
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "flex-auth schema: %v\n", err)
+		return ExitFailure
+	}
+	if err := os.MkdirAll(*dir, 0o755); err != nil {
+		fmt.Fprintf(env.Stderr, "flex-auth schema: %v\n", err)
+		return ExitFailure
+	}
+	names := make([]string, 0, len(schemas))
+	for name := range schemas {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		path := filepath.Join(*dir, name)
+		if err := os.WriteFile(path, schemas[name], 0o644); err != nil {
+			fmt.Fprintf(env.Stderr, "flex-auth schema: %v\n", err)
+			return ExitFailure
+		}
+		fmt.Fprintln(env.Stdout, path)
+	}
+	return ExitOK
+}
