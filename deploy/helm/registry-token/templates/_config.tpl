@@ -10,6 +10,8 @@ a Redis URL with credentials comes in through an environment variable.
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
 {{- fail "autoscaling.minReplicas must not exceed autoscaling.maxReplicas" }}
 {{- end }}
+log:
+  level: {{ .Values.logLevel | quote }}
 server:
   addr: "0.0.0.0:8085"
   publicUrl: {{ .Values.publicUrl | quote }}
