@@ -1,0 +1,143 @@
+// Package app is the registry-token program: command-line parsing and the
+// wiring of config, logger, meter, stores, domain services and the HTTP
+// server.
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+
+	"github.com/stellaops/authgate/services/registry-token/internal/config"
+)
+
+// ErrUsage wraps command-line mistakes (exit code 2).
+var ErrUsage = errors.New("usage error")
+
+// DefaultConfigFile is the --config default.
+const DefaultConfigFile = "configs/registry-token.yaml"
+
+// Env is the program's environment: arguments (without the program
+// name), the process environment and the output streams.
+type Env struct {
+	Args           []string
+	Environ        []string
+	Stdout, Stderr io.Writer
+	// Listening, when set, is called with the bound address once the
+	// server accepts connections (tests use port 0).
+	Listening func(addr net.Addr)
+}
+
+const usage = `usage: registry-token <command> [flags]
+
+commands:
+  serve          run the token service (--config FILE, --addr HOST:PORT)
+  check-config   validate the configuration and print it with secrets redacted (--config FILE)
+  jwks           print the public JWK Set of the signing key (--config FILE)
+`
+
+// Run runs one command. It returns nil on a clean shutdown after ctx is
+// done; usage mistakes wrap ErrUsage.
+func Run(ctx context.Context, env Env) error {
+	if env.Stdout == nil {
+		env.Stdout = io.Discard
+	}
+	if env.Stderr == nil {
+		env.Stderr = io.Discard
+	}
+	if len(env.Args) == 0 {
+		fmt.Fprint(env.Stderr, usage)
+		return fmt.Errorf("%w: no command", ErrUsage)
+	}
+	cmd, args := env.Args[0], env.Args[1:]
+	switch cmd {
+	case "serve":
+		fs, file, addr := flags(cmd, env.Stderr, true)
+		if err := fs.Parse(args); err != nil {
+			return fmt.Errorf("%w: %v", ErrUsage, err)
+		}
+		if fs.NArg() > 0 {
+			return fmt.Errorf("%w: unexpected argument %q", ErrUsage, fs.Arg(0))
+		}
+		cfg, err := loadConfig(*file, env.Environ)
+		if err != nil {
+			return err
+		}
+		if *addr != "" {
+			cfg.Server.Addr = *addr
+		}
+		return serve(ctx, cfg, env)
+	case "check-config":
+		return checkConfig(args, env)
+	case "jwks":
+		return printJWKS(args, env)
+	case "help", "-h", "--help":
+		fmt.Fprint(env.Stdout, usage)
+		return nil
+	}
+	fmt.Fprint(env.Stderr, usage)
+	return fmt.Errorf("%w: unknown command %q", ErrUsage, cmd)
+}
+
+func flags(name string, stderr io.Writer, withAddr bool) (*flag.FlagSet, *string, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("config", DefaultConfigFile, "configuration file (YAML)")
+	addr := new(string)
+	if withAddr {
+		fs.StringVar(addr, "addr", "", "listen address, overrides server.addr")
+	}
+	return fs, file, addr
+}
+
+func loadConfig(file string, environ []string) (config.Config, error) {
+	cfg, err := config.Load(file, environ)
+	if err != nil {
+		return cfg, fmt.Errorf("configuration %s:\n%w", file, err)
+	}
+	return cfg, nil
+}
+
+func checkConfig(args []string, env Env) error {
+	fs, file, _ := flags("check-config", env.Stderr, false)
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	cfg, err := loadConfig(*file, env.Environ)
+	if err != nil {
+		return err
+	}
+	if _, err := loadKey(cfg.Signing); err != nil {
+		return err
+	}
+	out, err := cfg.YAML()
+	if err != nil {
+		return err
+	}
+	_, err = env.Stdout.Write(out)
+	return err
+}
+
+func printJWKS(args []string, env Env) error {
+	fs, file, _ := flags("jwks", env.Stderr, false)
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	cfg, err := loadConfig(*file, env.Environ)
+	if err != nil {
+		return err
+	}
+	key, err := loadKey(cfg.Signing)
+	if err != nil {
+		return err
+	}
+	out, err := key.PublicJWKS()
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(env.Stdout, "%s\n", out)
+	return err
+}

@@ -1,0 +1,218 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/stellaops/authgate/pkg/dpop"
+	"github.com/stellaops/authgate/pkg/httpx"
+	"github.com/stellaops/authgate/pkg/obs"
+	"github.com/stellaops/authgate/pkg/plans"
+	"github.com/stellaops/authgate/services/registry-token/internal/authority"
+	"github.com/stellaops/authgate/services/registry-token/internal/config"
+	"github.com/stellaops/authgate/services/registry-token/internal/signing"
+	"github.com/stellaops/authgate/services/registry-token/internal/token"
+)
+
+// nonceLifetime is how long a server DPoP nonce stays acceptable.
+const nonceLifetime = 5 * time.Minute
+
+// serve builds config -> logger -> meter -> stores/clients -> domain
+// services -> HTTP server, and serves until ctx is done.
+func serve(ctx context.Context, cfg config.Config, env Env) (err error) {
+	now := time.Now
+	log, err := obs.NewLogger(env.Stderr, cfg.Log.Level)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+
+	metrics, err := obs.NewMetrics()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = metrics.Shutdown(sctx)
+	}()
+	meter := metrics.Meter("registry-token")
+
+	// Stores and clients.
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	replay, closeReplay, err := newReplayCache(runCtx, cfg.Authority.ReplayCache, now)
+	if err != nil {
+		return err
+	}
+	defer closeReplay()
+	authz := authority.New(authority.Config{
+		Issuer:               cfg.Authority.Issuer,
+		MetadataURL:          cfg.Authority.MetadataURL,
+		RequireHTTPSMetadata: cfg.Authority.RequireHTTPSMetadata,
+		Audiences:            cfg.Authority.Audiences,
+		RequiredScopes:       cfg.Authority.RequiredScopes,
+		ClockSkew:            cfg.Authority.ClockSkew,
+		RefreshInterval:      cfg.Authority.JWKSRefreshInterval,
+		MinRefreshGap:        config.DefaultJWKSMinRefresh,
+		CacheSize:            cfg.Authority.TokenCacheSize,
+		Logger:               log.Named("authority"),
+		Now:                  now,
+	})
+	go authz.Run(runCtx)
+
+	// Domain services.
+	key, err := loadKey(cfg.Signing)
+	if err != nil {
+		return err
+	}
+	warnSample(log, key)
+	signer, err := signing.NewSigner(key)
+	if err != nil {
+		return err
+	}
+	catalog, err := plans.NewCatalog(cfg.Plans)
+	if err != nil {
+		return err
+	}
+	nonces, err := newNonces(cfg.Authority.DPoP)
+	if err != nil {
+		return err
+	}
+	proofs, err := dpop.NewVerifier(dpop.Config{
+		PublicBaseURL: cfg.Server.PublicURL,
+		Algorithms:    cfg.Authority.DPoP.Algorithms,
+		MaxAge:        cfg.Authority.DPoP.MaxAge,
+		ClockSkew:     cfg.Authority.DPoP.ClockSkew,
+		Replay:        replay,
+		Nonces:        nonces,
+		Now:           now,
+	})
+	if err != nil {
+		return err
+	}
+	proxies, err := dpop.ParseTrustedProxies(cfg.Server.TrustedProxies, cfg.Server.ClientCertHeader)
+	if err != nil {
+		return err
+	}
+	tokens, err := token.New(token.Deps{
+		Logger:    log.Named("decision"),
+		Meter:     meter,
+		Now:       now,
+		Authority: authz,
+		Proofs:    proofs,
+		Proxies:   proxies,
+		Signer:    signer,
+		Catalog:   catalog,
+		Policy: token.Policy{
+			Issuer:                  cfg.Signing.Issuer,
+			Lifetime:                cfg.Signing.Lifetime,
+			Services:                cfg.Registry.Services,
+			DefaultPlan:             cfg.DefaultPlan,
+			RevokedLicenses:         cfg.RevokedLicenses,
+			RequireSenderConstraint: cfg.Authority.SenderConstraint == config.SenderConstraintRequire,
+		},
+	})
+	if err != nil {
+		return err
+	}
+
+	// HTTP server.
+	var shuttingDown atomic.Bool
+	e := httpx.New(httpx.Options{Logger: log, Mapper: token.NewMapper(proofs.Algorithms()), Metrics: metrics.Handler(), Now: now})
+	routes(e, tokens, key, func() bool { return !shuttingDown.Load() && authz.Ready() })
+	srv := httpx.NewServer(e, httpx.DefaultLimits)
+	srv.ErrorLog = zap.NewStdLog(log.Named("http"))
+	if cfg.Server.TLS.Enabled() {
+		if srv.TLSConfig, err = tlsConfig(cfg.Server.TLS); err != nil {
+			return err
+		}
+	}
+	ln, err := net.Listen("tcp", cfg.Server.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	log.Info("registry-token listening", zap.String("addr", ln.Addr().String()),
+		zap.Bool("tls", srv.TLSConfig != nil), zap.String("public_url", cfg.Server.PublicURL),
+		zap.String("signing_alg", key.Algorithm()), zap.String("kid", key.KeyID()),
+		zap.String("replay_cache", cfg.Authority.ReplayCache.Backend))
+	if env.Listening != nil {
+		env.Listening(ln.Addr())
+	}
+	err = httpx.Serve(ctx, srv, ln, httpx.DefaultLimits.ShutdownTimeout, func() { shuttingDown.Store(true) })
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("registry-token stopped")
+	return nil
+}
+
+// routes wires the endpoints besides /metrics (added by httpx.New).
+func routes(e *echo.Echo, tokens *token.Handler, key *signing.Key, ready func() bool) {
+	e.GET("/healthz", func(c echo.Context) error {
+		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+	})
+	e.GET("/readyz", func(c echo.Context) error {
+		if !ready() {
+			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
+		}
+		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+	})
+	jwks, err := key.PublicJWKS()
+	e.GET("/jwks.json", func(c echo.Context) error {
+		if err != nil {
+			return err
+		}
+		c.Response().Header().Set("Cache-Control", "public, max-age=300")
+		return c.Blob(http.StatusOK, "application/jwk-set+json", jwks)
+	})
+	tokens.Register(e)
+}
+
+func warnSample(log *zap.Logger, key *signing.Key) {
+	if !key.IsSample() {
+		return
+	}
+	log.Warn("!!! THE SHIPPED SAMPLE SIGNING KEY IS IN USE: tokens can be forged by anyone with this repository. " +
+		"For local testing only; set signing.keyFile to a key generated and stored per environment.")
+	if key.ModeWarning != "" {
+		log.Warn(key.ModeWarning)
+	}
+}
+
+func newReplayCache(ctx context.Context, rc config.ReplayCache, now func() time.Time) (dpop.ReplayCache, func(), error) {
+	if rc.Backend == config.ReplayBackendRedis {
+		opts, err := redis.ParseURL(rc.RedisURL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("authority.replayCache.redisUrl: %s", config.Redact(rc.RedisURL))
+		}
+		client := redis.NewClient(opts)
+		return dpop.NewRedisReplayCache(client, "registry-token:dpop:"), func() { _ = client.Close() }, nil
+	}
+	c := dpop.NewMemoryReplayCache(ctx, dpop.MemoryOptions{Now: now})
+	return c, func() { _ = c.Close() }, nil
+}
+
+func newNonces(d config.DPoP) (dpop.NonceSource, error) {
+	if !d.RequireNonce {
+		return nil, nil
+	}
+	key := []byte(d.NonceKey)
+	if len(key) == 0 {
+		key = make([]byte, config.MinNonceKeyLength)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+	}
+	return dpop.NewHMACNonces(key, nonceLifetime)
+}

@@ -1,0 +1,256 @@
+package authority
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jws"
+)
+
+// Validation errors. Each wraps nothing that came from the token, so the
+// messages are safe to log; callers map them with errors.Is.
+var (
+	ErrNotReady          = errors.New("authority keys not loaded yet")
+	ErrMalformed         = errors.New("optok is not a well-formed JWS")
+	ErrAlgorithm         = errors.New("optok algorithm not allowed")
+	ErrUnknownKey        = errors.New("optok signed by an unknown key")
+	ErrSignature         = errors.New("optok signature invalid")
+	ErrIssuer            = errors.New("optok issuer mismatch")
+	ErrAudience          = errors.New("optok audience mismatch")
+	ErrExpired           = errors.New("optok expired")
+	ErrNotYetValid       = errors.New("optok not yet valid")
+	ErrInsufficientScope = errors.New("optok lacks a required scope")
+)
+
+// OpTok is a validated Authority token, reduced to what the service needs.
+type OpTok struct {
+	Subject string
+	// Plan and License are the stellaops:plan and stellaops:license claims.
+	Plan    string
+	License string
+	Scopes  []string
+	// JKT is cnf.jkt (DPoP key thumbprint), X5T is cnf.x5t#S256.
+	JKT    string
+	X5T    string
+	Expiry time.Time
+	// Hash is base64url(SHA-256(token)), the DPoP ath.
+	Hash string
+}
+
+// Bound reports whether the token carries a sender constraint.
+func (t *OpTok) Bound() bool { return t.JKT != "" || t.X5T != "" }
+
+type joseHeader struct {
+	Alg  string          `json:"alg"`
+	Kid  string          `json:"kid"`
+	Crit json.RawMessage `json:"crit"`
+}
+
+type audience []string
+
+func (a *audience) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*a = audience{s}
+		return nil
+	}
+	var l []string
+	if err := json.Unmarshal(b, &l); err != nil {
+		return err
+	}
+	*a = l
+	return nil
+}
+
+type claims struct {
+	Iss     string          `json:"iss"`
+	Sub     string          `json:"sub"`
+	Aud     audience        `json:"aud"`
+	Exp     *json.Number    `json:"exp"`
+	Nbf     *json.Number    `json:"nbf"`
+	Iat     *json.Number    `json:"iat"`
+	Scope   string          `json:"scope"`
+	Scp     json.RawMessage `json:"scp"`
+	Plan    string          `json:"stellaops:plan"`
+	License string          `json:"stellaops:license"`
+	Cnf     struct {
+		JKT string `json:"jkt"`
+		X5T string `json:"x5t#S256"`
+	} `json:"cnf"`
+}
+
+// Validate checks raw and returns the OpTok. Verified tokens are cached by
+// their SHA-256 until they expire; the cheap checks (lifetime, scopes) run
+// on every call.
+func (c *Client) Validate(ctx context.Context, raw string) (*OpTok, error) {
+	sum := sha256.Sum256([]byte(raw))
+	now := c.cfg.Now()
+	tok, ok := c.cache.get(sum, now)
+	if !ok {
+		var err error
+		tok, err = c.verify(ctx, raw, now)
+		if err != nil {
+			return nil, err
+		}
+		tok.Hash = base64.RawURLEncoding.EncodeToString(sum[:])
+		c.cache.put(sum, tok, now)
+	}
+	if !now.Before(tok.Expiry.Add(c.cfg.ClockSkew)) {
+		return nil, ErrExpired
+	}
+	for _, want := range c.cfg.RequiredScopes {
+		if !contains(tok.Scopes, want) {
+			return nil, fmt.Errorf("%w: %s", ErrInsufficientScope, want)
+		}
+	}
+	return tok, nil
+}
+
+func (c *Client) verify(ctx context.Context, raw string, now time.Time) (*OpTok, error) {
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 || parts[2] == "" {
+		return nil, ErrMalformed
+	}
+	hb, err := base64.RawURLEncoding.DecodeString(parts[0])
+	if err != nil {
+		return nil, ErrMalformed
+	}
+	var h joseHeader
+	if err := json.Unmarshal(hb, &h); err != nil {
+		return nil, ErrMalformed
+	}
+	if !asymmetric(h.Alg) {
+		return nil, fmt.Errorf("%w: %q", ErrAlgorithm, h.Alg)
+	}
+	if len(h.Crit) > 0 {
+		return nil, fmt.Errorf("%w: crit header not understood", ErrMalformed)
+	}
+	if h.Kid == "" {
+		return nil, fmt.Errorf("%w: no kid", ErrUnknownKey)
+	}
+	key, err := c.key(ctx, h.Kid)
+	if err != nil {
+		return nil, err
+	}
+	if ka := key.Algorithm(); ka != nil && ka.String() != "" && ka.String() != h.Alg {
+		return nil, fmt.Errorf("%w: key is for %s", ErrAlgorithm, ka)
+	}
+	payload, err := jws.Verify([]byte(raw), jws.WithKey(jwa.SignatureAlgorithm(h.Alg), key))
+	if err != nil {
+		return nil, ErrSignature
+	}
+	var cl claims
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	if err := dec.Decode(&cl); err != nil {
+		return nil, fmt.Errorf("%w: claims", ErrMalformed)
+	}
+	return c.checkClaims(&cl, now)
+}
+
+func (c *Client) checkClaims(cl *claims, now time.Time) (*OpTok, error) {
+	if cl.Iss != c.cfg.Issuer {
+		return nil, ErrIssuer
+	}
+	if !anyOf(cl.Aud, c.cfg.Audiences) {
+		return nil, ErrAudience
+	}
+	if cl.Sub == "" {
+		return nil, fmt.Errorf("%w: no sub", ErrMalformed)
+	}
+	exp, ok := numericDate(cl.Exp)
+	if !ok {
+		return nil, fmt.Errorf("%w: no exp", ErrMalformed)
+	}
+	skew := c.cfg.ClockSkew
+	if !now.Before(exp.Add(skew)) {
+		return nil, ErrExpired
+	}
+	if nbf, ok := numericDate(cl.Nbf); ok && nbf.After(now.Add(skew)) {
+		return nil, ErrNotYetValid
+	}
+	if iat, ok := numericDate(cl.Iat); ok && iat.After(now.Add(skew)) {
+		return nil, ErrNotYetValid
+	}
+	scopes, err := scopeList(cl.Scope, cl.Scp)
+	if err != nil {
+		return nil, err
+	}
+	return &OpTok{
+		Subject: cl.Sub,
+		Plan:    cl.Plan,
+		License: cl.License,
+		Scopes:  scopes,
+		JKT:     cl.Cnf.JKT,
+		X5T:     cl.Cnf.X5T,
+		Expiry:  exp,
+	}, nil
+}
+
+// scopeList merges the space-separated scope string and the scp array
+// (an array, or a string as some issuers send it).
+func scopeList(scope string, scp json.RawMessage) ([]string, error) {
+	out := strings.Fields(scope)
+	if len(scp) == 0 || string(scp) == "null" {
+		return out, nil
+	}
+	var list []string
+	if err := json.Unmarshal(scp, &list); err != nil {
+		var s string
+		if err := json.Unmarshal(scp, &s); err != nil {
+			return nil, fmt.Errorf("%w: scp", ErrMalformed)
+		}
+		list = strings.Fields(s)
+	}
+	return append(out, list...), nil
+}
+
+func numericDate(n *json.Number) (time.Time, bool) {
+	if n == nil {
+		return time.Time{}, false
+	}
+	f, err := n.Float64()
+	if err != nil || f < 0 || f > 1e11 {
+		return time.Time{}, false
+	}
+	sec := int64(f)
+	return time.Unix(sec, int64((f-float64(sec))*1e9)), true
+}
+
+// asymmetric lists the accepted OpTok algorithms: never none or HMAC.
+func asymmetric(alg string) bool {
+	switch alg {
+	case "ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA":
+		return true
+	}
+	return false
+}
+
+func anyOf(have, want []string) bool {
+	for _, h := range have {
+		if contains(want, h) {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

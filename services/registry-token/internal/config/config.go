@@ -1,0 +1,199 @@
+// Package config holds the registry-token configuration: the key names of
+// DESIGN.md, their defaults, loading (defaults -> YAML -> REGISTRY_TOKEN_
+// environment) and validation that reports every problem at once.
+package config
+
+import (
+	"time"
+
+	"github.com/stellaops/authgate/pkg/konfig"
+	"github.com/stellaops/authgate/pkg/plans"
+)
+
+// EnvPrefix is the prefix of environment overrides, e.g.
+// REGISTRY_TOKEN_SIGNING__LIFETIME=10m.
+const EnvPrefix = "REGISTRY_TOKEN_"
+
+// Defaults, named so that documentation and tests can refer to them.
+const (
+	DefaultAddr              = "0.0.0.0:8085"
+	DefaultLogLevel          = "info"
+	DefaultRequiredScope     = "registry.token.issue"
+	DefaultAudience          = "registry"
+	DefaultSigningIssuer     = "registry-token"
+	DefaultKeyFile           = "configs/registry-signing-sample.pem"
+	DefaultLifetime          = 5 * time.Minute
+	DefaultDPoPMaxAge        = 60 * time.Second
+	DefaultDPoPClockSkew     = 5 * time.Second
+	DefaultClockSkew         = 30 * time.Second
+	DefaultJWKSRefresh       = 10 * time.Minute
+	DefaultJWKSMinRefresh    = 10 * time.Second
+	DefaultTokenCacheSize    = 10000
+	DefaultDefaultPlan       = "community"
+	DefaultClientCertHeader  = "Client-Cert"
+	MinNonceKeyLength        = 32
+	SenderConstraintRequire  = "required"
+	SenderConstraintOptional = "optional"
+	ReplayBackendMemory      = "memory"
+	ReplayBackendRedis       = "redis"
+
+	// Bounds of signing.lifetime: a registry token lives long enough for
+	// one push and not much longer.
+	MinLifetime = 30 * time.Second
+	MaxLifetime = time.Hour
+	// Bounds of the clock settings.
+	MaxClockSkew = 5 * time.Minute
+	MaxProofAge  = 10 * time.Minute
+)
+
+// DefaultDPoPAlgorithms are the proof algorithms accepted by default.
+func DefaultDPoPAlgorithms() []string { return []string{"ES256", "EdDSA", "PS256", "RS256"} }
+
+// Config is the whole service configuration.
+type Config struct {
+	Log             Log                     `koanf:"log" yaml:"log"`
+	Server          Server                  `koanf:"server" yaml:"server"`
+	Authority       Authority               `koanf:"authority" yaml:"authority"`
+	Signing         Signing                 `koanf:"signing" yaml:"signing"`
+	Registry        Registry                `koanf:"registry" yaml:"registry"`
+	Plans           map[string][]plans.Rule `koanf:"plans" yaml:"plans"`
+	DefaultPlan     string                  `koanf:"defaultPlan" yaml:"defaultPlan"`
+	RevokedLicenses []string                `koanf:"revokedLicenses" yaml:"revokedLicenses"`
+}
+
+// Log configures the zap logger.
+type Log struct {
+	Level string `koanf:"level" yaml:"level"`
+}
+
+// Server configures the HTTP listener.
+type Server struct {
+	Addr string `koanf:"addr" yaml:"addr"`
+	// PublicURL is the externally visible base URL; DPoP htu is
+	// PublicURL + request path, never derived from Host or X-Forwarded-*.
+	PublicURL      string   `koanf:"publicUrl" yaml:"publicUrl"`
+	TLS            TLS      `koanf:"tls" yaml:"tls"`
+	TrustedProxies []string `koanf:"trustedProxies" yaml:"trustedProxies"`
+	// ClientCertHeader is the header trusted proxies forward the client
+	// certificate in: Client-Cert (RFC 9440), X-Forwarded-Client-Cert or
+	// Ssl-Client-Cert (beyond DESIGN.md).
+	ClientCertHeader string `koanf:"clientCertHeader" yaml:"clientCertHeader"`
+}
+
+// TLS enables HTTPS; ClientCAFile additionally requests client certificates
+// (verified against it) for mTLS-bound tokens.
+type TLS struct {
+	CertFile     string `koanf:"certFile" yaml:"certFile"`
+	KeyFile      string `koanf:"keyFile" yaml:"keyFile"`
+	ClientCAFile string `koanf:"clientCaFile" yaml:"clientCaFile"`
+}
+
+// Enabled reports whether the listener serves TLS.
+func (t TLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
+
+// Authority describes the OpTok issuer.
+type Authority struct {
+	Issuer               string   `koanf:"issuer" yaml:"issuer"`
+	MetadataURL          string   `koanf:"metadataUrl" yaml:"metadataUrl"`
+	RequireHTTPSMetadata bool     `koanf:"requireHttpsMetadata" yaml:"requireHttpsMetadata"`
+	Audiences            []string `koanf:"audiences" yaml:"audiences"`
+	RequiredScopes       []string `koanf:"requiredScopes" yaml:"requiredScopes"`
+	SenderConstraint     string   `koanf:"senderConstraint" yaml:"senderConstraint"`
+	// ClockSkew tolerated on OpTok exp/nbf/iat (beyond DESIGN.md).
+	ClockSkew time.Duration `koanf:"clockSkew" yaml:"clockSkew"`
+	// JWKSRefreshInterval is how often the JWKS is re-fetched (beyond DESIGN.md).
+	JWKSRefreshInterval time.Duration `koanf:"jwksRefreshInterval" yaml:"jwksRefreshInterval"`
+	// TokenCacheSize bounds the cache of verified OpToks (beyond DESIGN.md).
+	TokenCacheSize int         `koanf:"tokenCacheSize" yaml:"tokenCacheSize"`
+	DPoP           DPoP        `koanf:"dpop" yaml:"dpop"`
+	ReplayCache    ReplayCache `koanf:"replayCache" yaml:"replayCache"`
+}
+
+// DPoP configures proof verification.
+type DPoP struct {
+	MaxAge     time.Duration `koanf:"maxAge" yaml:"maxAge"`
+	ClockSkew  time.Duration `koanf:"clockSkew" yaml:"clockSkew"`
+	Algorithms []string      `koanf:"algorithms" yaml:"algorithms"`
+	// RequireNonce makes proofs carry a server nonce (DPoP-Nonce), and
+	// NonceKey (>= 32 bytes, shared by replicas; empty: random per process)
+	// keys the stateless nonces (both beyond DESIGN.md).
+	RequireNonce bool   `koanf:"requireNonce" yaml:"requireNonce"`
+	NonceKey     string `koanf:"nonceKey" yaml:"nonceKey"`
+}
+
+// ReplayCache selects where seen proof ids are kept.
+type ReplayCache struct {
+	Backend  string `koanf:"backend" yaml:"backend"`
+	RedisURL string `koanf:"redisUrl" yaml:"redisUrl"`
+}
+
+// Signing configures the registry token signer.
+type Signing struct {
+	Issuer          string        `koanf:"issuer" yaml:"issuer"`
+	KeyFile         string        `koanf:"keyFile" yaml:"keyFile"`
+	KeyPassword     string        `koanf:"keyPassword" yaml:"keyPassword"`
+	KeyPasswordFile string        `koanf:"keyPasswordFile" yaml:"keyPasswordFile"`
+	KeyID           string        `koanf:"keyId" yaml:"keyId"`
+	Lifetime        time.Duration `koanf:"lifetime" yaml:"lifetime"`
+}
+
+// Registry describes the registry the tokens are for.
+type Registry struct {
+	Realm    string   `koanf:"realm" yaml:"realm"`
+	Services []string `koanf:"services" yaml:"services"`
+}
+
+// Defaults returns the configuration used before the file and environment
+// are applied.
+func Defaults() Config {
+	return Config{
+		Log:    Log{Level: DefaultLogLevel},
+		Server: Server{Addr: DefaultAddr, TrustedProxies: []string{}, ClientCertHeader: DefaultClientCertHeader},
+		Authority: Authority{
+			RequireHTTPSMetadata: true,
+			Audiences:            []string{DefaultAudience},
+			RequiredScopes:       []string{DefaultRequiredScope},
+			SenderConstraint:     SenderConstraintRequire,
+			ClockSkew:            DefaultClockSkew,
+			JWKSRefreshInterval:  DefaultJWKSRefresh,
+			TokenCacheSize:       DefaultTokenCacheSize,
+			DPoP: DPoP{
+				MaxAge:     DefaultDPoPMaxAge,
+				ClockSkew:  DefaultDPoPClockSkew,
+				Algorithms: DefaultDPoPAlgorithms(),
+			},
+			ReplayCache: ReplayCache{Backend: ReplayBackendMemory},
+		},
+		Signing: Signing{
+			Issuer:   DefaultSigningIssuer,
+			KeyFile:  DefaultKeyFile,
+			Lifetime: DefaultLifetime,
+		},
+		Registry:        Registry{Services: []string{}},
+		DefaultPlan:     DefaultDefaultPlan,
+		RevokedLicenses: []string{},
+	}
+}
+
+// Load reads file (empty: defaults and environment only) and the
+// REGISTRY_TOKEN_ variables of environ, then validates. The error lists
+// every unknown key, undecodable value and invalid setting.
+func Load(file string, environ []string) (Config, error) {
+	return load(konfig.Source{File: file, EnvPrefix: EnvPrefix, Environ: environ})
+}
+
+// LoadData is Load on YAML content instead of a file.
+func LoadData(data []byte, environ []string) (Config, error) {
+	return load(konfig.Source{Data: data, EnvPrefix: EnvPrefix, Environ: environ})
+}
+
+func load(src konfig.Source) (Config, error) {
+	cfg := Config{}
+	if err := konfig.Load(Defaults(), src, &cfg); err != nil {
+		return Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}

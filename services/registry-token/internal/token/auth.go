@@ -1,0 +1,111 @@
+package token
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/stellaops/authgate/pkg/dpop"
+	"github.com/stellaops/authgate/services/registry-token/internal/authority"
+)
+
+// maxTokenLength bounds the OpTok before any decoding.
+const maxTokenLength = 16 << 10
+
+// authenticate extracts and validates the OpTok and its sender constraint:
+//
+//   - "DPoP <tok>" or "Bearer <tok>" with a DPoP header: the token must be
+//     DPoP-bound (cnf.jkt) and the proof must be valid for this request,
+//     carry the token's hash and be signed by the bound key;
+//   - a DPoP-bound token is never accepted without such a proof, whatever
+//     the scheme;
+//   - an mTLS-bound token (cnf.x5t#S256) must match the TLS client
+//     certificate, or one forwarded by a trusted proxy;
+//   - an unbound token is accepted only when the sender constraint is
+//     optional, and only with the Bearer scheme and no DPoP header.
+func (h *Handler) authenticate(r *http.Request) (*authority.OpTok, error) {
+	raw, usedDPoP, err := credentials(r)
+	if err != nil {
+		return nil, err
+	}
+	hasProof := len(r.Header.Values(dpop.HeaderDPoP)) > 0
+	tok, err := h.d.Authority.Validate(r.Context(), raw)
+	if err != nil {
+		return nil, authorityDenial(err, usedDPoP)
+	}
+	if tok.JKT != "" {
+		req := dpop.FromHTTP(r)
+		req.AccessToken, req.TokenJKT = raw, tok.JKT
+		if _, err := h.d.Proofs.Verify(r.Context(), req); err != nil {
+			return nil, proofDenial(err)
+		}
+	} else if usedDPoP || hasProof {
+		// A DPoP proof cannot be bound to a token without cnf.jkt.
+		return nil, &Denial{Reason: ReasonSenderConstraint, DPoP: true,
+			cause: dpop.ErrInvalidToken.WithDescription("The access token is not DPoP-bound.")}
+	}
+	if tok.X5T != "" {
+		cert, err := dpop.ClientCertificate(r.TLS, r.Header, dpop.PeerAddr(r), h.d.Proxies)
+		if err == nil {
+			err = dpop.CheckCertBinding(cert, tok.X5T)
+		}
+		if err != nil {
+			return nil, &Denial{Reason: ReasonSenderConstraint, DPoP: tok.JKT != "", cause: err}
+		}
+	}
+	if !tok.Bound() && h.d.Policy.RequireSenderConstraint {
+		return nil, &Denial{Reason: ReasonSenderConstraint,
+			cause: dpop.ErrInvalidToken.WithDescription("The access token is not sender-constrained.")}
+	}
+	return tok, nil
+}
+
+// credentials returns the OpTok of the Authorization header and whether
+// the DPoP scheme was used.
+func credentials(r *http.Request) (string, bool, error) {
+	values := r.Header.Values("Authorization")
+	if len(values) == 0 {
+		return "", false, deny(ReasonMissingToken, nil)
+	}
+	if len(values) > 1 {
+		return "", false, deny(ReasonInvalidToken, errors.New("several Authorization headers"))
+	}
+	var (
+		raw      string
+		usedDPoP bool
+		ok       bool
+	)
+	if raw, ok = hasScheme(values[0], dpop.SchemeDPoP); ok {
+		usedDPoP = true
+	} else if raw, ok = hasScheme(values[0], dpop.SchemeBearer); !ok {
+		return "", false, deny(ReasonMissingToken, errors.New("unsupported authorization scheme"))
+	}
+	if raw == "" || len(raw) > maxTokenLength {
+		return "", usedDPoP, &Denial{Reason: ReasonInvalidToken, DPoP: usedDPoP, cause: errors.New("empty or oversized token")}
+	}
+	return raw, usedDPoP, nil
+}
+
+func authorityDenial(err error, usedDPoP bool) error {
+	switch {
+	case errors.Is(err, authority.ErrInsufficientScope):
+		return deny(ReasonInsufficientScope, err)
+	case errors.Is(err, authority.ErrNotReady):
+		return deny(ReasonUnavailable, err)
+	}
+	return &Denial{Reason: ReasonInvalidToken, DPoP: usedDPoP, cause: err}
+}
+
+func proofDenial(err error) error {
+	r := ReasonInvalidProof
+	switch {
+	case errors.Is(err, dpop.ErrReplayed):
+		r = ReasonProofReplayed
+	case errors.Is(err, dpop.ErrUseDPoPNonce):
+		r = ReasonNonceRequired
+	case errors.Is(err, dpop.ErrInvalidToken):
+		r = ReasonSenderConstraint
+	case errors.Is(err, dpop.ErrTemporarilyUnavailable):
+		r = ReasonUnavailable
+	}
+	return &Denial{Reason: r, DPoP: true, cause: err}
+}

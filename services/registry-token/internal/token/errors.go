@@ -1,0 +1,99 @@
+package token
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/stellaops/authgate/pkg/dpop"
+	"github.com/stellaops/authgate/pkg/httpx"
+)
+
+// descriptor is one row of the error table: the HTTP status, the wire
+// error code and the public message of a reason.
+type descriptor struct {
+	status  int
+	code    string
+	message string
+}
+
+// errorTable maps every Reason to what the client sees. It is the only
+// place where domain errors meet HTTP.
+func errorTable(r Reason) descriptor {
+	switch r {
+	case ReasonMissingService:
+		return descriptor{http.StatusBadRequest, "invalid_request", "The service parameter is required (exactly once)."}
+	case ReasonServiceNotAllowed:
+		return descriptor{http.StatusBadRequest, "invalid_request", "The service is not served by this token service."}
+	case ReasonInvalidScope:
+		return descriptor{http.StatusBadRequest, "invalid_scope", "The scope parameter is malformed."}
+	case ReasonTooManyScopes:
+		return descriptor{http.StatusBadRequest, "invalid_scope", "Too many scopes in one request."}
+	case ReasonMissingToken:
+		return descriptor{http.StatusUnauthorized, "invalid_request", "An Authority access token is required."}
+	case ReasonInvalidToken:
+		return descriptor{http.StatusUnauthorized, "invalid_token", "The access token is invalid."}
+	case ReasonInvalidProof, ReasonProofReplayed:
+		return descriptor{http.StatusUnauthorized, "invalid_dpop_proof", "The DPoP proof is invalid."}
+	case ReasonNonceRequired:
+		return descriptor{http.StatusUnauthorized, "use_dpop_nonce", "A fresh server nonce is required in the DPoP proof."}
+	case ReasonSenderConstraint:
+		return descriptor{http.StatusUnauthorized, "invalid_token", "The access token is not bound to the presented DPoP key or client certificate."}
+	case ReasonInsufficientScope:
+		return descriptor{http.StatusForbidden, "insufficient_scope", "The access token does not grant the scope required to request registry tokens."}
+	case ReasonUnknownPlan:
+		return descriptor{http.StatusForbidden, "access_denied", "The caller's plan is not known."}
+	case ReasonLicenseRevoked:
+		return descriptor{http.StatusForbidden, "access_denied", "The caller's licence has been revoked."}
+	case ReasonNotEntitled:
+		return descriptor{http.StatusForbidden, "access_denied", "The caller's plan grants none of the requested access."}
+	case ReasonUnavailable:
+		return descriptor{http.StatusServiceUnavailable, "temporarily_unavailable", "The service is temporarily unavailable."}
+	}
+	return descriptor{http.StatusInternalServerError, "server_error", "internal error"}
+}
+
+// NewMapper returns the service's httpx.Mapper. algs is the DPoP proof
+// allow-list advertised in DPoP challenges.
+func NewMapper(algs []string) httpx.Mapper {
+	algs = append([]string(nil), algs...)
+	return func(err error) *httpx.Problem {
+		var d *Denial
+		if !errors.As(err, &d) {
+			return nil
+		}
+		desc := errorTable(d.Reason)
+		p := &httpx.Problem{Status: desc.status, Code: desc.code, Description: desc.message}
+		var de *dpop.Error
+		if errors.As(err, &de) && de.Description != "" && desc.status == http.StatusUnauthorized {
+			// pkg/dpop descriptions are fixed strings, never request input.
+			p.Description = de.Description
+		}
+		if desc.status == http.StatusUnauthorized {
+			p.Headers = challenges(d, p, algs)
+			if de != nil && de.Nonce != "" {
+				p.Headers.Set(dpop.HeaderDPoPNonce, de.Nonce)
+			}
+		}
+		return p
+	}
+}
+
+// challenges builds the RFC 6750 / RFC 9449 WWW-Authenticate headers: a
+// DPoP challenge with the accepted algorithms and a Bearer challenge. The
+// error attributes go on the scheme the client used (none when no token
+// was presented, RFC 6750 §3.1).
+func challenges(d *Denial, p *httpx.Problem, algs []string) http.Header {
+	dp := dpop.Challenge{Scheme: dpop.SchemeDPoP, Algs: algs}
+	br := dpop.Challenge{Scheme: dpop.SchemeBearer}
+	if d.Reason != ReasonMissingToken {
+		target := &br
+		if d.DPoP {
+			target = &dp
+		}
+		target.Error, target.ErrorDescription = p.Code, p.Description
+	}
+	h := http.Header{}
+	h.Add("WWW-Authenticate", dp.String())
+	h.Add("WWW-Authenticate", br.String())
+	return h
+}

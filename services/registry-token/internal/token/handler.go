@@ -1,0 +1,281 @@
+// Package token implements the registry token endpoint: it authenticates
+// the caller's sender-constrained Authority OpTok, applies the plan
+// entitlements and issues a Docker registry bearer token.
+package token
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/stellaops/authgate/pkg/dpop"
+	"github.com/stellaops/authgate/pkg/httpx"
+	"github.com/stellaops/authgate/pkg/plans"
+	"github.com/stellaops/authgate/services/registry-token/internal/authority"
+	"github.com/stellaops/authgate/services/registry-token/internal/signing"
+)
+
+// Validator validates Authority OpToks (authority.Client).
+type Validator interface {
+	Validate(ctx context.Context, raw string) (*authority.OpTok, error)
+}
+
+// Policy is the issuance configuration.
+type Policy struct {
+	Issuer   string
+	Lifetime time.Duration
+	// Services is the allow-list of service values (empty: any).
+	Services []string
+	// DefaultPlan applies when the OpTok has no stellaops:plan claim.
+	DefaultPlan     string
+	RevokedLicenses []string
+	// RequireSenderConstraint rejects OpToks without cnf.
+	RequireSenderConstraint bool
+}
+
+// Deps are the collaborators of the handler.
+type Deps struct {
+	Logger    *zap.Logger
+	Meter     metric.Meter
+	Now       func() time.Time
+	Authority Validator
+	Proofs    *dpop.Verifier
+	Proxies   dpop.TrustedProxies
+	Signer    *signing.Signer
+	Catalog   *plans.Catalog
+	Policy    Policy
+}
+
+// Handler serves /token.
+type Handler struct {
+	d        Deps
+	in       *instruments
+	services map[string]bool
+	revoked  map[string]bool
+}
+
+// New checks the dependencies and returns the handler.
+func New(d Deps) (*Handler, error) {
+	if d.Logger == nil || d.Meter == nil || d.Now == nil || d.Authority == nil || d.Proofs == nil || d.Signer == nil || d.Catalog == nil {
+		return nil, errors.New("token: incomplete dependencies")
+	}
+	if _, ok := d.Catalog.Plan(d.Policy.DefaultPlan); d.Policy.DefaultPlan != "" && !ok {
+		return nil, errors.New("token: default plan is not in the catalogue")
+	}
+	in, err := newInstruments(d.Meter)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{d: d, in: in, services: map[string]bool{}, revoked: map[string]bool{}}
+	for _, s := range d.Policy.Services {
+		h.services[s] = true
+	}
+	for _, l := range d.Policy.RevokedLicenses {
+		h.revoked[l] = true
+	}
+	return h, nil
+}
+
+// Register adds GET and POST /token to e.
+func (h *Handler) Register(e *echo.Echo) {
+	e.GET("/token", h.getToken)
+	e.POST("/token", h.postToken)
+}
+
+// Response is the body of a successful token request.
+type Response struct {
+	Token       string `json:"token"`
+	AccessToken string `json:"access_token"`
+	ExpiresIn   int64  `json:"expires_in"`
+	IssuedAt    string `json:"issued_at"`
+}
+
+// claims are the registry token's JWT claims.
+type claims struct {
+	Issuer    string           `json:"iss"`
+	Subject   string           `json:"sub"`
+	Audience  string           `json:"aud"`
+	Expiry    int64            `json:"exp"`
+	NotBefore int64            `json:"nbf"`
+	IssuedAt  int64            `json:"iat"`
+	ID        string           `json:"jti"`
+	Access    []plans.Resource `json:"access"`
+}
+
+// nbfBackdate tolerates registries whose clocks run slightly behind.
+const nbfBackdate = 5 * time.Second
+
+// decision is what the decision log line records.
+type decision struct {
+	service string
+	subject string
+	plan    string
+	granted []plans.Resource
+	denied  []plans.Resource
+}
+
+func (h *Handler) getToken(c echo.Context) error {
+	var d decision
+	resp, err := h.issue(c, &d)
+	h.record(c.Request().Context(), &d, err)
+	if err != nil {
+		return err
+	}
+	hd := c.Response().Header()
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Pragma", "no-cache")
+	if nonce, err := h.d.Proofs.NewNonce(); err == nil && nonce != "" {
+		hd.Set(dpop.HeaderDPoPNonce, nonce)
+	}
+	return c.JSON(http.StatusOK, resp)
+}
+
+// postToken answers the OAuth2 form variant with a 404 problem, so that
+// clients (containerd, docker) fall back to GET /token, where every rule
+// applies. It never issues a token.
+func (h *Handler) postToken(echo.Context) error {
+	return &httpx.Problem{
+		Status:      http.StatusNotFound,
+		Code:        "unsupported_method",
+		Description: "POST /token is not supported; use GET /token.",
+	}
+}
+
+// issue runs the whole decision; d is filled as far as it got.
+func (h *Handler) issue(c echo.Context, d *decision) (*Response, error) {
+	r := c.Request()
+	q := r.URL.Query()
+
+	services := q["service"]
+	if len(services) != 1 || services[0] == "" {
+		return nil, deny(ReasonMissingService, nil)
+	}
+	d.service = services[0]
+	if len(h.services) > 0 && !h.services[d.service] {
+		return nil, deny(ReasonServiceNotAllowed, nil)
+	}
+	requested, err := plans.ParseScopes(q["scope"])
+	switch {
+	case errors.Is(err, plans.ErrTooManyScopes):
+		return nil, deny(ReasonTooManyScopes, err)
+	case err != nil:
+		return nil, deny(ReasonInvalidScope, err)
+	}
+
+	tok, err := h.authenticate(r)
+	if err != nil {
+		return nil, err
+	}
+	d.subject = tok.Subject
+
+	planName := tok.Plan
+	if planName == "" {
+		planName = h.d.Policy.DefaultPlan
+	}
+	d.plan = planName
+	plan, ok := h.d.Catalog.Plan(planName)
+	if !ok {
+		return nil, deny(ReasonUnknownPlan, nil)
+	}
+	if tok.License != "" && h.revoked[tok.License] {
+		return nil, deny(ReasonLicenseRevoked, nil)
+	}
+	dec := plan.Decide(requested)
+	d.granted, d.denied = dec.Granted, dec.Denied
+	if err := dec.Err(); err != nil {
+		return nil, deny(ReasonNotEntitled, err)
+	}
+	return h.sign(d)
+}
+
+func (h *Handler) sign(d *decision) (*Response, error) {
+	now := h.d.Now()
+	access := d.granted
+	if access == nil {
+		access = []plans.Resource{}
+	}
+	jti, err := newJTI()
+	if err != nil {
+		return nil, err
+	}
+	exp := now.Add(h.d.Policy.Lifetime)
+	tok, err := h.d.Signer.Sign(claims{
+		Issuer:    h.d.Policy.Issuer,
+		Subject:   d.subject,
+		Audience:  d.service,
+		Expiry:    exp.Unix(),
+		NotBefore: now.Add(-nbfBackdate).Unix(),
+		IssuedAt:  now.Unix(),
+		ID:        jti,
+		Access:    access,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Response{
+		Token:       tok,
+		AccessToken: tok,
+		ExpiresIn:   int64(h.d.Policy.Lifetime / time.Second),
+		IssuedAt:    now.UTC().Format(time.RFC3339),
+	}, nil
+}
+
+func newJTI() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// record writes the decision line and counts the outcome. It never logs
+// a token, proof or key.
+func (h *Handler) record(ctx context.Context, d *decision, err error) {
+	fields := []zap.Field{
+		zap.String("service", d.service),
+		zap.String("subject", d.subject),
+		zap.String("plan", d.plan),
+		zap.Strings("granted", scopeStrings(d.granted)),
+	}
+	if err == nil {
+		h.in.issue(ctx)
+		h.d.Logger.Info("token issued", fields...)
+		return
+	}
+	reason := ReasonUnavailable
+	var den *Denial
+	if errors.As(err, &den) {
+		reason = den.Reason
+	}
+	h.in.reject(ctx, reason)
+	fields = append(fields, zap.String("reason", string(reason)))
+	if len(d.denied) > 0 {
+		fields = append(fields, zap.Strings("denied", scopeStrings(d.denied)))
+	}
+	h.d.Logger.Info("token denied", fields...)
+}
+
+func scopeStrings(rs []plans.Resource) []string {
+	out := make([]string, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, r.String())
+	}
+	return out
+}
+
+// hasScheme reports whether the Authorization value uses scheme and
+// returns the credentials after it.
+func hasScheme(v, scheme string) (string, bool) {
+	if len(v) <= len(scheme) || !strings.EqualFold(v[:len(scheme)], scheme) || v[len(scheme)] != ' ' {
+		return "", false
+	}
+	return strings.TrimSpace(v[len(scheme)+1:]), true
+}

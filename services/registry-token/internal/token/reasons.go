@@ -1,0 +1,59 @@
+package token
+
+// Reason is why a token request was refused. The set is small and fixed:
+// it is the "reason" label of registry_token_rejected_total and the
+// "reason" field of the decision log.
+type Reason string
+
+// The rejection reasons. Add a reason here and in errorTable together.
+const (
+	ReasonMissingService    Reason = "missing_service"
+	ReasonServiceNotAllowed Reason = "service_not_allowed"
+	ReasonInvalidScope      Reason = "invalid_scope"
+	ReasonTooManyScopes     Reason = "too_many_scopes"
+	ReasonMissingToken      Reason = "missing_token"
+	ReasonInvalidToken      Reason = "invalid_token"
+	ReasonInvalidProof      Reason = "invalid_proof"
+	ReasonProofReplayed     Reason = "proof_replayed"
+	ReasonNonceRequired     Reason = "nonce_required"
+	ReasonSenderConstraint  Reason = "sender_constraint"
+	ReasonInsufficientScope Reason = "insufficient_scope"
+	ReasonUnknownPlan       Reason = "unknown_plan"
+	ReasonLicenseRevoked    Reason = "license_revoked"
+	ReasonNotEntitled       Reason = "not_entitled"
+	ReasonUnavailable       Reason = "unavailable"
+)
+
+// Reasons lists every reason, in a stable order (metrics pre-creation,
+// documentation, tests).
+func Reasons() []Reason {
+	return []Reason{
+		ReasonMissingService, ReasonServiceNotAllowed, ReasonInvalidScope, ReasonTooManyScopes,
+		ReasonMissingToken, ReasonInvalidToken, ReasonInvalidProof, ReasonProofReplayed,
+		ReasonNonceRequired, ReasonSenderConstraint, ReasonInsufficientScope, ReasonUnknownPlan,
+		ReasonLicenseRevoked, ReasonNotEntitled, ReasonUnavailable,
+	}
+}
+
+// Denial is the error of a refused token request: a reason from the fixed
+// set and the underlying cause (for logs only; it never reaches a client
+// unless it is a *dpop.Error, whose descriptions are fixed strings).
+type Denial struct {
+	Reason Reason
+	// DPoP is set when the challenge should use the DPoP scheme (the
+	// request used it, or the token is DPoP-bound).
+	DPoP  bool
+	cause error
+}
+
+func (d *Denial) Error() string {
+	if d.cause == nil {
+		return string(d.Reason)
+	}
+	return string(d.Reason) + ": " + d.cause.Error()
+}
+
+// Unwrap returns the cause.
+func (d *Denial) Unwrap() error { return d.cause }
+
+func deny(r Reason, cause error) *Denial { return &Denial{Reason: r, cause: cause} }
