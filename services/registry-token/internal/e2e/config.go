@@ -1,0 +1,122 @@
+package e2e
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/stellaops/authgate/pkg/plans"
+)
+
+// ServiceConfig is the part of the registry-token configuration (the
+// DESIGN.md key names) that the harness varies between tests.
+type ServiceConfig struct {
+	// PublicURL is server.publicUrl, e.g. "http://localhost:8085".
+	PublicURL string
+	// MetadataURL is authority.metadataUrl (the dev Authority's discovery).
+	MetadataURL string
+	// Issuer is authority.issuer.
+	Issuer string
+	// Services is registry.services (the allow-list of service values).
+	Services []string
+	// Plans, DefaultPlan and RevokedLicenses are copied as they are.
+	Plans           map[string][]plans.Rule
+	DefaultPlan     string
+	RevokedLicenses []string
+	// KeyFile is signing.keyFile.
+	KeyFile string
+	// ClientCAFile, CertFile and KeyFileTLS enable the TLS listener with
+	// client certificates (server.tls) when set.
+	CertFile, TLSKeyFile, ClientCAFile string
+	// LogLevel is log.level (default "warn": a decision line per request
+	// would dominate a load run).
+	LogLevel string
+}
+
+// Realm returns the registry.realm value for the config.
+func (c ServiceConfig) Realm() string { return c.PublicURL + "/token" }
+
+// yamlDoc renders c in the DESIGN.md layout.
+func (c ServiceConfig) yamlDoc() ([]byte, error) {
+	level := c.LogLevel
+	if level == "" {
+		level = "warn"
+	}
+	revoked := c.RevokedLicenses
+	if revoked == nil {
+		revoked = []string{}
+	}
+	server := map[string]any{"publicUrl": c.PublicURL}
+	if c.CertFile != "" {
+		server["tls"] = map[string]any{"certFile": c.CertFile, "keyFile": c.TLSKeyFile, "clientCaFile": c.ClientCAFile}
+	}
+	doc := map[string]any{
+		"log":    map[string]any{"level": level},
+		"server": server,
+		"authority": map[string]any{
+			"issuer":               c.Issuer,
+			"metadataUrl":          c.MetadataURL,
+			"requireHttpsMetadata": false,
+			"audiences":            []string{"registry"},
+			"requiredScopes":       []string{"registry.token.issue"},
+			"senderConstraint":     "required",
+			"dpop":                 map[string]any{"maxAge": "60s", "clockSkew": "5s", "algorithms": []string{"ES256", "EdDSA"}},
+			"replayCache":          map[string]any{"backend": "memory"},
+		},
+		"signing": map[string]any{
+			"issuer":   SigningIssuer,
+			"keyFile":  c.KeyFile,
+			"lifetime": "5m",
+		},
+		"registry": map[string]any{
+			"realm":    c.Realm(),
+			"services": c.Services,
+		},
+		"plans":           c.Plans,
+		"defaultPlan":     c.DefaultPlan,
+		"revokedLicenses": revoked,
+	}
+	return yaml.Marshal(doc)
+}
+
+// SigningIssuer is the iss of registry tokens in harness configs; the
+// registry's auth.token.issuer must match it.
+const SigningIssuer = "registry-token"
+
+// writeConfig writes c as dir/registry-token.yaml.
+func writeConfig(dir string, c ServiceConfig) (string, error) {
+	b, err := c.yamlDoc()
+	if err != nil {
+		return "", fmt.Errorf("e2e: render config: %w", err)
+	}
+	path := filepath.Join(dir, "registry-token.yaml")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return "", fmt.Errorf("e2e: write config: %w", err)
+	}
+	return path, nil
+}
+
+// writeSigningKey generates a fresh P-256 key and writes it as a PKCS#8 PEM
+// file with mode 0600.
+func writeSigningKey(dir string) (string, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "", fmt.Errorf("e2e: generate signing key: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return "", fmt.Errorf("e2e: encode signing key: %w", err)
+	}
+	path := filepath.Join(dir, "signing.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		return "", fmt.Errorf("e2e: write signing key: %w", err)
+	}
+	return path, nil
+}

@@ -1,0 +1,83 @@
+package e2e
+
+import (
+	"crypto/x509"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stellaops/authgate/services/registry-token/internal/devauthority"
+)
+
+// TestMTLSBoundOpTok serves registry-token over HTTPS with client
+// certificates and presents OpToks bound to a certificate (cnf.x5t#S256)
+// without any DPoP proof.
+func TestMTLSBoundOpTok(t *testing.T) {
+	m, err := NewTLSMaterial(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, m)
+	a := e.stack.Authority
+	thumb := devauthority.CertThumbprint(m.ClientLeaf)
+	withCert := e.stack.HTTPClient(m, &m.Client)
+	q := scopeQuery(e.stack.Service, "repository:stella-ops/public/base:pull").Encode()
+	u := e.stack.Realm + "?" + q
+
+	tok, err := a.MintMTLS("machine", planCommunity, "lic-m", thumb, []string{requiredScope}, nil, 5*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("bound certificate", func(t *testing.T) {
+		r := doToken(t, withCert, u, "Bearer "+tok, nil)
+		wantStatus(t, r, http.StatusOK)
+		regTok, _ := r.Body["token"].(string)
+		if e.registryToken(t, regTok).Subject() != "machine" {
+			t.Error("wrong subject")
+		}
+	})
+
+	t.Run("no client certificate", func(t *testing.T) {
+		wantStatus(t, doToken(t, e.client, u, "Bearer "+tok, nil), http.StatusUnauthorized)
+	})
+
+	t.Run("certificate from an untrusted CA", func(t *testing.T) {
+		c := e.stack.HTTPClient(m, &m.Stranger)
+		req, err := http.NewRequest(http.MethodGet, u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := c.Do(req)
+		if err == nil {
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("untrusted client certificate: status %d, want a TLS failure or 401", resp.StatusCode)
+			}
+		}
+	})
+
+	t.Run("token bound to another certificate", func(t *testing.T) {
+		stranger, err := x509.ParseCertificate(m.Stranger.Certificate[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := a.MintMTLS("machine", planCommunity, "lic-m", devauthority.CertThumbprint(stranger), []string{requiredScope}, nil, 5*time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, doToken(t, withCert, u, "Bearer "+other, nil), http.StatusUnauthorized)
+	})
+
+	t.Run("DPoP-bound token over the mTLS listener still needs its proof", func(t *testing.T) {
+		k := newClientKey(t)
+		dtok := e.opTok(t, planCommunity, "lic-1", k)
+		wantStatus(t, doToken(t, withCert, u, "DPoP "+dtok, nil), http.StatusUnauthorized)
+		p, err := k.Proof(http.MethodGet, e.stack.Realm, dtok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, doToken(t, withCert, u, "DPoP "+dtok, []string{p}), http.StatusOK)
+	})
+}

@@ -1,0 +1,255 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/stellaops/authgate/pkg/plans"
+	"github.com/stellaops/authgate/services/registry-token/internal/app"
+	"github.com/stellaops/authgate/services/registry-token/internal/devauthority"
+)
+
+// DefaultService is the registry service name of the seed's sample.
+const DefaultService = "registry.localhost"
+
+// StackOptions configures StartStack.
+type StackOptions struct {
+	// Dir receives the config file and the signing key (e.g. t.TempDir()).
+	Dir string
+	// Service is the registry's service name (default DefaultService).
+	Service string
+	// Plans, DefaultPlan and RevokedLicenses go into the service config.
+	Plans           map[string][]plans.Rule
+	DefaultPlan     string
+	RevokedLicenses []string
+	// TLS, when set, serves registry-token over HTTPS and requests client
+	// certificates signed by TLS.ClientCA (mTLS-bound OpToks).
+	TLS *TLSMaterial
+	// Stderr receives the service's logs (default io.Discard).
+	Stderr io.Writer
+	// LogLevel is the service's log.level (default "warn").
+	LogLevel string
+	// StartTimeout bounds start-up and readiness (default 15s).
+	StartTimeout time.Duration
+}
+
+// Stack is a running development Authority plus registry-token.
+type Stack struct {
+	Authority *devauthority.Authority
+	// AuthorityURL is the Authority's issuer/base URL.
+	AuthorityURL string
+	// PublicURL is registry-token's base URL ("http://localhost:<port>").
+	PublicURL string
+	// Realm is PublicURL + "/token".
+	Realm string
+	// Service is the registry service name in the config.
+	Service string
+	// ConfigFile is the generated config.
+	ConfigFile string
+	// JWKS is the output of "registry-token jwks" for the config, the
+	// content of the registry's auth.token.jwks file.
+	JWKS []byte
+	// Addr is the service's listen address.
+	Addr net.Addr
+
+	authoritySrv    *http.Server
+	authorityCancel context.CancelFunc
+	cancel          context.CancelFunc
+	done            chan error
+}
+
+// StartStack starts the Authority and registry-token and waits until
+// registry-token reports ready. Close stops both.
+func StartStack(ctx context.Context, opts StackOptions) (_ *Stack, err error) {
+	if opts.Dir == "" {
+		return nil, errors.New("e2e: StackOptions.Dir is required")
+	}
+	if opts.Service == "" {
+		opts.Service = DefaultService
+	}
+	if opts.Stderr == nil {
+		opts.Stderr = io.Discard
+	}
+	if opts.StartTimeout == 0 {
+		opts.StartTimeout = 15 * time.Second
+	}
+	s := &Stack{Service: opts.Service}
+	defer func() {
+		if err != nil {
+			_ = s.Close()
+		}
+	}()
+	if err := s.startAuthority(ctx); err != nil {
+		return nil, err
+	}
+	keyFile, err := writeSigningKey(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	// Three attempts: the port is reserved by closing a listener, so another
+	// process may take it before the service binds it.
+	for attempt := 0; ; attempt++ {
+		err = s.startService(ctx, opts, keyFile)
+		if err == nil || attempt == 2 || !errors.Is(err, errBind) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out, errOut bytes.Buffer
+	if err := app.Run(ctx, app.Env{Args: []string{"jwks", "--config", s.ConfigFile}, Stdout: &out, Stderr: &errOut}); err != nil {
+		return nil, fmt.Errorf("e2e: registry-token jwks: %w (%s)", err, errOut.String())
+	}
+	s.JWKS = out.Bytes()
+	return s, nil
+}
+
+var errBind = errors.New("e2e: service did not bind its port")
+
+func (s *Stack) startAuthority(ctx context.Context) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("e2e: authority listener: %w", err)
+	}
+	s.AuthorityURL = "http://" + ln.Addr().String()
+	authCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.authorityCancel = cancel
+	verify, err := NewProofVerifier(authCtx, s.AuthorityURL)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	a, err := devauthority.New(devauthority.Options{Issuer: s.AuthorityURL, VerifyProof: verify})
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	s.Authority = a
+	s.authoritySrv = &http.Server{Handler: a, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = s.authoritySrv.Serve(ln) }()
+	return nil
+}
+
+func (s *Stack) startService(ctx context.Context, opts StackOptions, keyFile string) error {
+	port, err := reservePort()
+	if err != nil {
+		return err
+	}
+	scheme := "http"
+	cfg := ServiceConfig{
+		MetadataURL:     s.Authority.MetadataURL(),
+		Issuer:          s.Authority.Issuer(),
+		Services:        []string{opts.Service},
+		Plans:           opts.Plans,
+		DefaultPlan:     opts.DefaultPlan,
+		RevokedLicenses: opts.RevokedLicenses,
+		KeyFile:         keyFile,
+		LogLevel:        opts.LogLevel,
+	}
+	if opts.TLS != nil {
+		scheme = "https"
+		cfg.CertFile, cfg.TLSKeyFile, cfg.ClientCAFile = opts.TLS.ServerCertFile, opts.TLS.ServerKeyFile, opts.TLS.ClientCAFile
+	}
+	cfg.PublicURL = scheme + "://localhost:" + strconv.Itoa(port)
+	file, err := writeConfig(opts.Dir, cfg)
+	if err != nil {
+		return err
+	}
+	s.ConfigFile, s.PublicURL, s.Realm = file, cfg.PublicURL, cfg.Realm()
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	listening := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- app.Run(runCtx, app.Env{
+			Args:      []string{"serve", "--config", file, "--addr", "127.0.0.1:" + strconv.Itoa(port)},
+			Stdout:    opts.Stderr,
+			Stderr:    opts.Stderr,
+			Listening: func(a net.Addr) { listening <- a },
+		})
+	}()
+	timer := time.NewTimer(opts.StartTimeout)
+	defer timer.Stop()
+	select {
+	case a := <-listening:
+		s.Addr, s.cancel, s.done = a, cancel, done
+	case err := <-done:
+		cancel()
+		if isAddrInUse(err) {
+			return fmt.Errorf("%w: %v", errBind, err)
+		}
+		return fmt.Errorf("e2e: registry-token serve exited: %w", err)
+	case <-timer.C:
+		cancel()
+		return errors.New("e2e: registry-token did not start listening in time")
+	}
+	return s.waitReady(ctx, opts, timer.C)
+}
+
+// waitReady polls /readyz until it answers 200.
+func (s *Stack) waitReady(ctx context.Context, opts StackOptions, deadline <-chan time.Time) error {
+	client := s.HTTPClient(opts.TLS, nil)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.PublicURL+"/readyz", nil)
+		if err != nil {
+			return err
+		}
+		if resp, err := client.Do(req); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-tick.C:
+		case err := <-s.done:
+			s.done <- err
+			return fmt.Errorf("e2e: registry-token exited before ready: %w", err)
+		case <-deadline:
+			return errors.New("e2e: registry-token not ready in time")
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Close stops registry-token (waiting for app.Run to return) and the
+// Authority. It returns app.Run's error, if any.
+func (s *Stack) Close() error {
+	var err error
+	if s.cancel != nil {
+		s.cancel()
+		err = <-s.done
+		s.cancel = nil
+	}
+	if s.authoritySrv != nil {
+		_ = s.authoritySrv.Close()
+		s.authoritySrv = nil
+	}
+	if s.authorityCancel != nil {
+		s.authorityCancel()
+		s.authorityCancel = nil
+	}
+	return err
+}
+
+// reservePort returns a loopback port that was free a moment ago.
+func reservePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("e2e: reserve port: %w", err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	return port, ln.Close()
+}
