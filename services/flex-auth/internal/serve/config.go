@@ -1,0 +1,217 @@
+// Package serve runs the flex-auth decision service: configuration, the
+// decision log, the engine, the HTTP server, signals and shutdown.
+package serve
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/stellaops/authgate/pkg/konfig"
+	"github.com/stellaops/authgate/services/flex-auth/internal/decisionlog"
+)
+
+// Defaults.
+const (
+	DefaultAddr           = "0.0.0.0:8080"
+	DefaultSync           = decisionlog.SyncBatch
+	DefaultDebounce       = 500 * time.Millisecond
+	DefaultLogLevel       = "info"
+	EnvPrefix             = "FLEX_AUTH_"
+	EnvConfigFile         = "FLEX_AUTH_CONFIG"
+	DefaultRequiredScope  = "flex-auth.check"
+	DefaultDPoPMaxAge     = 60 * time.Second
+	DefaultDPoPClockSkew  = 5 * time.Second
+)
+
+// Config is the flex-auth serve configuration (configs/flex-auth.yaml).
+// Every key can be set by FLEX_AUTH_<SECTION>__<KEY>, and the common ones
+// by flags.
+type Config struct {
+	Server      ServerConfig      `koanf:"server"`
+	Registry    string            `koanf:"registry"`
+	Policy      string            `koanf:"policy"`
+	DecisionLog DecisionLogConfig `koanf:"decisionLog"`
+	Reload      ReloadConfig      `koanf:"reload"`
+	LogLevel    string            `koanf:"logLevel"`
+	Auth        AuthConfig        `koanf:"auth"`
+}
+
+// ServerConfig is the listener.
+type ServerConfig struct {
+	Addr string `koanf:"addr"`
+}
+
+// DecisionLogConfig is the decision log.
+type DecisionLogConfig struct {
+	File string `koanf:"file"`
+	Sync string `koanf:"sync"`
+}
+
+// ReloadConfig controls reloading on file changes (SIGHUP always reloads).
+type ReloadConfig struct {
+	Watch    bool          `koanf:"watch"`
+	Debounce time.Duration `koanf:"debounce"`
+}
+
+// AuthConfig is the optional caller authentication of the decision
+// endpoints. It is off while Issuer is empty.
+type AuthConfig struct {
+	Issuer               string        `koanf:"issuer"`
+	MetadataURL          string        `koanf:"metadataUrl"`
+	RequireHTTPSMetadata bool          `koanf:"requireHttpsMetadata"`
+	Audiences            []string      `koanf:"audiences"`
+	RequiredScopes       []string      `koanf:"requiredScopes"`
+	PublicURL            string        `koanf:"publicUrl"`
+	DPoPMaxAge           time.Duration `koanf:"dpopMaxAge"`
+	DPoPClockSkew        time.Duration `koanf:"dpopClockSkew"`
+}
+
+// Enabled reports whether caller authentication is configured.
+func (a AuthConfig) Enabled() bool { return a.Issuer != "" }
+
+func defaults() Config {
+	return Config{
+		Server:      ServerConfig{Addr: DefaultAddr},
+		DecisionLog: DecisionLogConfig{Sync: string(DefaultSync)},
+		Reload:      ReloadConfig{Debounce: DefaultDebounce},
+		LogLevel:    DefaultLogLevel,
+		Auth: AuthConfig{RequireHTTPSMetadata: true, RequiredScopes: []string{DefaultRequiredScope},
+			DPoPMaxAge: DefaultDPoPMaxAge, DPoPClockSkew: DefaultDPoPClockSkew},
+	}
+}
+
+// Validate reports every problem at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Server.Addr == "" {
+		errs = append(errs, errors.New("server.addr (--addr) is required"))
+	}
+	if c.Registry == "" {
+		errs = append(errs, errors.New("registry (--registry) is required"))
+	}
+	if c.Policy == "" {
+		errs = append(errs, errors.New("policy (--policy) is required"))
+	}
+	if c.DecisionLog.File == "" {
+		errs = append(errs, errors.New("decisionLog.file (--log) is required"))
+	}
+	if _, err := decisionlog.ParseSyncMode(c.DecisionLog.Sync); err != nil {
+		errs = append(errs, fmt.Errorf("decisionLog.sync (--log-sync): %w", err))
+	}
+	if c.Reload.Debounce <= 0 {
+		errs = append(errs, errors.New("reload.debounce must be positive"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("logLevel %q: must be debug, info, warn or error", c.LogLevel))
+	}
+	if c.Auth.Enabled() {
+		if c.Auth.MetadataURL == "" {
+			errs = append(errs, errors.New("auth.metadataUrl is required when auth.issuer is set"))
+		}
+		if len(c.Auth.Audiences) == 0 {
+			errs = append(errs, errors.New("auth.audiences is required when auth.issuer is set"))
+		}
+		if c.Auth.PublicURL == "" {
+			errs = append(errs, errors.New("auth.publicUrl (the URL callers use, for DPoP htu) is required when auth.issuer is set"))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// flags are the command-line overrides; only flags given are applied.
+type flags struct {
+	fs     *flag.FlagSet
+	config string
+	c      Config
+}
+
+func newFlags() *flags {
+	f := &flags{fs: flag.NewFlagSet("serve", flag.ContinueOnError)}
+	f.fs.StringVar(&f.config, "config", "", "YAML configuration file (env "+EnvConfigFile+")")
+	f.fs.StringVar(&f.c.Server.Addr, "addr", DefaultAddr, "listen address")
+	f.fs.StringVar(&f.c.Registry, "registry", "", "registry snapshot JSON file")
+	f.fs.StringVar(&f.c.Policy, "policy", "", "policy package Markdown file")
+	f.fs.StringVar(&f.c.DecisionLog.File, "log", "", "decision log file (JSON Lines)")
+	f.fs.StringVar(&f.c.DecisionLog.Sync, "log-sync", string(DefaultSync), "decision log durability: always, batch or off")
+	f.fs.BoolVar(&f.c.Reload.Watch, "watch", false, "reload when the registry or policy file changes")
+	f.fs.StringVar(&f.c.LogLevel, "log-level", DefaultLogLevel, "process log level: debug, info, warn, error")
+	return f
+}
+
+// apply copies the flags that were set onto c.
+func (f *flags) apply(c *Config) {
+	f.fs.Visit(func(fl *flag.Flag) {
+		switch fl.Name {
+		case "addr":
+			c.Server.Addr = f.c.Server.Addr
+		case "registry":
+			c.Registry = f.c.Registry
+		case "policy":
+			c.Policy = f.c.Policy
+		case "log":
+			c.DecisionLog.File = f.c.DecisionLog.File
+		case "log-sync":
+			c.DecisionLog.Sync = f.c.DecisionLog.Sync
+		case "watch":
+			c.Reload.Watch = f.c.Reload.Watch
+		case "log-level":
+			c.LogLevel = f.c.LogLevel
+		}
+	})
+}
+
+// LoadConfig builds the configuration: defaults, then the YAML file
+// (--config or FLEX_AUTH_CONFIG), then FLEX_AUTH_ variables, then flags;
+// then Validate. A usage problem is a *UsageError.
+func LoadConfig(args, environ []string) (Config, error) {
+	f := newFlags()
+	f.fs.SetOutput(discard{})
+	if err := f.fs.Parse(args); err != nil {
+		return Config{}, &UsageError{Err: err}
+	}
+	if f.fs.NArg() > 0 {
+		return Config{}, &UsageError{Err: fmt.Errorf("unexpected argument %q", f.fs.Arg(0))}
+	}
+	file := f.config
+	if file == "" {
+		file = lookup(environ, EnvConfigFile)
+	}
+	var cfg Config
+	if err := konfig.Load(defaults(), konfig.Source{File: file, EnvPrefix: EnvPrefix, Environ: environ,
+		IgnoreEnv: []string{EnvConfigFile}}, &cfg); err != nil {
+		return Config{}, err
+	}
+	f.apply(&cfg)
+	return cfg, cfg.Validate()
+}
+
+// UsageError is a malformed command line.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// Usage prints the flags.
+func Usage(w interface{ Write([]byte) (int, error) }) {
+	f := newFlags()
+	f.fs.SetOutput(w)
+	f.fs.PrintDefaults()
+}
+
+type discard struct{}
+
+func (discard) Write(b []byte) (int, error) { return len(b), nil }
+
+func lookup(environ []string, key string) string {
+	v := ""
+	for _, kv := range environ {
+		if len(kv) > len(key) && kv[:len(key)] == key && kv[len(key)] == '=' {
+			v = kv[len(key)+1:]
+		}
+	}
+	return v
+}

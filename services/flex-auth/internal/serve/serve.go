@@ -1,0 +1,174 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"github.com/stellaops/authgate/pkg/httpx"
+	"github.com/stellaops/authgate/pkg/obs"
+	"github.com/stellaops/authgate/services/flex-auth/internal/decisionlog"
+	"github.com/stellaops/authgate/services/flex-auth/internal/engine"
+	"github.com/stellaops/authgate/services/flex-auth/internal/metrics"
+	"github.com/stellaops/authgate/services/flex-auth/internal/server"
+)
+
+// Env is what Run takes from its process.
+type Env struct {
+	Args    []string
+	Environ []string
+	Stdout  io.Writer
+	Stderr  io.Writer // the process log (JSON lines)
+	// Listening, when set, is called with the bound address once the
+	// listener is open (tests listen on 127.0.0.1:0).
+	Listening func(net.Addr)
+	// Signals, when set, replaces the process signals: SIGHUP reloads,
+	// SIGUSR1 reopens the decision log. When nil, Run subscribes to both.
+	Signals <-chan os.Signal
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Run serves until ctx is done, then drains and returns.
+func Run(ctx context.Context, env Env) error {
+	cfg, err := LoadConfig(env.Args, env.Environ)
+	if err != nil {
+		return err
+	}
+	now := env.Now
+	if now == nil {
+		now = time.Now
+	}
+	stderr := env.Stderr
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	log, err := obs.NewLogger(stderr, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+
+	om, err := obs.NewMetrics()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = om.Shutdown(context.Background()) }()
+	var eng *engine.Engine
+	m, err := metrics.New(om.Meter("flex-auth"), func() int64 {
+		if eng == nil || eng.Active() == nil {
+			return 0
+		}
+		return int64(eng.Active().Snapshot.Len())
+	})
+	if err != nil {
+		return err
+	}
+
+	sync, _ := decisionlog.ParseSyncMode(cfg.DecisionLog.Sync)
+	dlog, err := decisionlog.Open(decisionlog.Config{Path: cfg.DecisionLog.File, Sync: sync,
+		OnError: func(error) { m.LogWriteError() }})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = dlog.Close() }()
+	if n := dlog.TornBytes(); n > 0 {
+		log.Warn("decision log ended in a torn line; cut it", zap.String("file", cfg.DecisionLog.File), zap.Int64("bytes", n))
+	}
+
+	eng, err = engine.New(engine.Config{RegistryFile: cfg.Registry, PolicyFile: cfg.Policy, Now: now,
+		OnReload: func(result string, err error) {
+			m.Reload(result)
+			if err != nil {
+				log.Error("reload failed; previous registry and policy stay active", zap.Error(err))
+			}
+		}})
+	if err != nil {
+		return err
+	}
+	p := eng.Active()
+	log.Info("loaded", zap.String("registry", cfg.Registry), zap.String("registry_digest", p.Snapshot.Digest()),
+		zap.Int("actors", p.Snapshot.Len()), zap.String("policy", p.Policy.Name()), zap.String("policy_digest", p.Policy.Digest()))
+
+	guard, err := newGuard(ctx, cfg.Auth, log, now)
+	if err != nil {
+		return err
+	}
+	srv, e := server.New(server.Deps{Engine: eng, Log: dlog, LogSync: sync, Metrics: m, Logger: log,
+		Exporter: om.Handler(), Now: now, Guard: guard})
+
+	ln, err := net.Listen("tcp", cfg.Server.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Server.Addr, err)
+	}
+	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("decision_log", cfg.DecisionLog.File),
+		zap.String("log_sync", string(sync)), zap.Bool("watch", cfg.Reload.Watch), zap.Bool("caller_auth", guard != nil))
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sigs := env.Signals
+	if sigs == nil {
+		ch := make(chan os.Signal, 4)
+		signal.Notify(ch, syscall.SIGHUP, syscall.SIGUSR1)
+		defer signal.Stop(ch)
+		sigs = ch
+	}
+	go handleSignals(ctx, sigs, eng, dlog, log)
+	if cfg.Reload.Watch {
+		if err := eng.Watch(ctx, cfg.Reload.Debounce, func(err error) { log.Warn("file watch", zap.Error(err)) }); err != nil {
+			_ = ln.Close()
+			return err
+		}
+	}
+
+	srv.SetReady(true)
+	if env.Listening != nil {
+		env.Listening(ln.Addr())
+	}
+	return serveHTTP(ctx, e, ln, func() { srv.SetReady(false) })
+}
+
+func serveHTTP(ctx context.Context, e *echo.Echo, ln net.Listener, notReady func()) error {
+	hs := httpx.NewServer(e, httpx.DefaultLimits)
+	err := httpx.Serve(ctx, hs, ln, httpx.DefaultLimits.ShutdownTimeout, notReady)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// handleSignals reloads on SIGHUP and reopens the decision log on SIGUSR1.
+func handleSignals(ctx context.Context, sigs <-chan os.Signal, eng *engine.Engine, dlog *decisionlog.Log, log *zap.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case s, ok := <-sigs:
+			if !ok {
+				return
+			}
+			switch s {
+			case syscall.SIGHUP:
+				if err := eng.Reload(); err == nil {
+					p := eng.Active()
+					log.Info("reloaded", zap.String("registry_digest", p.Snapshot.Digest()), zap.String("policy_digest", p.Policy.Digest()))
+				}
+			case syscall.SIGUSR1:
+				if err := dlog.Reopen(); err != nil {
+					log.Error("decision log reopen failed; decisions fail closed until it can be written", zap.Error(err))
+				} else {
+					log.Info("decision log reopened")
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,62 @@
+package server
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/stellaops/authgate/services/flex-auth/internal/checkapi"
+	"github.com/stellaops/authgate/services/flex-auth/internal/decisionlog"
+)
+
+// check answers POST /v1/check with the decision envelope.
+func (s *Server) check(c echo.Context) error {
+	buf := s.getBuf()
+	defer s.putBuf(buf)
+	if err := checkapi.ReadBody(c.Request().Body, buf); err != nil {
+		return err
+	}
+	req, err := checkapi.Decode(buf.Bytes())
+	if err != nil {
+		return err
+	}
+	d, err := s.decide(c.Request().Context(), &req, RouteCheck)
+	if err != nil {
+		return err
+	}
+	buf.Reset()
+	out := d.AppendJSON(buf.AvailableBuffer())
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.Blob(http.StatusOK, jsonMediaType, out)
+}
+
+// decide evaluates req with the active pair, records the decision in the
+// log, and returns it only once the log line is written.
+func (s *Server) decide(ctx context.Context, req *checkapi.Request, endpoint string) (checkapi.Decision, error) {
+	start := s.deps.Now()
+	pair := s.deps.Engine.Active()
+	d, evalErr := pair.Decide(req)
+	if evalErr != nil {
+		s.deps.Metrics.EvalError()
+	}
+	d.DecisionID = checkapi.NewDecisionID()
+	e := decisionlog.Entry{
+		Time: start, DecisionID: d.DecisionID, Endpoint: endpoint,
+		Actor: d.Actor, Subject: d.Subject, Action: d.Action, Principal: d.Principal,
+		Resource: req.Resource, TTLHours: d.TTLHours,
+		Effect: d.Effect, Reason: d.Reason, Backend: d.Backend,
+		PolicyPackage: d.Policy.Package, PolicyDigest: d.Policy.Digest, RegistryDigest: d.Registry.Digest,
+	}
+	e.Latency = s.deps.Now().Sub(start)
+	if err := s.deps.Log.Append(&e); err != nil {
+		s.logErr.Store(&logFailure{At: s.deps.Now(), Error: err.Error()})
+		s.deps.Metrics.Decision(ctx, "deny", ReasonLogUnavailable, s.deps.Now().Sub(start))
+		return checkapi.Decision{}, &errLogUnavailable{cause: err}
+	}
+	if s.logErr.Load() != nil {
+		s.logErr.Store(nil)
+	}
+	s.deps.Metrics.Decision(ctx, d.Effect, d.Reason, s.deps.Now().Sub(start))
+	return d, nil
+}

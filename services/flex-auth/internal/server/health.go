@@ -1,0 +1,88 @@
+package server
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Health is the body of GET /healthz.
+type Health struct {
+	// Status is "ok", or "degraded" when the last reload failed or the
+	// decision log's last write failed (the service still answers).
+	Status      string           `json:"status"`
+	Registry    HealthRegistry   `json:"registry"`
+	Policy      HealthPolicy     `json:"policy"`
+	Reload      HealthReload     `json:"reload"`
+	DecisionLog HealthDecisonLog `json:"decision_log"`
+}
+
+// HealthRegistry describes the active registry snapshot.
+type HealthRegistry struct {
+	Digest string `json:"digest"`
+	Actors int    `json:"actors"`
+}
+
+// HealthPolicy describes the active policy package.
+type HealthPolicy struct {
+	Package string `json:"package"`
+	Version string `json:"version"`
+	Digest  string `json:"digest"`
+	Backend string `json:"backend"`
+}
+
+// HealthReload describes the reloads so far.
+type HealthReload struct {
+	LastReload  time.Time  `json:"last_reload"`
+	LastError   string     `json:"last_error,omitempty"`
+	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
+	Reloads     int64      `json:"reloads"`
+	Failures    int64      `json:"failures"`
+}
+
+// HealthDecisonLog describes the decision log.
+type HealthDecisonLog struct {
+	Sync        string     `json:"sync"`
+	LastError   string     `json:"last_error,omitempty"`
+	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
+}
+
+func (s *Server) health(c echo.Context) error {
+	p := s.deps.Engine.Active()
+	st := s.deps.Engine.Status()
+	h := Health{
+		Status:   "ok",
+		Registry: HealthRegistry{Digest: p.Snapshot.Digest(), Actors: p.Snapshot.Len()},
+		Policy: HealthPolicy{Package: p.Policy.Name(), Version: p.Policy.Version(),
+			Digest: p.Policy.Digest(), Backend: p.Policy.Backend()},
+		Reload:      HealthReload{LastReload: st.LastReload, LastError: st.LastReloadError, Reloads: st.Reloads, Failures: st.Failures},
+		DecisionLog: HealthDecisonLog{Sync: string(s.deps.LogSync)},
+	}
+	if st.LastReloadError != "" {
+		h.Status = "degraded"
+		at := st.LastErrorAt
+		h.Reload.LastErrorAt = &at
+	}
+	if f := s.logErr.Load(); f != nil {
+		h.Status = "degraded"
+		h.DecisionLog.LastError = f.Error
+		at := f.At
+		h.DecisionLog.LastErrorAt = &at
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, h)
+}
+
+// Ready is the body of GET /readyz.
+type Ready struct {
+	Status string `json:"status"`
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "no-store")
+	if !s.ready.Load() || s.deps.Engine.Active() == nil {
+		return c.JSON(http.StatusServiceUnavailable, Ready{Status: "not_ready"})
+	}
+	return c.JSON(http.StatusOK, Ready{Status: "ready"})
+}

@@ -1,0 +1,90 @@
+// Package server is the flex-auth HTTP API: POST /v1/check, the AuthZEN
+// evaluation endpoint, health, readiness and metrics, on the shared echo
+// plumbing of pkg/httpx.
+package server
+
+import (
+	"bytes"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"github.com/stellaops/authgate/pkg/httpx"
+	"github.com/stellaops/authgate/services/flex-auth/internal/decisionlog"
+	"github.com/stellaops/authgate/services/flex-auth/internal/engine"
+	"github.com/stellaops/authgate/services/flex-auth/internal/metrics"
+)
+
+// Routes served.
+const (
+	RouteCheck    = "/v1/check"
+	RouteAuthZEN  = "/access/v1/evaluation"
+	RouteHealth   = "/healthz"
+	RouteReady    = "/readyz"
+	RouteMetrics  = "/metrics"
+	jsonMediaType = "application/json"
+)
+
+// Deps are what the server needs.
+type Deps struct {
+	Engine   *engine.Engine
+	Log      *decisionlog.Log
+	LogSync  decisionlog.SyncMode
+	Metrics  *metrics.Metrics
+	Logger   *zap.Logger
+	Exporter http.Handler // serves /metrics
+	Now      func() time.Time
+	// Guard, when set, authenticates callers of the decision endpoints.
+	Guard echo.MiddlewareFunc
+}
+
+// Server holds the handlers' state.
+type Server struct {
+	deps   Deps
+	ready  atomic.Bool
+	logErr atomic.Pointer[logFailure]
+	bufs   sync.Pool
+}
+
+type logFailure struct {
+	At    time.Time
+	Error string
+}
+
+// New builds the server and its echo router. It starts not ready.
+func New(d Deps) (*Server, *echo.Echo) {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	s := &Server{deps: d}
+	s.bufs.New = func() any { return new(bytes.Buffer) }
+	e := httpx.New(httpx.Options{Logger: d.Logger, Mapper: Errors, Metrics: d.Exporter, Now: d.Now})
+	var guard []echo.MiddlewareFunc
+	if d.Guard != nil {
+		guard = append(guard, d.Guard)
+	}
+	e.POST(RouteCheck, s.check, guard...)
+	e.POST(RouteAuthZEN, s.authzen, guard...)
+	e.GET(RouteHealth, s.health)
+	e.GET(RouteReady, s.readyz)
+	return s, e
+}
+
+// SetReady marks the server ready (true) or draining (false).
+func (s *Server) SetReady(v bool) { s.ready.Store(v) }
+
+func (s *Server) getBuf() *bytes.Buffer {
+	b := s.bufs.Get().(*bytes.Buffer)
+	b.Reset()
+	return b
+}
+
+func (s *Server) putBuf(b *bytes.Buffer) {
+	if b.Cap() <= 128<<10 {
+		s.bufs.Put(b)
+	}
+}
