@@ -64,6 +64,16 @@ func commands() map[string]Command {
 			Summary: "run cases with expected outcomes through the policy engine",
 			Run:     runSimulate,
 		},
+		"serve": {
+			Usage:   serveUsage,
+			Summary: "run the policy decision service (POST /v1/check, AuthZEN, /healthz, /readyz, /metrics)",
+			Run:     runServe,
+		},
+		"smoke": {
+			Usage:   smokeUsage,
+			Summary: "operator pre-flight against a running service: /healthz, one allow and one deny check",
+			Run:     runSmoke,
+		},
 		"schema": {
 			Usage:   "[--out DIR]",
 			Summary: "write the JSON Schemas of the snapshot, check request, decision envelope and case file",
