@@ -38,6 +38,21 @@ type StackOptions struct {
 	LogLevel string
 	// StartTimeout bounds start-up and readiness (default 15s).
 	StartTimeout time.Duration
+	// Runner runs registry-token with args until ctx is done. The default
+	// is the real entry point in-process (app.Run); the load generator
+	// passes one that runs it as a child process, so that the server's
+	// memory can be measured on its own.
+	Runner Runner
+}
+
+// Runner runs registry-token with the given command-line arguments until
+// ctx is done. For "serve" it must call listening once the server accepts
+// connections; other commands pass a nil listening.
+type Runner func(ctx context.Context, args []string, stdout, stderr io.Writer, listening func(net.Addr)) error
+
+// InProcess is the default Runner: app.Run in this process.
+func InProcess(ctx context.Context, args []string, stdout, stderr io.Writer, listening func(net.Addr)) error {
+	return app.Run(ctx, app.Env{Args: args, Stdout: stdout, Stderr: stderr, Listening: listening})
 }
 
 // Stack is a running development Authority plus registry-token.
@@ -80,6 +95,9 @@ func StartStack(ctx context.Context, opts StackOptions) (_ *Stack, err error) {
 	if opts.StartTimeout == 0 {
 		opts.StartTimeout = 15 * time.Second
 	}
+	if opts.Runner == nil {
+		opts.Runner = InProcess
+	}
 	s := &Stack{Service: opts.Service}
 	defer func() {
 		if err != nil {
@@ -105,7 +123,7 @@ func StartStack(ctx context.Context, opts StackOptions) (_ *Stack, err error) {
 		return nil, err
 	}
 	var out, errOut bytes.Buffer
-	if err := app.Run(ctx, app.Env{Args: []string{"jwks", "--config", s.ConfigFile}, Stdout: &out, Stderr: &errOut}); err != nil {
+	if err := opts.Runner(ctx, []string{"jwks", "--config", s.ConfigFile}, &out, &errOut, nil); err != nil {
 		return nil, fmt.Errorf("e2e: registry-token jwks: %w (%s)", err, errOut.String())
 	}
 	s.JWKS = out.Bytes()
@@ -169,26 +187,23 @@ func (s *Stack) startService(ctx context.Context, opts StackOptions, keyFile str
 	listening := make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- app.Run(runCtx, app.Env{
-			Args:      []string{"serve", "--config", file, "--addr", "127.0.0.1:" + strconv.Itoa(port)},
-			Stdout:    opts.Stderr,
-			Stderr:    opts.Stderr,
-			Listening: func(a net.Addr) { listening <- a },
-		})
+		args := []string{"serve", "--config", file, "--addr", "127.0.0.1:" + strconv.Itoa(port)}
+		done <- opts.Runner(runCtx, args, opts.Stderr, opts.Stderr, func(a net.Addr) { listening <- a })
 	}()
 	timer := time.NewTimer(opts.StartTimeout)
 	defer timer.Stop()
+	s.cancel, s.done = cancel, done
 	select {
 	case a := <-listening:
-		s.Addr, s.cancel, s.done = a, cancel, done
+		s.Addr = a
 	case err := <-done:
+		s.cancel, s.done = nil, nil
 		cancel()
 		if isAddrInUse(err) {
 			return fmt.Errorf("%w: %v", errBind, err)
 		}
 		return fmt.Errorf("e2e: registry-token serve exited: %w", err)
 	case <-timer.C:
-		cancel()
 		return errors.New("e2e: registry-token did not start listening in time")
 	}
 	return s.waitReady(ctx, opts, timer.C)

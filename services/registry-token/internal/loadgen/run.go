@@ -1,0 +1,183 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/stellaops/authgate/pkg/plans"
+	"github.com/stellaops/authgate/services/registry-token/internal/e2e"
+)
+
+// Defaults and bounds of a load run.
+const (
+	DefaultDuration    = 15 * time.Second
+	MaxDuration        = 60 * time.Second
+	DefaultConnections = 32
+	// LoadScope is the scope every request asks for.
+	LoadScope = "repository:stella-ops/public/base:pull"
+	loadPlan  = "community"
+)
+
+// Options configures Run.
+type Options struct {
+	// Duration of the measured run (default DefaultDuration, at most
+	// MaxDuration).
+	Duration time.Duration
+	// Connections is the number of concurrent keep-alive connections
+	// (default DefaultConnections).
+	Connections int
+	// Callers is the number of distinct client keys and OpToks, used
+	// round-robin by the connections (default: one per connection).
+	Callers int
+	// Runner runs registry-token (default: in-process app.Run, whose RSS
+	// then includes the load generator). ServerPID reports the pid whose
+	// memory is measured (default: this process).
+	Runner    e2e.Runner
+	ServerPID func() int
+	// Dir receives the generated config and signing key (required).
+	Dir string
+	// Stderr receives the service's logs (default io.Discard).
+	Stderr io.Writer
+}
+
+// Report is the outcome of Run.
+type Report struct {
+	Stats
+	// Memory is the server process's memory: Peak is VmHWM at the end of
+	// the run, RSS the largest VmRSS sampled during it.
+	Memory Memory
+	// InProcess is true when the memory figures include the load
+	// generator itself.
+	InProcess bool
+}
+
+// Run starts the Authority and registry-token on loopback, mints the
+// OpToks and drives GET /token for the configured duration.
+func Run(ctx context.Context, o Options) (Report, error) {
+	if o.Dir == "" {
+		return Report{}, errors.New("loadgen: Options.Dir is required")
+	}
+	if o.Duration <= 0 {
+		o.Duration = DefaultDuration
+	}
+	if o.Duration > MaxDuration {
+		return Report{}, fmt.Errorf("loadgen: duration %s exceeds the %s bound", o.Duration, MaxDuration)
+	}
+	if o.Connections <= 0 {
+		o.Connections = DefaultConnections
+	}
+	if o.Callers <= 0 {
+		o.Callers = o.Connections
+	}
+	rep := Report{InProcess: o.Runner == nil}
+	pid := o.ServerPID
+	if pid == nil {
+		pid = os.Getpid
+	}
+	stack, err := e2e.StartStack(ctx, e2e.StackOptions{
+		Dir:         o.Dir,
+		Plans:       map[string][]plans.Rule{loadPlan: {{Repository: "stella-ops/public/*"}}},
+		DefaultPlan: loadPlan,
+		Runner:      o.Runner,
+		Stderr:      o.Stderr,
+		LogLevel:    "warn",
+	})
+	if err != nil {
+		return rep, err
+	}
+	defer func() { _ = stack.Close() }()
+
+	callers := make([]Caller, o.Callers)
+	for i := range callers {
+		k, err := e2e.NewClientKey()
+		if err != nil {
+			return rep, err
+		}
+		tok, err := stack.Authority.MintDPoP(fmt.Sprintf("load-%d", i), loadPlan, "lic-load", k.JKT,
+			[]string{"registry.token.issue"}, []string{"registry"}, o.Duration+5*time.Minute)
+		if err != nil {
+			return rep, err
+		}
+		callers[i] = Caller{Key: k, OpTok: tok}
+	}
+	tr := e2e.LoopbackTransport(nil, nil)
+	tr.MaxConnsPerHost = o.Connections
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	defer tr.CloseIdleConnections()
+
+	var maxRSS atomic.Int64
+	sampleCtx, stopSampling := context.WithCancel(ctx)
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		sampleRSS(sampleCtx, pid(), &maxRSS)
+	}()
+	st, err := Drive(ctx, DriveOptions{
+		Client:      client,
+		Realm:       stack.Realm,
+		Query:       map[string][]string{"service": {stack.Service}, "scope": {LoadScope}},
+		Callers:     callers,
+		Connections: o.Connections,
+		Duration:    o.Duration,
+	})
+	stopSampling()
+	<-sampled
+	rep.Stats = st
+	if err != nil {
+		return rep, err
+	}
+	mem, err := ReadMemory(pid())
+	if err != nil {
+		return rep, err
+	}
+	rep.Memory = Memory{RSS: max(maxRSS.Load(), mem.RSS), Peak: mem.Peak}
+	return rep, nil
+}
+
+// sampleRSS records the largest VmRSS of pid every 200 ms until ctx ends.
+func sampleRSS(ctx context.Context, pid int, maxRSS *atomic.Int64) {
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if m, err := ReadMemory(pid); err == nil && m.RSS > maxRSS.Load() {
+			maxRSS.Store(m.RSS)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// String renders the report with the targets of the performance issue.
+func (r Report) String() string {
+	where := "server in a child process"
+	if r.InProcess {
+		where = "server in-process (memory includes the load generator)"
+	}
+	return fmt.Sprintf("%s\nmemory: max VmRSS=%.1f MiB VmHWM=%.1f MiB (%s)\ntargets: >=3000 tokens/s %s, p99<=20ms %s, RSS<=100MiB %s, errors=0 %s",
+		r.Stats, mib(r.Memory.RSS), mib(r.Memory.Peak), where,
+		verdict(r.TokensPerSecond() >= 3000), verdict(r.P99 <= 20*time.Millisecond),
+		verdict(r.Memory.Peak <= 100<<20 && r.Memory.RSS <= 100<<20), verdict(r.Errors == 0))
+}
+
+// MeetsTargets reports whether the run met every target.
+func (r Report) MeetsTargets() bool {
+	return r.TokensPerSecond() >= 3000 && r.P99 <= 20*time.Millisecond && r.Memory.Peak <= 100<<20 && r.Errors == 0 && r.OK > 0
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+func verdict(ok bool) string {
+	if ok {
+		return "ok"
+	}
+	return "MISSED"
+}
