@@ -1,0 +1,169 @@
+// Package authoritytest is a minimal Authority for tests: OIDC discovery
+// and a JWKS on an httptest server, and OpTok minting with any claims,
+// key or algorithm (including the invalid ones tests must see refused).
+package authoritytest
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
+)
+
+// Authority serves discovery at MetadataURL and the JWKS of its published
+// keys.
+type Authority struct {
+	Server *httptest.Server
+	// Issuer is the issuer announced by discovery and put in OpToks.
+	Issuer string
+
+	mu        sync.Mutex
+	published []jwk.Key // public keys in the JWKS
+	signing   jwk.Key   // current private key
+	fetches   atomic.Int64
+}
+
+// New starts an Authority with one published ES256 key.
+func New(t testing.TB) *Authority {
+	t.Helper()
+	a := &Authority{}
+	a.Server = httptest.NewServer(http.HandlerFunc(a.serve))
+	t.Cleanup(a.Server.Close)
+	a.Issuer = a.Server.URL
+	a.signing = a.Rotate(t, true)
+	return a
+}
+
+// MetadataURL is the discovery document's URL.
+func (a *Authority) MetadataURL() string {
+	return a.Server.URL + "/.well-known/openid-configuration"
+}
+
+// JWKSFetches counts GET /jwks requests.
+func (a *Authority) JWKSFetches() int64 { return a.fetches.Load() }
+
+// NewKey returns a fresh private ES256 JWK with a kid.
+func NewKey(t testing.TB) jwk.Key {
+	t.Helper()
+	raw, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := jwk.FromRaw(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := jwk.AssignKeyID(k); err != nil {
+		t.Fatal(err)
+	}
+	_ = k.Set(jwk.AlgorithmKey, jwa.ES256)
+	return k
+}
+
+// Rotate creates a key and, when publish is set, adds it to the JWKS. The
+// new key becomes the signing key of Mint.
+func (a *Authority) Rotate(t testing.TB, publish bool) jwk.Key {
+	t.Helper()
+	k := NewKey(t)
+	pub, err := k.PublicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if publish {
+		a.published = append(a.published, pub)
+	}
+	a.signing = k
+	return k
+}
+
+// Publish adds the public part of k to the JWKS.
+func (a *Authority) Publish(t testing.TB, k jwk.Key) {
+	t.Helper()
+	pub, err := k.PublicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.mu.Lock()
+	a.published = append(a.published, pub)
+	a.mu.Unlock()
+}
+
+func (a *Authority) serve(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	switch r.URL.Path {
+	case "/.well-known/openid-configuration":
+		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": a.Issuer, "jwks_uri": a.Server.URL + "/jwks"})
+	case "/jwks":
+		a.fetches.Add(1)
+		set := jwk.NewSet()
+		a.mu.Lock()
+		for _, k := range a.published {
+			_ = set.AddKey(k)
+		}
+		a.mu.Unlock()
+		_ = json.NewEncoder(w).Encode(set)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// Claims returns a valid OpTok claim set for sub at now: issuer, audience
+// "registry", the registry.token.issue scope, 5 minutes of lifetime.
+func (a *Authority) Claims(sub string, now time.Time) map[string]any {
+	return map[string]any{
+		"iss":   a.Issuer,
+		"sub":   sub,
+		"aud":   "registry",
+		"iat":   now.Unix(),
+		"nbf":   now.Unix(),
+		"exp":   now.Add(5 * time.Minute).Unix(),
+		"scope": "openid registry.token.issue",
+	}
+}
+
+// Mint signs claims with the current key (ES256, its kid in the header).
+func (a *Authority) Mint(t testing.TB, claims map[string]any) string {
+	t.Helper()
+	a.mu.Lock()
+	k := a.signing
+	a.mu.Unlock()
+	return Sign(t, k, jwa.ES256, claims)
+}
+
+// Sign signs claims with key and alg, putting key's kid in the header.
+func Sign(t testing.TB, key any, alg jwa.SignatureAlgorithm, claims map[string]any) string {
+	t.Helper()
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := jws.NewHeaders()
+	_ = hdr.Set("typ", "at+jwt")
+	if k, ok := key.(jwk.Key); ok && k.KeyID() != "" {
+		_ = hdr.Set(jws.KeyIDKey, k.KeyID())
+	}
+	out, err := jws.Sign(payload, jws.WithKey(alg, key, jws.WithProtectedHeaders(hdr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+// Current returns the private key Mint signs with.
+func (a *Authority) Current() jwk.Key {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.signing
+}
