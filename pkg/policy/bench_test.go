@@ -43,3 +43,12 @@ func BenchmarkParseOpsWarden(b *testing.B) {
 		}
 	}
 }
+
+func mustRead(tb testing.TB, path string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}

@@ -155,10 +155,15 @@ func check(s *diagSink, src []byte) *Package {
 	}
 	p.rules = compileRules(s, env, doc.rules, declared)
 	used := map[string]bool{fm.DefaultReason: true}
+	complete := len(doc.rules) > 0
 	for _, rb := range doc.rules {
 		used[rb.Reason] = true
+		complete = complete && !rb.parseFail
 	}
 	for _, r := range fm.Reasons {
+		if !complete {
+			break // a rule that did not parse may return it
+		}
 		if !used[r.Code] {
 			s.warnf(1, CodeUnusedReason, "reason %q is declared but no rule returns it", r.Code)
 		}

@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/invopop/jsonschema"
 
@@ -43,11 +45,16 @@ func Schemas() (map[string][]byte, error) {
 		s.ID = jsonschema.ID(SchemaBaseURI + d.file)
 		s.Title = d.title
 		s.Description = d.description
-		b, err := json.MarshalIndent(s, "", "  ")
-		if err != nil {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(s); err != nil {
 			return nil, fmt.Errorf("schema %s: %w", d.file, err)
 		}
-		out[d.file] = append(b, '\n')
+		// Schema.MarshalJSON escapes <, > and & itself; undo it for readers.
+		b := strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(buf.String())
+		out[d.file] = []byte(b)
 	}
 	return out, nil
 }
