@@ -99,12 +99,12 @@ func pkgWith(extraFront string, rules ...string) string {
 func TestEvaluateSemantics(t *testing.T) {
 	vars := "variables:\n  - {name: regions, type: list(string), value: [eu, us]}\n  - {name: limit, type: int, value: 5}\n  - {name: owners, type: 'map(string, string)', value: {db: ops}}\n"
 	for _, tc := range []struct {
-		name   string
-		rules  []string
-		req    Request
-		actor  *Actor
-		want   Decision
-		errIs  error
+		name  string
+		rules []string
+		req   Request
+		actor *Actor
+		want  Decision
+		errIs error
 	}{
 		{name: "first match wins", rules: []string{
 			"id: a\neffect: deny\nreason: no\nwhen: request.subject == 's'",
