@@ -1,0 +1,432 @@
+package deploy_test
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/stellaops/authgate/deploy/internal/render"
+)
+
+// scenario is one helm template run of a chart: the defaults, or a ci/ values file.
+type scenario struct {
+	name string
+	rel  render.Release
+}
+
+func chartDir(name string) string { return filepath.Join("helm", name) }
+
+// defaultRelease is how the charts are installed: release and namespace
+// named after the service.
+func defaultRelease(chart string) render.Release {
+	return render.Release{Chart: chartDir(chart), Name: chart, Namespace: chart}
+}
+
+func scenarios(t *testing.T, chart string) []scenario {
+	t.Helper()
+	out := []scenario{{name: "defaults", rel: defaultRelease(chart)}}
+	files, err := filepath.Glob(filepath.Join(chartDir(chart), "ci", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatalf("%s: no ci/*.yaml scenarios", chart)
+	}
+	for _, f := range files {
+		r := defaultRelease(chart)
+		r.Values = []string{f}
+		out = append(out, scenario{name: strings.TrimSuffix(filepath.Base(f), ".yaml"), rel: r})
+	}
+	return out
+}
+
+func helmBin(t *testing.T) string {
+	t.Helper()
+	h, err := render.Helm()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func renderObjects(t *testing.T, helm string, r render.Release) []render.Object {
+	t.Helper()
+	out, err := render.Template(helm, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := render.Decode(out)
+	if err != nil {
+		t.Fatalf("strict decode of %s: %v", r.Chart, err)
+	}
+	return objs
+}
+
+func one[T any](t *testing.T, objs []render.Object) T {
+	t.Helper()
+	found := render.Find[T](objs)
+	if len(found) != 1 {
+		var zero T
+		t.Fatalf("want exactly one %T, got %d", zero, len(found))
+	}
+	return found[0]
+}
+
+func TestChartsLintRenderAndHarden(t *testing.T) {
+	helm := helmBin(t)
+	for _, chart := range []string{"registry-token", "flex-auth"} {
+		for _, sc := range scenarios(t, chart) {
+			t.Run(chart+"/"+sc.name, func(t *testing.T) {
+				if out, err := render.Lint(helm, sc.rel); err != nil {
+					t.Fatalf("helm lint: %v\n%s", err, out)
+				}
+				objs := renderObjects(t, helm, sc.rel)
+				for _, o := range objs {
+					if o.Namespace == "" {
+						t.Errorf("%s %s has no namespace", o.Kind, o.Name)
+					}
+				}
+				dep := one[*appsv1.Deployment](t, objs)
+				checkHardened(t, dep)
+				checkServiceAccount(t, objs, dep)
+				checkService(t, chart, objs, dep)
+				checkTestPod(t, objs)
+			})
+		}
+	}
+}
+
+func checkHardened(t *testing.T, dep *appsv1.Deployment) {
+	t.Helper()
+	pod := dep.Spec.Template.Spec
+	if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
+		t.Error("pod mounts a service account token")
+	}
+	psc := pod.SecurityContext
+	if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot {
+		t.Error("pod runAsNonRoot is not true")
+	}
+	if psc == nil || psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Error("pod seccomp profile is not RuntimeDefault")
+	}
+	if dep.Spec.Template.Annotations["checksum/config"] == "" {
+		t.Error("pod template has no checksum/config annotation")
+	}
+	if len(pod.Containers) == 0 {
+		t.Fatal("no containers")
+	}
+	for _, c := range pod.Containers {
+		sc := c.SecurityContext
+		switch {
+		case sc == nil:
+			t.Errorf("container %s: no securityContext", c.Name)
+			continue
+		case sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation:
+			t.Errorf("container %s: allowPrivilegeEscalation is not false", c.Name)
+		case sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem:
+			t.Errorf("container %s: readOnlyRootFilesystem is not true", c.Name)
+		case sc.Capabilities == nil || len(sc.Capabilities.Drop) != 1 || sc.Capabilities.Drop[0] != "ALL" || len(sc.Capabilities.Add) != 0:
+			t.Errorf("container %s: capabilities are not drop [ALL]", c.Name)
+		case sc.Privileged != nil && *sc.Privileged:
+			t.Errorf("container %s: privileged", c.Name)
+		}
+		for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+			if _, ok := c.Resources.Requests[r]; !ok {
+				t.Errorf("container %s: no %s request", c.Name, r)
+			}
+		}
+		if _, ok := c.Resources.Limits[corev1.ResourceMemory]; !ok {
+			t.Errorf("container %s: no memory limit", c.Name)
+		}
+	}
+	main := pod.Containers[0]
+	checkProbe(t, "liveness", main.LivenessProbe, "/healthz")
+	checkProbe(t, "readiness", main.ReadinessProbe, "/readyz")
+}
+
+func checkProbe(t *testing.T, kind string, p *corev1.Probe, path string) {
+	t.Helper()
+	if p == nil || p.HTTPGet == nil {
+		t.Errorf("%s probe: not an HTTP probe", kind)
+		return
+	}
+	if p.HTTPGet.Path != path || p.HTTPGet.Port.String() != "http" {
+		t.Errorf("%s probe: %s on port %s, want %s on port http", kind, p.HTTPGet.Path, p.HTTPGet.Port.String(), path)
+	}
+}
+
+func checkServiceAccount(t *testing.T, objs []render.Object, dep *appsv1.Deployment) {
+	t.Helper()
+	sa := one[*corev1.ServiceAccount](t, objs)
+	if sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken {
+		t.Error("ServiceAccount automountServiceAccountToken is not false")
+	}
+	if dep.Spec.Template.Spec.ServiceAccountName != sa.Name {
+		t.Errorf("pod uses service account %q, chart creates %q", dep.Spec.Template.Spec.ServiceAccountName, sa.Name)
+	}
+}
+
+// servicePorts is the contract of DESIGN.md: the port each service listens on.
+var servicePorts = map[string]int32{"registry-token": 8085, "flex-auth": 8080}
+
+func checkService(t *testing.T, chart string, objs []render.Object, dep *appsv1.Deployment) {
+	t.Helper()
+	svc := one[*corev1.Service](t, objs)
+	if svc.Name != chart {
+		t.Errorf("Service name %q, want %q", svc.Name, chart)
+	}
+	if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Port != servicePorts[chart] || svc.Spec.Ports[0].TargetPort.String() != "http" {
+		t.Errorf("Service ports %+v, want %d -> http", svc.Spec.Ports, servicePorts[chart])
+	}
+	c := dep.Spec.Template.Spec.Containers[0]
+	if len(c.Ports) != 1 || c.Ports[0].Name != "http" || c.Ports[0].ContainerPort != servicePorts[chart] {
+		t.Errorf("container ports %+v, want http=%d", c.Ports, servicePorts[chart])
+	}
+	if want := fmt.Sprintf("0.0.0.0:%d", servicePorts[chart]); !hasArgPair(c.Args, "--addr", want) {
+		t.Errorf("container args %v lack --addr %s", c.Args, want)
+	}
+	for k, v := range svc.Spec.Selector {
+		if dep.Spec.Template.Labels[k] != v {
+			t.Errorf("Service selector %s=%s does not select the pods", k, v)
+		}
+	}
+}
+
+func checkTestPod(t *testing.T, objs []render.Object) {
+	t.Helper()
+	pod := one[*corev1.Pod](t, objs)
+	if pod.Annotations["helm.sh/hook"] != "test" {
+		t.Errorf("pod %s is not a helm test hook", pod.Name)
+	}
+	args := strings.Join(pod.Spec.Containers[0].Args, " ")
+	if !strings.Contains(args, "/healthz") || !strings.Contains(args, "--fail") {
+		t.Errorf("test pod does not curl --fail /healthz: %s", args)
+	}
+}
+
+func hasArgPair(args []string, flag, value string) bool {
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == flag && args[i+1] == value {
+			return true
+		}
+	}
+	return false
+}
+
+func argValue(t *testing.T, args []string, flag string) string {
+	t.Helper()
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == flag {
+			return args[i+1]
+		}
+	}
+	t.Fatalf("args %v lack %s", args, flag)
+	return ""
+}
+
+// registryTokenConfig is the part of the rendered registry-token.yaml the
+// wiring checks read.
+type registryTokenConfig struct {
+	Server struct {
+		PublicURL string `json:"publicUrl"`
+	} `json:"server"`
+	Authority struct {
+		ReplayCache struct {
+			Backend string `json:"backend"`
+		} `json:"replayCache"`
+	} `json:"authority"`
+	Signing struct {
+		Issuer  string `json:"issuer"`
+		KeyFile string `json:"keyFile"`
+	} `json:"signing"`
+	Registry struct {
+		Realm    string   `json:"realm"`
+		Services []string `json:"services"`
+	} `json:"registry"`
+	Plans       map[string]any `json:"plans"`
+	DefaultPlan string         `json:"defaultPlan"`
+	Policy      *struct {
+		URL        string `json:"url"`
+		Timeout    string `json:"timeout"`
+		FailClosed *bool  `json:"failClosed"`
+	} `json:"policy"`
+}
+
+func configOf(t *testing.T, objs []render.Object, dep *appsv1.Deployment) registryTokenConfig {
+	t.Helper()
+	path := argValue(t, dep.Spec.Template.Spec.Containers[0].Args, "--config")
+	dir, file := filepath.Dir(path), filepath.Base(path)
+	var cmName string
+	for _, m := range dep.Spec.Template.Spec.Containers[0].VolumeMounts {
+		if m.MountPath == dir {
+			for _, v := range dep.Spec.Template.Spec.Volumes {
+				if v.Name == m.Name && v.ConfigMap != nil {
+					cmName = v.ConfigMap.Name
+				}
+			}
+		}
+	}
+	for _, cm := range render.Find[*corev1.ConfigMap](objs) {
+		if cm.Name == cmName {
+			var cfg registryTokenConfig
+			// Not strict: only the keys above are read here.
+			if err := yaml.Unmarshal([]byte(cm.Data[file]), &cfg); err != nil {
+				t.Fatalf("config %s: %v", path, err)
+			}
+			return cfg
+		}
+	}
+	t.Fatalf("no ConfigMap mounted at %s", dir)
+	return registryTokenConfig{}
+}
+
+// TestFlexAuthURLResolvesToService renders both charts with their defaults
+// and checks that registry-token's policy URL names flex-auth's Service:
+// its cluster DNS name and port.
+func TestFlexAuthURLResolvesToService(t *testing.T) {
+	helm := helmBin(t)
+	rtObjs := renderObjects(t, helm, defaultRelease("registry-token"))
+	faObjs := renderObjects(t, helm, defaultRelease("flex-auth"))
+	cfg := configOf(t, rtObjs, one[*appsv1.Deployment](t, rtObjs))
+	if cfg.Policy == nil {
+		t.Fatal("registry-token config has no policy section by default")
+	}
+	if cfg.Policy.FailClosed == nil || !*cfg.Policy.FailClosed {
+		t.Error("policy.failClosed is not true by default")
+	}
+	u, err := url.Parse(cfg.Policy.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port, err := net.SplitHostPort(u.Host)
+	if err != nil {
+		t.Fatalf("policy.url %q: %v", cfg.Policy.URL, err)
+	}
+	svc := one[*corev1.Service](t, faObjs)
+	wantHost := fmt.Sprintf("%s.%s.svc.cluster.local", svc.Name, svc.Namespace)
+	if host != wantHost || port != fmt.Sprint(svc.Spec.Ports[0].Port) || u.Scheme != "http" {
+		t.Errorf("policy.url %s does not resolve to flex-auth Service %s:%d", cfg.Policy.URL, wantHost, svc.Spec.Ports[0].Port)
+	}
+	if cfg.Policy.URL != "http://flex-auth.flex-auth.svc.cluster.local:8080" {
+		t.Errorf("policy.url %s, want the seed's in-cluster URL", cfg.Policy.URL)
+	}
+}
+
+func TestRegistryTokenWiring(t *testing.T) {
+	helm := helmBin(t)
+	for _, sc := range scenarios(t, "registry-token") {
+		t.Run(sc.name, func(t *testing.T) {
+			objs := renderObjects(t, helm, sc.rel)
+			dep := one[*appsv1.Deployment](t, objs)
+			cfg := configOf(t, objs, dep)
+			if cfg.Registry.Realm == "" || !strings.HasSuffix(cfg.Registry.Realm, "/token") {
+				t.Errorf("realm %q does not end in /token", cfg.Registry.Realm)
+			}
+			if _, ok := cfg.Plans[cfg.DefaultPlan]; !ok {
+				t.Errorf("defaultPlan %q is not a plan", cfg.DefaultPlan)
+			}
+			// The signing key is a file from a Secret volume, never inline.
+			keyDir := filepath.Dir(cfg.Signing.KeyFile)
+			fromSecret := false
+			for _, m := range dep.Spec.Template.Spec.Containers[0].VolumeMounts {
+				for _, v := range dep.Spec.Template.Spec.Volumes {
+					if m.MountPath == keyDir && v.Name == m.Name && v.Secret != nil && v.Secret.SecretName != "" {
+						fromSecret = true
+					}
+				}
+			}
+			if !fromSecret {
+				t.Errorf("signing.keyFile %s is not on a Secret volume", cfg.Signing.KeyFile)
+			}
+			for _, cm := range render.Find[*corev1.ConfigMap](objs) {
+				for k, v := range cm.Data {
+					if strings.Contains(v, "PRIVATE KEY") {
+						t.Errorf("ConfigMap %s key %s holds a private key", cm.Name, k)
+					}
+				}
+			}
+			replicas := int32(1)
+			if dep.Spec.Replicas != nil {
+				replicas = *dep.Spec.Replicas
+			}
+			if replicas > 1 && cfg.Authority.ReplayCache.Backend != "redis" {
+				t.Errorf("%d replicas with replay cache %q", replicas, cfg.Authority.ReplayCache.Backend)
+			}
+		})
+	}
+}
+
+// TestFlexAuthPolicyMount checks that the snapshot and the policy package
+// come from a ConfigMap mounted as a directory (a subPath mount would never
+// see an update), that --watch is on, and that the decision log is on a volume.
+func TestFlexAuthPolicyMount(t *testing.T) {
+	helm := helmBin(t)
+	for _, sc := range scenarios(t, "flex-auth") {
+		t.Run(sc.name, func(t *testing.T) {
+			objs := renderObjects(t, helm, sc.rel)
+			dep := one[*appsv1.Deployment](t, objs)
+			c := dep.Spec.Template.Spec.Containers[0]
+			if !contains(c.Args, "--watch") {
+				t.Error("flex-auth runs without --watch")
+			}
+			vols := map[string]corev1.Volume{}
+			for _, v := range dep.Spec.Template.Spec.Volumes {
+				vols[v.Name] = v
+			}
+			mountOf := func(path string) (corev1.VolumeMount, corev1.Volume) {
+				for _, m := range c.VolumeMounts {
+					if m.MountPath == filepath.Dir(path) {
+						return m, vols[m.Name]
+					}
+				}
+				t.Fatalf("nothing mounted for %s", path)
+				return corev1.VolumeMount{}, corev1.Volume{}
+			}
+			for _, flag := range []string{"--registry", "--policy"} {
+				m, v := mountOf(argValue(t, c.Args, flag))
+				if v.ConfigMap == nil || m.SubPath != "" {
+					t.Errorf("%s is not a directory mount of a ConfigMap", flag)
+				}
+			}
+			m, v := mountOf(argValue(t, c.Args, "--log"))
+			if m.ReadOnly || (v.EmptyDir == nil && v.PersistentVolumeClaim == nil) {
+				t.Errorf("decision log is not on a writable emptyDir or PVC volume")
+			}
+			if v.PersistentVolumeClaim != nil && m.SubPathExpr != "$(POD_NAME)" {
+				t.Errorf("pods share one decision log directory on the claim")
+			}
+			if sc.name == "defaults" {
+				cm := one[*corev1.ConfigMap](t, objs)
+				for key, file := range map[string]string{
+					"production_registry_snapshot.json": "../configs/ops-warden/production_registry_snapshot.json",
+					"policy_package.md":                 "../configs/ops-warden/policy_package.md",
+				} {
+					if cm.Data[key] != readFile(t, file) {
+						t.Errorf("ConfigMap %s key %s differs from %s", cm.Name, key, file)
+					}
+				}
+				// Snapshot and package changes must reload, not roll the pods.
+				if strings.Contains(dep.Spec.Template.Annotations["checksum/config"], cm.Annotations["authgate.stellaops.io/snapshot-sha256"]) {
+					t.Error("checksum/config covers the snapshot")
+				}
+			}
+		})
+	}
+}
+
+func contains(xs []string, x string) bool {
+	for _, s := range xs {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}
