@@ -26,6 +26,7 @@ func statusOf(err error) int {
 // transport presents a DPoP-bound OpTok and a fresh proof on every realm
 // request.
 func TestRegistryFlow(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	entKey := newClientKey(t)
 	entOpts, entTr := e.remoteOptions(e.opTok(t, planEnterprise, "lic-ent", entKey), entKey)

@@ -17,6 +17,7 @@ func TestMTLSBoundOpTok(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Parallel()
 	e := newEnv(t, m)
 	a := e.stack.Authority
 	thumb := devauthority.CertThumbprint(m.ClientLeaf)
@@ -35,6 +36,21 @@ func TestMTLSBoundOpTok(t *testing.T) {
 		regTok, _ := r.Body["token"].(string)
 		if e.registryToken(t, regTok).Subject() != "machine" {
 			t.Error("wrong subject")
+		}
+		// The registry accepts the token: the tag is unknown (404), not
+		// unauthorized (401).
+		req, err := http.NewRequest(http.MethodGet, "http://"+e.registry+"/v2/stella-ops/public/base/manifests/none", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+regTok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("registry answered %d to the mTLS-path token, want 404", resp.StatusCode)
 		}
 	})
 

@@ -34,6 +34,7 @@ func startRegistry(t *testing.T, s *Stack) string {
 	cfg.Log.Level = "error"
 	cfg.Log.AccessLog.Disabled = true
 	cfg.HTTP.Secret = hex.EncodeToString(secret)
+	cfg.Catalog.MaxEntries = 1000 // the YAML default; go-containerregistry asks for n=1000
 	cfg.Storage = configuration.Storage{
 		"inmemory": configuration.Parameters{},
 		"delete":   configuration.Parameters{"enabled": true},

@@ -11,6 +11,7 @@ import (
 
 // TestTokenEndpoint calls GET /token directly, as curl would.
 func TestTokenEndpoint(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	svc := e.stack.Service
 	pullPublic := scopeQuery(svc, "repository:stella-ops/public/base:pull")
@@ -201,14 +202,5 @@ func TestTokenEndpoint(t *testing.T) {
 		if !ok || len(access) != 0 {
 			t.Errorf("access = %v, want []", access)
 		}
-	})
-
-	t.Run("authority key rotation", func(t *testing.T) {
-		if _, err := a.Rotate(true); err != nil {
-			t.Fatal(err)
-		}
-		k := newClientKey(t)
-		tok := e.opTok(t, planCommunity, "lic-1", k)
-		wantStatus(t, e.getToken(t, "DPoP "+tok, []string{e.proof(t, k, tok)}, pullPublic), http.StatusOK)
 	})
 }
