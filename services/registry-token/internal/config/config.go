@@ -4,6 +4,8 @@
 package config
 
 import (
+	"errors"
+	"reflect"
 	"time"
 
 	"github.com/stellaops/authgate/pkg/konfig"
@@ -189,10 +191,13 @@ func LoadData(data []byte, environ []string) (Config, error) {
 
 func load(src konfig.Source) (Config, error) {
 	cfg := Config{}
-	if err := konfig.Load(Defaults(), src, &cfg); err != nil {
-		return Config{}, err
+	loadErr := konfig.Load(Defaults(), src, &cfg)
+	if loadErr != nil && reflect.ValueOf(cfg).IsZero() {
+		return cfg, loadErr // unreadable file or YAML: nothing to validate
 	}
-	if err := cfg.Validate(); err != nil {
+	// Validate even when loading reported problems (unknown keys, bad
+	// values), so that an operator sees every problem at once.
+	if err := errors.Join(loadErr, cfg.Validate()); err != nil {
 		return cfg, err
 	}
 	return cfg, nil
