@@ -62,7 +62,7 @@ func TestCheckDiagnostics(t *testing.T) {
 		{"shadowed by a weaker condition", pkgWith("",
 			"id: a\neffect: deny\nreason: no\nwhen: request.subject == 'x'",
 			"id: b\neffect: allow\nreason: ok\nwhen: request.principal == 'p' && request.subject == 'x'"),
-			[]want{{r1, SeverityWarning, CodeShadowed, fmt.Sprintf(`rule "a" at line %d matches every request`, r0)}}},
+			[]want{{r1, SeverityWarning, CodeShadowed, fmt.Sprintf(`rule "a" at line %d already matches every request`, r0)}}},
 		{"never matches", pkgWith("", "id: a\neffect: allow\nreason: ok\nwhen: \"false\"", "id: b\neffect: deny\nreason: no\nwhen: request.subject == 'x'"),
 			[]want{{r0, SeverityWarning, CodeNeverMatches, "condition is false"}}},
 		{"missing prose", strings.Replace(pkgWith("", "id: a\neffect: allow\nreason: ok\nwhen: request.subject == 'x'", "id: b\neffect: deny\nreason: no\nwhen: request.subject == 'y'"), "\nExplains the rule.\n", "\n", 2),

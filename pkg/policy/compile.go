@@ -159,7 +159,8 @@ func reportCEL(s *diagSink, rb *ruleBlock, code string, iss *cel.Issues) {
 		if rb.literal && e.Location.Line() > 1 {
 			line += e.Location.Line() - 1
 		}
-		s.errorf(line, code, "rule %q: %s (condition %d:%d)", rb.ID, e.Message, e.Location.Line(), e.Location.Column()+1)
+		msg := strings.Replace(e.Message, " (in container '')", "", 1)
+		s.errorf(line, code, "rule %q: %s (condition %d:%d)", rb.ID, msg, e.Location.Line(), e.Location.Column()+1)
 	}
 }
 

@@ -220,7 +220,7 @@ func compileRules(s *diagSink, env *cel.Env, blocks []*ruleBlock, declared map[s
 		if unconditional != rb {
 			for _, e := range earlier {
 				if e.c.constant == nil && subset(e.c.conjuncts, c.conjuncts) {
-					s.warnf(rb.line, CodeShadowed, "rule %q is shadowed: rule %q at line %d matches every request it matches", rb.ID, e.rb.ID, e.rb.line)
+					s.warnf(rb.line, CodeShadowed, "rule %q is shadowed: rule %q at line %d already matches every request this rule matches", rb.ID, e.rb.ID, e.rb.line)
 					break
 				}
 			}

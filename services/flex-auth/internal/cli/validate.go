@@ -24,12 +24,6 @@ func runValidate(_ context.Context, env Env, args []string) int {
 		return usageError(env, fs, "no policy file given")
 	}
 	all := policy.Diagnostics{}
-	type summary struct {
-		file             string
-		pkg              *policy.Package
-		errors, warnings int
-	}
-	var sums []summary
 	for _, file := range files {
 		diags, pkg := validateFile(file)
 		if *strict {
@@ -37,23 +31,21 @@ func runValidate(_ context.Context, env Env, args []string) int {
 		}
 		sort.SliceStable(diags, func(i, j int) bool { return diags[i].Line < diags[j].Line })
 		all = append(all, diags...)
-		sums = append(sums, summary{file, pkg, len(diags.Errors()), len(diags.Warnings())})
+		if *asJSON {
+			continue
+		}
+		for _, d := range diags {
+			fmt.Fprintln(env.Stdout, d.Error())
+		}
+		if errs := len(diags.Errors()); errs > 0 {
+			fmt.Fprintf(env.Stdout, "%s: invalid: %d errors, %d warnings\n", file, errs, len(diags.Warnings()))
+		} else {
+			fmt.Fprintf(env.Stdout, "%s: ok: package %s %s, %d rules, %d warnings, %s\n",
+				file, pkg.Name(), pkg.Version(), len(pkg.Rules()), len(diags.Warnings()), pkg.Digest())
+		}
 	}
 	if *asJSON {
 		writeJSON(env, all)
-	} else {
-		for _, d := range all {
-			fmt.Fprintln(env.Stdout, d.Error())
-		}
-		for _, s := range sums {
-			switch {
-			case s.errors > 0:
-				fmt.Fprintf(env.Stdout, "%s: invalid (%d errors, %d warnings)\n", s.file, s.errors, s.warnings)
-			default:
-				fmt.Fprintf(env.Stdout, "%s: ok: package %s %s, %d rules, %d warnings, %s\n",
-					s.file, s.pkg.Name(), s.pkg.Version(), len(s.pkg.Rules()), s.warnings, s.pkg.Digest())
-			}
-		}
 	}
 	if all.HasErrors() {
 		return ExitFailure
