@@ -10,14 +10,13 @@ import (
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/stellaops/authgate/services/registry-token/internal/e2e"
 )
 
-// Caller is one client identity: a DPoP key and an OpTok bound to it.
+// Caller is one client identity: a DPoP key (its prover, bound to the
+// OpTok) and the OpTok.
 type Caller struct {
-	Key   *e2e.ClientKey
-	OpTok string
+	Prover *FastProver
+	OpTok  string
 }
 
 // DriveOptions configures Drive.
@@ -28,7 +27,8 @@ type DriveOptions struct {
 	// Realm is the token URL; Query its query string.
 	Realm string
 	Query url.Values
-	// Callers are used round-robin by the workers (at least one).
+	// Callers are used round-robin by the workers (at least one); their
+	// provers must sign for GET on Realm.
 	Callers []Caller
 	// Connections is the number of concurrent workers (default 32).
 	Connections int
@@ -91,7 +91,7 @@ func Drive(ctx context.Context, o DriveOptions) (Stats, error) {
 			c := o.Callers[w%len(o.Callers)]
 			for ctx.Err() == nil {
 				t0 := time.Now()
-				proof, err := c.Key.Proof(http.MethodGet, o.Realm, c.OpTok)
+				proof, err := c.Prover.Proof()
 				r.proofTime += time.Since(t0)
 				r.proofs++
 				if err != nil {

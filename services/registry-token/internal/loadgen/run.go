@@ -52,9 +52,20 @@ type Report struct {
 	// Memory is the server process's memory: Peak is VmHWM at the end of
 	// the run, RSS the largest VmRSS sampled during it.
 	Memory Memory
-	// InProcess is true when the memory figures include the load
-	// generator itself.
+	// InProcess is true when the memory and server CPU figures include
+	// the load generator itself.
 	InProcess bool
+	// ServerCPU and ClientCPU are the CPU time used during the run by the
+	// server process and by the load generator (equal when in-process).
+	ServerCPU, ClientCPU time.Duration
+}
+
+// ServerCPUPerToken is ServerCPU / OK.
+func (r Report) ServerCPUPerToken() time.Duration {
+	if r.OK == 0 {
+		return 0
+	}
+	return r.ServerCPU / time.Duration(r.OK)
 }
 
 // Run starts the Authority and registry-token on loopback, mints the
@@ -95,22 +106,31 @@ func Run(ctx context.Context, o Options) (Report, error) {
 
 	callers := make([]Caller, o.Callers)
 	for i := range callers {
-		k, err := e2e.NewClientKey()
+		p, err := NewFastProver(http.MethodGet, stack.Realm, nil)
 		if err != nil {
 			return rep, err
 		}
-		tok, err := stack.Authority.MintDPoP(fmt.Sprintf("load-%d", i), loadPlan, "lic-load", k.JKT,
+		tok, err := stack.Authority.MintDPoP(fmt.Sprintf("load-%d", i), loadPlan, "lic-load", p.JKT(),
 			[]string{"registry.token.issue"}, []string{"registry"}, o.Duration+5*time.Minute)
 		if err != nil {
 			return rep, err
 		}
-		callers[i] = Caller{Key: k, OpTok: tok}
+		p.Bind(tok)
+		callers[i] = Caller{Prover: p, OpTok: tok}
 	}
 	tr := e2e.LoopbackTransport(nil, nil)
 	tr.MaxConnsPerHost = o.Connections
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	defer tr.CloseIdleConnections()
 
+	serverCPU0, err := ReadCPU(pid())
+	if err != nil {
+		return rep, err
+	}
+	clientCPU0, err := ReadCPU(os.Getpid())
+	if err != nil {
+		return rep, err
+	}
 	var maxRSS atomic.Int64
 	sampleCtx, stopSampling := context.WithCancel(ctx)
 	sampled := make(chan struct{})
@@ -132,6 +152,15 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if err != nil {
 		return rep, err
 	}
+	serverCPU1, err := ReadCPU(pid())
+	if err != nil {
+		return rep, err
+	}
+	clientCPU1, err := ReadCPU(os.Getpid())
+	if err != nil {
+		return rep, err
+	}
+	rep.ServerCPU, rep.ClientCPU = serverCPU1-serverCPU0, clientCPU1-clientCPU0
 	mem, err := ReadMemory(pid())
 	if err != nil {
 		return rep, err
@@ -162,8 +191,14 @@ func (r Report) String() string {
 	if r.InProcess {
 		where = "server in-process (memory includes the load generator)"
 	}
-	return fmt.Sprintf("%s\nmemory: max VmRSS=%.1f MiB VmHWM=%.1f MiB (%s)\ntargets: >=3000 tokens/s %s, p99<=20ms %s, RSS<=100MiB %s, errors=0 %s",
-		r.Stats, mib(r.Memory.RSS), mib(r.Memory.Peak), where,
+	perTok := func(d time.Duration) time.Duration {
+		if r.OK == 0 {
+			return 0
+		}
+		return (d / time.Duration(r.OK)).Round(time.Microsecond)
+	}
+	return fmt.Sprintf("%s\nmemory: max VmRSS=%.1f MiB VmHWM=%.1f MiB (%s)\ncpu per token: server=%s load generator=%s\ntargets: >=3000 tokens/s %s, p99<=20ms %s, RSS<=100MiB %s, errors=0 %s",
+		r.Stats, mib(r.Memory.RSS), mib(r.Memory.Peak), where, perTok(r.ServerCPU), perTok(r.ClientCPU),
 		verdict(r.TokensPerSecond() >= 3000), verdict(r.P99 <= 20*time.Millisecond),
 		verdict(r.Memory.Peak <= 100<<20 && r.Memory.RSS <= 100<<20), verdict(r.Errors == 0))
 }
