@@ -43,9 +43,10 @@ type Options struct {
 	Audience []string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// VerifyProof checks DPoP proofs at the token endpoint. Without it the
-	// token endpoint only mints mTLS-bound tokens (for TLS client
-	// certificates) and answers DPoP requests with 501.
+	// VerifyProof checks DPoP proofs at the token endpoint; use
+	// NewDPoPVerifier. Without it the token endpoint only mints mTLS-bound
+	// tokens (for TLS client certificates) and answers DPoP requests with
+	// 501.
 	VerifyProof ProofVerifier
 }
 

@@ -140,7 +140,7 @@ func (s *Stack) startAuthority(ctx context.Context) error {
 	s.AuthorityURL = "http://" + ln.Addr().String()
 	authCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.authorityCancel = cancel
-	verify, err := NewProofVerifier(authCtx, s.AuthorityURL)
+	verify, err := devauthority.NewDPoPVerifier(authCtx, s.AuthorityURL)
 	if err != nil {
 		_ = ln.Close()
 		return err
