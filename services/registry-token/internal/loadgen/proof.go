@@ -14,7 +14,6 @@ import (
 	"github.com/stellaops/authgate/pkg/dpop"
 )
 
-var b64 = base64.RawURLEncoding
 
 // FastProver signs ES256 DPoP proofs for one key, method, URL and access
 // token with the invariant parts (header, htm, htu, ath) encoded once, so
@@ -46,7 +45,7 @@ func NewFastProver(method, url string, now func() time.Time) (*FastProver, error
 	raw := pub.Bytes() // 0x04 || X || Y
 	copy(x, raw[1:33])
 	copy(y, raw[33:65])
-	jwk := map[string]string{"kty": "EC", "crv": "P-256", "x": b64.EncodeToString(x), "y": b64.EncodeToString(y)}
+	jwk := map[string]string{"kty": "EC", "crv": "P-256", "x": base64.RawURLEncoding.EncodeToString(x), "y": base64.RawURLEncoding.EncodeToString(y)}
 	hdr, err := json.Marshal(map[string]any{"typ": dpop.ProofType, "alg": "ES256", "jwk": jwk})
 	if err != nil {
 		return nil, err
@@ -62,8 +61,8 @@ func NewFastProver(method, url string, now func() time.Time) (*FastProver, error
 	}
 	return &FastProver{
 		key:    key,
-		jkt:    b64.EncodeToString(tp[:]),
-		header: b64.EncodeToString(hdr),
+		jkt:    base64.RawURLEncoding.EncodeToString(tp[:]),
+		header: base64.RawURLEncoding.EncodeToString(hdr),
 		claims: string(fixed[:len(fixed)-1]),
 		prefix: string(fixed[:len(fixed)-1]) + `,"iat":`,
 		now:    now,
@@ -74,7 +73,7 @@ func NewFastProver(method, url string, now func() time.Time) (*FastProver, error
 // It is not safe to call concurrently with Proof.
 func (p *FastProver) Bind(accessToken string) {
 	sum := sha256.Sum256([]byte(accessToken))
-	p.prefix = p.claims + `,"ath":"` + b64.EncodeToString(sum[:]) + `","iat":`
+	p.prefix = p.claims + `,"ath":"` + base64.RawURLEncoding.EncodeToString(sum[:]) + `","iat":`
 }
 
 // JKT is the key's RFC 7638 thumbprint (for cnf.jkt).
@@ -86,8 +85,8 @@ func (p *FastProver) Proof() (string, error) {
 	if _, err := rand.Read(jti[:]); err != nil {
 		return "", err
 	}
-	payload := p.prefix + strconv.FormatInt(p.now().Unix(), 10) + `,"jti":"` + b64.EncodeToString(jti[:]) + `"}`
-	input := p.header + "." + b64.EncodeToString([]byte(payload))
+	payload := p.prefix + strconv.FormatInt(p.now().Unix(), 10) + `,"jti":"` + base64.RawURLEncoding.EncodeToString(jti[:]) + `"}`
+	input := p.header + "." + base64.RawURLEncoding.EncodeToString([]byte(payload))
 	digest := sha256.Sum256([]byte(input))
 	r, s, err := ecdsa.Sign(rand.Reader, p.key, digest[:])
 	if err != nil {
@@ -96,5 +95,5 @@ func (p *FastProver) Proof() (string, error) {
 	var sig [64]byte
 	r.FillBytes(sig[:32])
 	s.FillBytes(sig[32:])
-	return input + "." + b64.EncodeToString(sig[:]), nil
+	return input + "." + base64.RawURLEncoding.EncodeToString(sig[:]), nil
 }
