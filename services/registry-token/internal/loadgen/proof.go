@@ -14,7 +14,6 @@ import (
 	"github.com/stellaops/authgate/pkg/dpop"
 )
 
-
 // FastProver signs ES256 DPoP proofs for one key, method, URL and access
 // token with the invariant parts (header, htm, htu, ath) encoded once, so
 // that the load generator spends its CPU on little more than one ECDSA
