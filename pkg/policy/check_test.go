@@ -59,6 +59,8 @@ func TestCheckDiagnostics(t *testing.T) {
 		{"non-bool condition", pkgWith("", "id: a\neffect: allow\nreason: ok\nwhen: request.ttl_hours + 1"), []want{{r0, SeverityError, CodeNonBool, "has type int, want bool"}}},
 		{"unreachable after unconditional", pkgWith("", "id: a\neffect: allow\nreason: ok\nwhen: \"true\"", "id: b\neffect: deny\nreason: no\nwhen: request.subject == 'x'"),
 			[]want{{r1, SeverityError, CodeUnreachable, fmt.Sprintf(`rule "a" at line %d always matches`, r0)}}},
+		{"unreachable after a constant condition", pkgWith("", "id: a\neffect: allow\nreason: ok\nwhen: 1 == 1 || request.subject == 'z'", "id: b\neffect: deny\nreason: no\nwhen: request.subject == 'x'"),
+			[]want{{r1, SeverityError, CodeUnreachable, `rule "a"`}}},
 		{"shadowed by a weaker condition", pkgWith("",
 			"id: a\neffect: deny\nreason: no\nwhen: request.subject == 'x'",
 			"id: b\neffect: allow\nreason: ok\nwhen: request.principal == 'p' && request.subject == 'x'"),

@@ -124,17 +124,36 @@ func compileRule(s *diagSink, env *cel.Env, rb *ruleBlock) *compiled {
 		s.errorf(rb.line, CodeCELCheck, "rule %q: %v", rb.ID, err)
 		return nil
 	}
-	c := &compiled{prg: prg}
 	native := checked.NativeRep()
-	root := native.Expr()
-	if root.Kind() == celast.LiteralKind {
-		if b, ok := root.AsLiteral().(types.Bool); ok {
-			v := bool(b)
-			c.constant = &v
+	return &compiled{
+		prg:       prg,
+		constant:  constantValue(env, checked),
+		conjuncts: conjuncts(native.Expr(), native.SourceInfo(), nil),
+	}
+}
+
+// constantValue folds the condition's constant parts and returns its value
+// when the whole condition is constant (e.g. "true", "1 == 1",
+// "true || request.subject == 'x'"), or nil.
+func constantValue(env *cel.Env, checked *cel.Ast) *bool {
+	folded := checked
+	if folder, err := cel.NewConstantFoldingOptimizer(); err == nil {
+		if opt, err := cel.NewStaticOptimizer(folder); err == nil {
+			if out, iss := opt.Optimize(env, checked); iss.Err() == nil {
+				folded = out
+			}
 		}
 	}
-	c.conjuncts = conjuncts(root, native.SourceInfo(), nil)
-	return c
+	root := folded.NativeRep().Expr()
+	if root.Kind() != celast.LiteralKind {
+		return nil
+	}
+	b, ok := root.AsLiteral().(types.Bool)
+	if !ok {
+		return nil
+	}
+	v := bool(b)
+	return &v
 }
 
 // conjuncts returns the unparsed top-level operands of a chain of &&.
