@@ -1,0 +1,47 @@
+package dpop
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"time"
+)
+
+// ReplayKey identifies one proof for replay detection: SHA-256 over the
+// proof key's thumbprint, htm, normalized htu and jti (length-prefixed, so
+// no two different tuples share a key).
+type ReplayKey [sha256.Size]byte
+
+// String returns the key in hex.
+func (k ReplayKey) String() string { return hex.EncodeToString(k[:]) }
+
+// NewReplayKey derives the replay key of a proof.
+func NewReplayKey(jkt, htm, htu, jti string) ReplayKey {
+	h := sha256.New()
+	var n [4]byte
+	for _, s := range [...]string{jkt, htm, htu, jti} {
+		binary.BigEndian.PutUint32(n[:], uint32(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
+	}
+	var k ReplayKey
+	h.Sum(k[:0])
+	return k
+}
+
+// ReplayCache remembers proofs until they could no longer pass the iat
+// window check, so that each proof is accepted at most once.
+//
+// Claim must be atomic across every verifier sharing the cache: of any
+// number of concurrent calls with the same key, exactly one returns nil.
+// The others return ErrReplayed. The entry must be kept at least until
+// expiresAt (inclusive); the Verifier passes iat + MaxAge + ClockSkew.
+//
+// Any other outcome is an error and the Verifier rejects the proof (fail
+// closed): an implementation returns an error wrapping ErrReplayCacheFull
+// when it cannot store a new entry without dropping an unexpired one, and
+// one wrapping ErrReplayStore when its backing store fails.
+type ReplayCache interface {
+	Claim(ctx context.Context, key ReplayKey, expiresAt time.Time) error
+}

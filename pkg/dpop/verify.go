@@ -1,0 +1,459 @@
+package dpop
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwk"
+)
+
+// Defaults and limits.
+const (
+	DefaultMaxAge    = 60 * time.Second
+	DefaultClockSkew = 5 * time.Second
+	// MaxProofSize is the largest DPoP header value accepted; larger values
+	// are rejected before any decoding.
+	MaxProofSize = 8 << 10
+	// MaxJTILength is the longest jti accepted, in bytes.
+	MaxJTILength = 256
+	// ProofType is the required "typ" header of a proof.
+	ProofType = "dpop+jwt"
+	// HeaderDPoP and HeaderDPoPNonce are the RFC 9449 header names.
+	HeaderDPoP      = "DPoP"
+	HeaderDPoPNonce = "DPoP-Nonce"
+)
+
+// Config configures a Verifier. PublicBaseURL and Replay are required.
+type Config struct {
+	// PublicBaseURL is the externally visible URL of the service, e.g.
+	// "https://registry-token.example.com", optionally with a path prefix
+	// under which a proxy publishes it ("https://example.com/auth"). The
+	// expected htu of a request is PublicBaseURL + Request.Path; the Host
+	// and X-Forwarded-* headers of a request are never consulted.
+	PublicBaseURL string
+	// Algorithms is the proof algorithm allow-list (default
+	// DefaultAlgorithms). Supported: ES256 ES384 ES512 EdDSA RS256 RS384
+	// RS512 PS256 PS384 PS512; anything else ("none", HS256, ...) makes
+	// NewVerifier fail.
+	Algorithms []string
+	// MaxAge is how old a proof's iat may be (default DefaultMaxAge).
+	MaxAge time.Duration
+	// ClockSkew is the tolerance for client clocks, applied on both sides
+	// of the window (default DefaultClockSkew).
+	ClockSkew time.Duration
+	// Replay remembers accepted proofs (required): NewMemoryReplayCache for
+	// a single replica, NewRedisReplayCache when replicas share the load.
+	Replay ReplayCache
+	// Nonces, when set, requires server-issued nonces in proofs.
+	Nonces NonceSource
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Verifier checks DPoP proofs (RFC 9449 §4.3) and binds them to access
+// tokens (§7.1). It is safe for concurrent use.
+type Verifier struct {
+	base     string
+	algs     map[string]*algInfo
+	algNames []string
+	maxAge   time.Duration
+	skew     time.Duration
+	replay   ReplayCache
+	nonces   NonceSource
+	now      func() time.Time
+}
+
+// Request is what the Verifier needs to know about an HTTP request.
+type Request struct {
+	// Method is the request method, e.g. http.MethodGet.
+	Method string
+	// Path is the escaped request path (r.URL.EscapedPath()); a query or
+	// fragment is ignored. It is appended to Config.PublicBaseURL.
+	Path string
+	// ProofHeaders holds every DPoP header value (r.Header.Values("DPoP")).
+	// Exactly one is required.
+	ProofHeaders []string
+	// AccessToken is the access token presented with the request, if any.
+	// When set, the proof must carry its hash (ath) and TokenJKT must be
+	// set: a token without cnf.jkt is not DPoP-bound and is rejected.
+	AccessToken string
+	// TokenJKT is the access token's cnf.jkt claim. The proof key's
+	// thumbprint must equal it (compared in constant time).
+	TokenJKT string
+}
+
+// FromHTTP fills Method, Path and ProofHeaders from r. It deliberately
+// ignores r.Host, r.URL.Host and X-Forwarded-* headers: the expected htu
+// comes from Config.PublicBaseURL. Set AccessToken and TokenJKT after
+// validating the access token.
+func FromHTTP(r *http.Request) Request {
+	return Request{
+		Method:       r.Method,
+		Path:         r.URL.EscapedPath(),
+		ProofHeaders: r.Header.Values(HeaderDPoP),
+	}
+}
+
+// Proof is a verified DPoP proof.
+type Proof struct {
+	// JKT is the RFC 7638 SHA-256 thumbprint of Key (the value a bound
+	// token carries in cnf.jkt; an authorization server puts it there).
+	JKT string
+	// Key is the proof's public key.
+	Key jwk.Key
+	// Algorithm is the proof's alg.
+	Algorithm string
+	JTI       string
+	HTM       string
+	// HTU is the normalized htu (query and fragment removed).
+	HTU      string
+	IssuedAt time.Time
+	// Nonce is the server nonce the proof carried, if any.
+	Nonce string
+}
+
+// NewVerifier checks cfg and returns a Verifier.
+func NewVerifier(cfg Config) (*Verifier, error) {
+	var problems []error
+	v := &Verifier{
+		algs:   make(map[string]*algInfo),
+		maxAge: cfg.MaxAge,
+		skew:   cfg.ClockSkew,
+		replay: cfg.Replay,
+		nonces: cfg.Nonces,
+		now:    cfg.Now,
+	}
+	base, err := normalizeBaseURL(cfg.PublicBaseURL)
+	if err != nil {
+		problems = append(problems, err)
+	}
+	v.base = base
+	names := cfg.Algorithms
+	if len(names) == 0 {
+		names = DefaultAlgorithms
+	}
+	for _, name := range names {
+		info, ok := algorithms[name]
+		if !ok {
+			problems = append(problems, fmt.Errorf("dpop: algorithm %q is not an allowed proof algorithm", name))
+			continue
+		}
+		if _, dup := v.algs[name]; !dup {
+			v.algs[name] = info
+			v.algNames = append(v.algNames, name)
+		}
+	}
+	if v.maxAge == 0 {
+		v.maxAge = DefaultMaxAge
+	}
+	if v.skew == 0 {
+		v.skew = DefaultClockSkew
+	}
+	if v.maxAge < 0 || v.skew < 0 {
+		problems = append(problems, errors.New("dpop: MaxAge and ClockSkew must not be negative"))
+	}
+	if v.replay == nil {
+		problems = append(problems, errors.New("dpop: a ReplayCache is required"))
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	if err := errors.Join(problems...); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// normalizeBaseURL checks PublicBaseURL and returns its normal form without
+// a trailing slash, ready to be joined with a request path.
+func normalizeBaseURL(raw string) (string, error) {
+	if raw == "" {
+		return "", errors.New("dpop: PublicBaseURL is required")
+	}
+	if strings.ContainsAny(raw, "?#") {
+		return "", errors.New("dpop: PublicBaseURL must not have a query or fragment")
+	}
+	n, err := normalizeHTU(raw)
+	if err != nil {
+		return "", fmt.Errorf("dpop: PublicBaseURL %q is not an absolute http(s) URL without userinfo", raw)
+	}
+	return strings.TrimSuffix(n, "/"), nil
+}
+
+// Algorithms returns the allow-list, e.g. for the algs attribute of a
+// DPoP challenge.
+func (v *Verifier) Algorithms() []string { return append([]string(nil), v.algNames...) }
+
+// NewNonce returns a fresh nonce from Config.Nonces (for a DPoP-Nonce
+// header on a successful response), or "" when nonces are not configured.
+func (v *Verifier) NewNonce() (string, error) {
+	if v.nonces == nil {
+		return "", nil
+	}
+	return v.nonces.NewNonce(v.now())
+}
+
+// Verify checks the DPoP proof of r and, when r carries an access token,
+// its binding to that token; then it claims the proof in the replay cache,
+// so a proof is accepted once. Errors are *Error values (compare with
+// errors.Is against ErrInvalidDPoPProof, ErrInvalidToken, ErrUseDPoPNonce,
+// ErrTemporarilyUnavailable), except for a Request that sets TokenJKT
+// without AccessToken, which is a programming error.
+func (v *Verifier) Verify(ctx context.Context, r Request) (*Proof, error) {
+	if r.TokenJKT != "" && r.AccessToken == "" {
+		return nil, errors.New("dpop: Request.TokenJKT is set without Request.AccessToken")
+	}
+	htu, err := v.expectedHTU(r.Path)
+	if err != nil {
+		return nil, ErrInvalidRequest.WithDescription("The request path is malformed.").WithCause(err)
+	}
+	switch {
+	case len(r.ProofHeaders) == 0 || r.ProofHeaders[0] == "":
+		return nil, invalidProof("The DPoP proof is missing.")
+	case len(r.ProofHeaders) > 1:
+		return nil, invalidProof("Exactly one DPoP header is allowed.")
+	}
+
+	p, desc := parseProof(r.ProofHeaders[0], v.algs)
+	if p == nil {
+		return nil, invalidProof(desc)
+	}
+
+	// Claims, checked only once the signature is known to be good.
+	c := &p.claims
+	if c.htm != r.Method {
+		return nil, invalidProof("The DPoP proof htm does not match the request method.")
+	}
+	gotHTU, err := normalizeHTU(c.htu)
+	if err != nil || gotHTU != htu {
+		return nil, invalidProof("The DPoP proof htu does not match the request URL.")
+	}
+	now := v.now()
+	if c.iat.Before(now.Add(-v.maxAge - v.skew)) {
+		return nil, invalidProof("The DPoP proof is too old.")
+	}
+	if c.iat.After(now.Add(v.skew)) {
+		return nil, invalidProof("The DPoP proof is issued in the future.")
+	}
+	if r.AccessToken != "" {
+		if !c.hasATH {
+			return nil, invalidProof("The DPoP proof has no ath for the access token.")
+		}
+		sum := sha256.Sum256([]byte(r.AccessToken))
+		want := b64.EncodeToString(sum[:])
+		if subtle.ConstantTimeCompare([]byte(c.ath), []byte(want)) != 1 {
+			return nil, invalidProof("The DPoP proof ath does not match the access token.")
+		}
+		if r.TokenJKT == "" {
+			return nil, ErrInvalidToken.WithDescription("The access token is not DPoP-bound.")
+		}
+		if subtle.ConstantTimeCompare([]byte(p.key.jkt), []byte(r.TokenJKT)) != 1 {
+			return nil, ErrInvalidToken.WithDescription("Invalid DPoP key binding.")
+		}
+	}
+	if v.nonces != nil && (!c.hasNonce || !v.nonces.CheckNonce(c.nonce, now)) {
+		fresh, err := v.nonces.NewNonce(now)
+		if err != nil {
+			return nil, ErrTemporarilyUnavailable.WithCause(err)
+		}
+		return nil, ErrUseDPoPNonce.WithDescription("A fresh server nonce is required in the DPoP proof.").WithNonce(fresh)
+	}
+
+	// Last step: claim the proof, only for proofs that passed everything.
+	key := NewReplayKey(p.key.jkt, c.htm, gotHTU, c.jti)
+	if err := v.replay.Claim(ctx, key, c.iat.Add(v.maxAge+v.skew)); err != nil {
+		if errors.Is(err, ErrReplayed) {
+			return nil, invalidProof("The DPoP proof has already been used.").WithCause(ErrReplayed)
+		}
+		return nil, ErrTemporarilyUnavailable.WithCause(err)
+	}
+
+	jk, err := jwk.FromRaw(p.key.pub)
+	if err != nil {
+		return nil, ErrTemporarilyUnavailable.WithCause(err)
+	}
+	return &Proof{
+		JKT:       p.key.jkt,
+		Key:       jk,
+		Algorithm: p.alg.name,
+		JTI:       c.jti,
+		HTM:       c.htm,
+		HTU:       gotHTU,
+		IssuedAt:  c.iat,
+		Nonce:     c.nonce,
+	}, nil
+}
+
+func (v *Verifier) expectedHTU(path string) (string, error) {
+	if i := strings.IndexAny(path, "?#"); i >= 0 {
+		path = path[:i]
+	}
+	if path == "" {
+		path = "/"
+	}
+	if path[0] != '/' {
+		return "", errors.New("dpop: request path must start with /")
+	}
+	return normalizeHTU(v.base + path)
+}
+
+func invalidProof(desc string) *Error { return ErrInvalidDPoPProof.WithDescription(desc) }
+
+// parsedProof is a proof whose structure, header and signature are valid.
+type parsedProof struct {
+	alg    *algInfo
+	key    *proofKey
+	claims proofClaims
+}
+
+type proofClaims struct {
+	jti, htm, htu    string
+	iat              time.Time
+	ath, nonce       string
+	hasATH, hasNonce bool
+}
+
+// parseProof decodes and checks a compact JWS proof exactly once: the
+// header and payload are each base64url- and JSON-decoded a single time,
+// the key is imported from the jwk header, and the signature is verified
+// with that key. On failure it returns a safe description.
+func parseProof(token string, algs map[string]*algInfo) (*parsedProof, string) {
+	if len(token) > MaxProofSize {
+		return nil, "The DPoP proof is too large."
+	}
+	if strings.HasPrefix(strings.TrimLeft(token, " \t"), "{") {
+		return nil, "The DPoP proof must use the JWS compact serialization."
+	}
+	dot1 := strings.IndexByte(token, '.')
+	if dot1 < 0 {
+		return nil, "The DPoP proof is not a compact JWS."
+	}
+	dot2 := dot1 + 1 + strings.IndexByte(token[dot1+1:], '.')
+	if dot2 <= dot1 || strings.IndexByte(token[dot2+1:], '.') >= 0 {
+		return nil, "The DPoP proof is not a compact JWS."
+	}
+	hdrB64, payB64, sigB64 := token[:dot1], token[dot1+1:dot2], token[dot2+1:]
+	if hdrB64 == "" || payB64 == "" || sigB64 == "" {
+		return nil, "The DPoP proof is not a compact JWS."
+	}
+
+	hdrJSON, err := b64.DecodeString(hdrB64)
+	if err != nil {
+		return nil, "The DPoP proof header is not base64url."
+	}
+	var hdr map[string]json.RawMessage
+	if err := json.Unmarshal(hdrJSON, &hdr); err != nil || hdr == nil {
+		return nil, "The DPoP proof header is not a JSON object."
+	}
+	if typ, ok := jsonString(hdr["typ"]); !ok || typ != ProofType {
+		return nil, "The DPoP proof typ must be dpop+jwt."
+	}
+	algName, ok := jsonString(hdr["alg"])
+	if !ok {
+		return nil, "The DPoP proof has no alg."
+	}
+	alg, ok := algs[algName]
+	if !ok {
+		return nil, "The DPoP proof alg is not allowed."
+	}
+	if _, ok := hdr["crit"]; ok {
+		return nil, "The DPoP proof must not have critical headers."
+	}
+	rawJWK, ok := hdr["jwk"]
+	if !ok {
+		return nil, "The DPoP proof has no jwk header."
+	}
+	key, desc := importJWK(rawJWK, alg)
+	if key == nil {
+		return nil, "The DPoP proof " + desc + "."
+	}
+
+	sig, err := b64.DecodeString(sigB64)
+	if err != nil {
+		return nil, "The DPoP proof signature is not base64url."
+	}
+	if !verifySignature(alg, key.pub, []byte(token[:dot2]), sig) {
+		return nil, "The DPoP proof signature is invalid."
+	}
+
+	payJSON, err := b64.DecodeString(payB64)
+	if err != nil {
+		return nil, "The DPoP proof payload is not base64url."
+	}
+	p := &parsedProof{alg: alg, key: key}
+	if desc := decodeClaims(payJSON, &p.claims); desc != "" {
+		return nil, desc
+	}
+	return p, ""
+}
+
+func decodeClaims(payload []byte, c *proofClaims) string {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &m); err != nil || m == nil {
+		return "The DPoP proof payload is not a JSON object."
+	}
+	var ok bool
+	if c.jti, ok = jsonString(m["jti"]); !ok || c.jti == "" {
+		return "The DPoP proof jti must be a non-empty string."
+	}
+	if len(c.jti) > MaxJTILength {
+		return "The DPoP proof jti is too long."
+	}
+	if c.htm, ok = jsonString(m["htm"]); !ok {
+		return "The DPoP proof htm must be a string."
+	}
+	if c.htu, ok = jsonString(m["htu"]); !ok {
+		return "The DPoP proof htu must be a string."
+	}
+	if c.iat, ok = numericDate(m["iat"]); !ok {
+		return "The DPoP proof iat must be a JSON number."
+	}
+	if raw, present := m["ath"]; present {
+		if c.ath, ok = jsonString(raw); !ok {
+			return "The DPoP proof ath must be a string."
+		}
+		c.hasATH = true
+	}
+	if raw, present := m["nonce"]; present {
+		if c.nonce, ok = jsonString(raw); !ok {
+			return "The DPoP proof nonce must be a string."
+		}
+		c.hasNonce = true
+	}
+	return ""
+}
+
+// maxNumericDate bounds iat (year 2500) so time arithmetic cannot overflow.
+const maxNumericDate = 16725225600
+
+// numericDate decodes a JSON number (RFC 7519 NumericDate, possibly with a
+// fraction or exponent) as a time; strings and other types are rejected.
+func numericDate(raw json.RawMessage) (time.Time, bool) {
+	if len(raw) == 0 || raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
+		return time.Time{}, false
+	}
+	s := string(raw)
+	if !bytes.ContainsAny(raw, ".eE") {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 || n > maxNumericDate {
+			return time.Time{}, false
+		}
+		return time.Unix(n, 0), true
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || f < 0 || f > maxNumericDate {
+		return time.Time{}, false
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), true
+}
