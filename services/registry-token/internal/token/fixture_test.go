@@ -155,7 +155,9 @@ func (f *fixture) claims() map[string]any {
 func (f *fixture) mint(c map[string]any) string { return f.auth.Mint(f.t, c) }
 
 // proof signs a proof with the caller's key for GET publicURL/token.
-func (f *fixture) proof(tok string) string { return f.proofWith(f.clientKey, publicURL+"/token", tok, "") }
+func (f *fixture) proof(tok string) string {
+	return f.proofWith(f.clientKey, publicURL+"/token", tok, "")
+}
 
 func (f *fixture) proofWith(k jwk.Key, htu, tok, nonce string) string {
 	p, err := dpop.NewProof(k, "ES256", http.MethodGet, htu, tok, nonce, f.clock.Now())
