@@ -26,6 +26,9 @@ func New(o Options) *echo.Echo {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
+	// The client address is the direct peer; forwarding headers are
+	// attacker-controlled unless a service decides otherwise.
+	e.IPExtractor = echo.ExtractIPDirect()
 	e.HTTPErrorHandler = ErrorHandler(o.Mapper)
 	e.Use(requestLog(o.Logger, o.Mapper, o.Now))
 	e.Use(recoverPanic(o.Logger))

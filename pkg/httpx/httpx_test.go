@@ -157,3 +157,15 @@ func TestOversizedHeadersAreRejected(t *testing.T) {
 		t.Fatalf("status = %d", resp.StatusCode)
 	}
 }
+
+func TestRequestLogIgnoresForwardedFor(t *testing.T) {
+	e, logs := newTestEcho(t)
+	req := httptest.NewRequest(http.MethodGet, "/ok", nil)
+	req.RemoteAddr = "192.0.2.10:4711"
+	req.Header.Set("X-Forwarded-For", "203.0.113.99")
+	req.Header.Set("X-Real-IP", "203.0.113.98")
+	e.ServeHTTP(httptest.NewRecorder(), req)
+	if got := logs.All()[0].ContextMap()["remote"]; got != "192.0.2.10" {
+		t.Fatalf("remote = %v, want the direct peer", got)
+	}
+}
