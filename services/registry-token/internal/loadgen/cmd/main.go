@@ -2,8 +2,9 @@
 //
 //	go run ./services/registry-token/internal/loadgen/cmd [-duration 15s] [-connections 32] [-in-process]
 //
-// It exits 1 when a target is missed (>= 3000 tokens/s, p99 <= 20 ms,
-// RSS <= 100 MiB, no errors). "cmd registry-token <args>" runs the service
+// It prints the figures and whether each target was met (>= 3000
+// tokens/s, p99 <= 20 ms, RSS <= 100 MiB, no errors); with -check it exits
+// 1 when one was missed. "cmd registry-token <args>" runs the service
 // itself; the load generator uses that to start the server as a child
 // process.
 package main
@@ -47,6 +48,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	callers := fs.Int("callers", 0, "distinct client keys and OpToks (default: one per connection)")
 	inProcess := fs.Bool("in-process", false, "run registry-token in this process (RSS then includes the load generator)")
 	verbose := fs.Bool("v", false, "show the service's logs")
+	check := fs.Bool("check", false, "exit 1 when a target is missed")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -74,7 +76,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return err
 	}
 	fmt.Fprintln(stdout, rep)
-	if !rep.MeetsTargets() {
+	if *check && !rep.MeetsTargets() {
 		return errors.New("a target was missed")
 	}
 	return nil
