@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -165,6 +166,25 @@ func TestRegistryFlow(t *testing.T) {
 		}
 		if s := manifest("stella-ops/team/app"); s != http.StatusUnauthorized {
 			t.Fatalf("token for stella-ops/public/base: GET stella-ops/team/app manifest = %d, want 401", s)
+		}
+	})
+
+	t.Run("OAuth2 POST form falls back to GET", func(t *testing.T) {
+		// With an identity token go-containerregistry first POSTs the OAuth2
+		// form to the realm; registry-token answers 404 and the client
+		// falls back to GET /token, where every rule applies.
+		k := newClientKey(t)
+		opts, tr := e.remoteOptions(e.opTok(t, planCommunity, "lic-com", k), k)
+		opts = append(opts, remote.WithAuth(authn.FromConfig(authn.AuthConfig{IdentityToken: "refresh-token"})))
+		got, err := remote.Image(public, opts...)
+		if err != nil {
+			t.Fatalf("pull after the POST fallback: %v", err)
+		}
+		if d, _ := got.Digest(); d != want {
+			t.Fatalf("pulled digest %s, want %s", d, want)
+		}
+		if tr.RealmCalls() < 2 {
+			t.Fatalf("%d realm calls, want the POST and the GET", tr.RealmCalls())
 		}
 	})
 

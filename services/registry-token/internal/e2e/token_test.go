@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -189,6 +191,33 @@ func TestTokenEndpoint(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				wantStatus(t, e.getToken(t, "DPoP "+tok, []string{e.proof(t, k, tok)}, q), http.StatusBadRequest)
 			})
+		}
+	})
+
+	t.Run("POST /token is a JSON 404, never a token", func(t *testing.T) {
+		k := newClientKey(t)
+		tok := e.opTok(t, planEnterprise, "lic-1", k)
+		proof, err := k.Proof(http.MethodPost, e.stack.Realm, tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		form := "grant_type=refresh_token&service=" + svc + "&scope=repository:stella-ops/public/base:pull"
+		req, err := http.NewRequest(http.MethodPost, e.stack.Realm, strings.NewReader(form))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Authorization", "DPoP "+tok)
+		req.Header.Set("DPoP", proof)
+		resp, err := e.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		var body map[string]any
+		if resp.StatusCode != http.StatusNotFound || json.Unmarshal(raw, &body) != nil || body["token"] != nil {
+			t.Fatalf("POST /token: %d %s, want a JSON 404 without a token", resp.StatusCode, raw)
 		}
 	})
 
