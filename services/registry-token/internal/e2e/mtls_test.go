@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"crypto/x509"
+	"encoding/base64"
 	"net/http"
 	"testing"
 	"time"
@@ -56,6 +57,26 @@ func TestMTLSBoundOpTok(t *testing.T) {
 
 	t.Run("no client certificate", func(t *testing.T) {
 		wantStatus(t, doToken(t, e.client, u, "Bearer "+tok, nil), http.StatusUnauthorized)
+	})
+
+	t.Run("forwarded certificate from an untrusted peer is ignored", func(t *testing.T) {
+		// No trustedProxies are configured, so a Client-Cert header (RFC
+		// 9440) naming the bound certificate must not stand in for the TLS
+		// client certificate.
+		req, err := http.NewRequest(http.MethodGet, u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Client-Cert", ":"+base64.StdEncoding.EncodeToString(m.ClientLeaf.Raw)+":")
+		resp, err := e.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("forged Client-Cert header: status %d, want 401", resp.StatusCode)
+		}
 	})
 
 	t.Run("certificate from an untrusted CA", func(t *testing.T) {
