@@ -14,15 +14,15 @@ import (
 
 // Defaults.
 const (
-	DefaultAddr           = "0.0.0.0:8080"
-	DefaultSync           = decisionlog.SyncBatch
-	DefaultDebounce       = 500 * time.Millisecond
-	DefaultLogLevel       = "info"
-	EnvPrefix             = "FLEX_AUTH_"
-	EnvConfigFile         = "FLEX_AUTH_CONFIG"
-	DefaultRequiredScope  = "flex-auth.check"
-	DefaultDPoPMaxAge     = 60 * time.Second
-	DefaultDPoPClockSkew  = 5 * time.Second
+	DefaultAddr          = "0.0.0.0:8080"
+	DefaultSync          = decisionlog.SyncBatch
+	DefaultDebounce      = 500 * time.Millisecond
+	DefaultLogLevel      = "info"
+	EnvPrefix            = "FLEX_AUTH_"
+	EnvConfigFile        = "FLEX_AUTH_CONFIG"
+	DefaultRequiredScope = "flex-auth.check"
+	DefaultDPoPMaxAge    = 60 * time.Second
+	DefaultDPoPClockSkew = 5 * time.Second
 )
 
 // Config is the flex-auth serve configuration (configs/flex-auth.yaml).
@@ -181,12 +181,13 @@ func LoadConfig(args, environ []string) (Config, error) {
 		file = lookup(environ, EnvConfigFile)
 	}
 	var cfg Config
-	if err := konfig.Load(defaults(), konfig.Source{File: file, EnvPrefix: EnvPrefix, Environ: environ,
-		IgnoreEnv: []string{EnvConfigFile}}, &cfg); err != nil {
+	loadErr := konfig.Load(defaults(), konfig.Source{File: file, EnvPrefix: EnvPrefix, Environ: environ,
+		IgnoreEnv: []string{EnvConfigFile}}, &cfg)
+	f.apply(&cfg)
+	if err := errors.Join(loadErr, cfg.Validate()); err != nil {
 		return Config{}, err
 	}
-	f.apply(&cfg)
-	return cfg, cfg.Validate()
+	return cfg, nil
 }
 
 // UsageError is a malformed command line.

@@ -131,6 +131,9 @@ func Run(ctx context.Context, env Env) error {
 	}
 
 	srv.SetReady(true)
+	if env.Stdout != nil {
+		fmt.Fprintf(env.Stdout, "flex-auth listening on %s\n", ln.Addr())
+	}
 	if env.Listening != nil {
 		env.Listening(ln.Addr())
 	}
