@@ -202,13 +202,21 @@ func checkService(t *testing.T, chart string, objs []render.Object, dep *appsv1.
 
 func checkTestPod(t *testing.T, objs []render.Object) {
 	t.Helper()
-	pod := one[*corev1.Pod](t, objs)
-	if pod.Annotations["helm.sh/hook"] != "test" {
-		t.Errorf("pod %s is not a helm test hook", pod.Name)
+	healthz := 0
+	for _, pod := range render.Find[*corev1.Pod](objs) {
+		if pod.Annotations["helm.sh/hook"] != "test" {
+			t.Errorf("pod %s is not a helm test hook", pod.Name)
+		}
+		if pod.Spec.AutomountServiceAccountToken == nil || *pod.Spec.AutomountServiceAccountToken {
+			t.Errorf("test pod %s mounts a service account token", pod.Name)
+		}
+		args := strings.Join(pod.Spec.Containers[0].Args, " ")
+		if strings.Contains(args, "/healthz") && strings.Contains(args, "--fail") {
+			healthz++
+		}
 	}
-	args := strings.Join(pod.Spec.Containers[0].Args, " ")
-	if !strings.Contains(args, "/healthz") || !strings.Contains(args, "--fail") {
-		t.Errorf("test pod does not curl --fail /healthz: %s", args)
+	if healthz != 1 {
+		t.Errorf("want one test pod that curls --fail /healthz, got %d", healthz)
 	}
 }
 

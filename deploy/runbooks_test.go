@@ -18,7 +18,7 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-var runbooks = []string{"runbooks/registry-token.md", "runbooks/ops-warden-registry-sync.md"}
+var runbooks = []string{"runbooks/registry-token.md", "runbooks/ops-warden-registry-sync.md", "README.md", "examples/registry/README.md"}
 
 // shellCommands returns the commands of the ```sh blocks of a Markdown
 // file, continuation lines joined.

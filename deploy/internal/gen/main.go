@@ -26,6 +26,9 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	if err := chdirRoot(); err != nil {
+		return err
+	}
 	// Two passes: the copies first, so that the charts render with them.
 	for pass := 0; pass < 2; pass++ {
 		files, err := render.Generate(helm, ".")
@@ -50,4 +53,22 @@ func run() error {
 		}
 	}
 	return nil
+}
+
+// chdirRoot moves to the repository root (the directory holding go.mod).
+func chdirRoot() error {
+	dir, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return os.Chdir(dir)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return fmt.Errorf("no go.mod above the working directory")
+		}
+		dir = parent
+	}
 }
