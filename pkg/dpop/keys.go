@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math/big"
 
+	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
@@ -189,21 +190,36 @@ func verifySignature(alg *algInfo, pub crypto.PublicKey, signingInput, sig []byt
 // whose coordinates start with zero bytes get the same thumbprint as in
 // every other conforming implementation.
 func Thumbprint(k jwk.Key) (string, error) {
-	switch k := k.(type) {
-	case jwk.ECDSAPublicKey:
-		return thumbprintECKey(string(k.Crv()), k.X(), k.Y())
-	case jwk.ECDSAPrivateKey:
-		return thumbprintECKey(string(k.Crv()), k.X(), k.Y())
-	case jwk.RSAPublicKey:
-		return thumbprintRSA(trimLeadingZeros(k.N()), trimLeadingZeros(k.E())), nil
-	case jwk.RSAPrivateKey:
-		return thumbprintRSA(trimLeadingZeros(k.N()), trimLeadingZeros(k.E())), nil
-	case jwk.OKPPublicKey:
-		return thumbprintOKP(string(k.Crv()), k.X()), nil
-	case jwk.OKPPrivateKey:
-		return thumbprintOKP(string(k.Crv()), k.X()), nil
-	case nil:
+	if k == nil {
 		return "", errors.New("dpop: nil key")
+	}
+	// Public and private keys of a type share these accessors.
+	type curveKey interface {
+		Crv() jwa.EllipticCurveAlgorithm
+		X() []byte
+	}
+	switch k.KeyType() {
+	case jwa.EC:
+		if ec, ok := k.(interface {
+			curveKey
+			Y() []byte
+		}); ok {
+			return thumbprintECKey(string(ec.Crv()), ec.X(), ec.Y())
+		}
+	case jwa.RSA:
+		if r, ok := k.(interface {
+			N() []byte
+			E() []byte
+		}); ok {
+			return thumbprintRSA(trimLeadingZeros(r.N()), trimLeadingZeros(r.E())), nil
+		}
+	case jwa.OKP:
+		if o, ok := k.(curveKey); ok {
+			switch crv := string(o.Crv()); crv {
+			case "Ed25519", "Ed448", "X25519", "X448":
+				return thumbprintOKP(crv, o.X()), nil
+			}
+		}
 	}
 	return "", fmt.Errorf("dpop: thumbprint of %s keys is not supported", k.KeyType())
 }

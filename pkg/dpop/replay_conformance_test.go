@@ -143,13 +143,14 @@ func testReplayCache(t *testing.T, newCache func(t *testing.T) ReplayCache) {
 
 // testVerifierReplay runs the replay scenarios of the issue through a
 // Verifier on the given cache. The verifier clock is fake but starts at
-// the real time, because Redis expires keys by its own clock.
-func testVerifierReplay(t *testing.T, newCache func(t *testing.T) ReplayCache) {
+// the real time, because Redis expires keys by its own clock; a cache
+// that can take a clock (memory) gets the fake one.
+func testVerifierReplay(t *testing.T, newCache func(t *testing.T, now func() time.Time) ReplayCache) {
 	ctx := context.Background()
 	setup := func(t *testing.T) (*Verifier, *clock, time.Time) {
 		base := time.Now().Truncate(time.Second)
 		ck := newClock(base)
-		v, err := NewVerifier(Config{PublicBaseURL: testBaseURL, Replay: newCache(t), Now: ck.Now})
+		v, err := NewVerifier(Config{PublicBaseURL: testBaseURL, Replay: newCache(t, ck.Now), Now: ck.Now})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,7 +19,11 @@ func TestMemoryReplayCacheConformance(t *testing.T) {
 }
 
 func TestMemoryReplayCacheVerifier(t *testing.T) {
-	testVerifierReplay(t, newTestMemoryCache)
+	testVerifierReplay(t, func(t *testing.T, now func() time.Time) ReplayCache {
+		c := NewMemoryReplayCache(context.Background(), MemoryOptions{Now: now})
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	})
 }
 
 func TestMemoryReplayCacheFullRejects(t *testing.T) {

@@ -40,7 +40,7 @@ func TestRedisReplayCacheConformance(t *testing.T) {
 func TestRedisReplayCacheVerifier(t *testing.T) {
 	srv := redistest.Start(t)
 	client := newRedisClient(t, srv)
-	testVerifierReplay(t, func(t *testing.T) ReplayCache {
+	testVerifierReplay(t, func(t *testing.T, _ func() time.Time) ReplayCache {
 		if err := client.FlushAll(context.Background()).Err(); err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,8 @@
 package redistest
 
 import (
+	"fmt"
+	"runtime"
 	"testing"
 )
 
@@ -24,5 +26,37 @@ func TestStartStopRestart(t *testing.T) {
 	}
 	if err := ping(s.Addr); err != nil {
 		t.Fatalf("PING after Restart: %v", err)
+	}
+}
+
+// fatalRecorder is a testing.TB whose Fatal records the message and ends
+// the calling goroutine, as the real one does.
+type fatalRecorder struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalRecorder) Helper() {}
+func (f *fatalRecorder) Fatal(args ...any) {
+	f.msg = fmt.Sprint(args...)
+	runtime.Goexit()
+}
+func (f *fatalRecorder) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+func TestStartWithoutRedisServer(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	rec := &fatalRecorder{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Start(rec)
+		t.Error("Start returned without redis-server on PATH")
+	}()
+	<-done
+	if want := "redis-server not found on PATH: install it (apt-get install redis-server)"; rec.msg != want {
+		t.Fatalf("Fatal message = %q, want %q", rec.msg, want)
 	}
 }
