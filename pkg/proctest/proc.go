@@ -19,8 +19,8 @@ import (
 	"time"
 )
 
-// AddrArg in Options.Args is replaced by the child's listen address
-// ("127.0.0.1:PORT").
+// AddrArg in Options.Args and Options.Env is replaced by the child's
+// listen address ("127.0.0.1:PORT").
 const AddrArg = "{addr}"
 
 // Default bounds.
@@ -162,7 +162,10 @@ func (p *Proc) launch() error {
 
 	cmd := exec.Command(p.bin, args...)
 	cmd.Dir = p.opts.Dir
-	cmd.Env = append(baseEnv(), p.opts.Env...)
+	cmd.Env = baseEnv()
+	for _, kv := range p.opts.Env {
+		cmd.Env = append(cmd.Env, strings.ReplaceAll(kv, AddrArg, p.Addr))
+	}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
