@@ -128,8 +128,26 @@ func dig(v any, keys ...string) any {
 // start runs the service and returns its base URL once ready.
 func start(t *testing.T, a *authoritytest.Authority) string {
 	t.Helper()
+	return startWith(t, a, "")
+}
+
+// startWith is start with extra YAML appended to the configuration.
+func startWith(t *testing.T, a *authoritytest.Authority, extra string) string {
+	t.Helper()
 	dir := t.TempDir()
 	cfgFile := writeConfig(t, dir, a, writeKey(t, dir, 0o600))
+	if extra != "" {
+		f, err := os.OpenFile(cfgFile, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteString(extra); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	listening := make(chan net.Addr, 1)
 	done := make(chan error, 1)

@@ -20,6 +20,7 @@ import (
 	"github.com/stellaops/authgate/pkg/plans"
 	"github.com/stellaops/authgate/services/registry-token/internal/authority"
 	"github.com/stellaops/authgate/services/registry-token/internal/config"
+	"github.com/stellaops/authgate/services/registry-token/internal/policyclient"
 	"github.com/stellaops/authgate/services/registry-token/internal/signing"
 	"github.com/stellaops/authgate/services/registry-token/internal/token"
 )
@@ -105,6 +106,10 @@ func serve(ctx context.Context, cfg config.Config, env Env) (err error) {
 	if err != nil {
 		return err
 	}
+	gate, err := newGate(log, cfg.Policy)
+	if err != nil {
+		return err
+	}
 	tokens, err := token.New(token.Deps{
 		Logger:    log.Named("decision"),
 		Meter:     meter,
@@ -121,7 +126,9 @@ func serve(ctx context.Context, cfg config.Config, env Env) (err error) {
 			DefaultPlan:             cfg.DefaultPlan,
 			RevokedLicenses:         cfg.RevokedLicenses,
 			RequireSenderConstraint: cfg.Authority.SenderConstraint == config.SenderConstraintRequire,
+			PolicyFailOpen:          !cfg.Policy.FailClosed,
 		},
+		Gate: gate,
 	})
 	if err != nil {
 		return err
@@ -188,6 +195,28 @@ func warnSample(log *zap.Logger, key *signing.Key) {
 	if key.ModeWarning != "" {
 		log.Warn(key.ModeWarning)
 	}
+}
+
+// newGate returns the flex-auth policy client, or nil when policy.url is
+// empty. A Gate interface holding a nil pointer would not be nil, hence
+// the interface return type.
+func newGate(log *zap.Logger, p config.Policy) (token.Gate, error) {
+	if !p.Enabled() {
+		log.Info("policy check disabled (policy.url is empty)")
+		return nil, nil
+	}
+	c, err := policyclient.New(policyclient.Config{URL: p.URL, Timeout: p.Timeout})
+	if err != nil {
+		return nil, err
+	}
+	fields := []zap.Field{zap.String("url", config.Redact(p.URL)), zap.Duration("timeout", p.Timeout), zap.Bool("fail_closed", p.FailClosed)}
+	if !p.FailClosed {
+		log.Warn("!!! policy.failClosed is false: while flex-auth is down, tokens are issued on the plan alone "+
+			"(each one logged and counted in registry_token_policy_fail_open_total)", fields...)
+	} else {
+		log.Info("policy check enabled", fields...)
+	}
+	return c, nil
 }
 
 func newReplayCache(ctx context.Context, rc config.ReplayCache, now func() time.Time) (dpop.ReplayCache, func(), error) {

@@ -36,7 +36,9 @@ type OpTok struct {
 	// Plan and License are the stellaops:plan and stellaops:license claims.
 	Plan    string
 	License string
-	Scopes  []string
+	// ClientID is the client_id claim (RFC 9068), when present.
+	ClientID string
+	Scopes   []string
 	// JKT is cnf.jkt (DPoP key thumbprint), X5T is cnf.x5t#S256.
 	JKT    string
 	X5T    string
@@ -84,6 +86,7 @@ type claims struct {
 	Scp     json.RawMessage `json:"scp"`
 	Plan    string          `json:"stellaops:plan"`
 	License string          `json:"stellaops:license"`
+	Client  json.RawMessage `json:"client_id"`
 	Cnf     struct {
 		JKT string `json:"jkt"`
 		X5T string `json:"x5t#S256"`
@@ -188,14 +191,25 @@ func (c *Client) checkClaims(cl *claims, now time.Time) (*OpTok, error) {
 		return nil, err
 	}
 	return &OpTok{
-		Subject: cl.Sub,
-		Plan:    cl.Plan,
-		License: cl.License,
-		Scopes:  scopes,
-		JKT:     cl.Cnf.JKT,
-		X5T:     cl.Cnf.X5T,
-		Expiry:  exp,
+		Subject:  cl.Sub,
+		Plan:     cl.Plan,
+		License:  cl.License,
+		ClientID: stringClaim(cl.Client),
+		Scopes:   scopes,
+		JKT:      cl.Cnf.JKT,
+		X5T:      cl.Cnf.X5T,
+		Expiry:   exp,
 	}, nil
+}
+
+// stringClaim returns a claim that is a JSON string, else "" (an
+// informational claim of another type does not invalidate the token).
+func stringClaim(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
 }
 
 // scopeList merges the space-separated scope string and the scp array

@@ -43,6 +43,10 @@ const (
 	// one push and not much longer.
 	MinLifetime = 30 * time.Second
 	MaxLifetime = time.Hour
+	// Bounds of policy.timeout: one token request waits at most this long
+	// for flex-auth.
+	DefaultPolicyTimeout = 2 * time.Second
+	MaxPolicyTimeout     = 30 * time.Second
 	// Bounds of the clock settings.
 	MaxClockSkew = 5 * time.Minute
 	MaxProofAge  = 10 * time.Minute
@@ -61,7 +65,23 @@ type Config struct {
 	Plans           map[string][]plans.Rule `koanf:"plans" yaml:"plans"`
 	DefaultPlan     string                  `koanf:"defaultPlan" yaml:"defaultPlan"`
 	RevokedLicenses []string                `koanf:"revokedLicenses" yaml:"revokedLicenses"`
+	Policy          Policy                  `koanf:"policy" yaml:"policy"`
 }
+
+// Policy configures the optional flex-auth check made after the plan
+// check (POST {url}/v1/check per granted access). An empty URL disables it.
+type Policy struct {
+	URL string `koanf:"url" yaml:"url"`
+	// Timeout bounds all the checks of one token request together.
+	Timeout time.Duration `koanf:"timeout" yaml:"timeout"`
+	// FailClosed denies issuance (503) when flex-auth is unreachable, slow
+	// or answers nonsense. When false, such an outage keeps the plan's
+	// grant (logged as a warning and counted); it never grants more.
+	FailClosed bool `koanf:"failClosed" yaml:"failClosed"`
+}
+
+// Enabled reports whether the policy call is configured.
+func (p Policy) Enabled() bool { return p.URL != "" }
 
 // Log configures the zap logger.
 type Log struct {
@@ -174,6 +194,7 @@ func Defaults() Config {
 		Registry:        Registry{Services: []string{}},
 		DefaultPlan:     DefaultDefaultPlan,
 		RevokedLicenses: []string{},
+		Policy:          Policy{Timeout: DefaultPolicyTimeout, FailClosed: true},
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 const redacted = "REDACTED"
 
 // Redacted returns a copy of c with secrets replaced: the key password,
-// the nonce key and any password in the Redis URL.
+// the nonce key and any password in the Redis or flex-auth URL.
 func (c Config) Redacted() Config {
 	if c.Signing.KeyPassword != "" {
 		c.Signing.KeyPassword = redacted
@@ -24,6 +24,7 @@ func (c Config) Redacted() Config {
 		c.Authority.DPoP.NonceKey = redacted
 	}
 	c.Authority.ReplayCache.RedisURL = Redact(c.Authority.ReplayCache.RedisURL)
+	c.Policy.URL = Redact(c.Policy.URL)
 	return c
 }
 

@@ -94,7 +94,24 @@ func (c *Config) Validate() error {
 			add("revokedLicenses[%d]: empty licence id", i)
 		}
 	}
+	errs = append(errs, c.Policy.validate()...)
 	return errors.Join(errs...)
+}
+
+func (p *Policy) validate() []error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if p.URL != "" {
+		if u, err := absURL(p.URL); err != nil {
+			add("policy.url: %q is not an absolute http(s) URL", Redact(p.URL))
+		} else if u.RawQuery != "" || u.Fragment != "" {
+			add("policy.url: %q must not carry a query or fragment", Redact(p.URL))
+		}
+	}
+	if p.Timeout <= 0 || p.Timeout > MaxPolicyTimeout {
+		add("policy.timeout: %s is outside (0, %s]", p.Timeout, MaxPolicyTimeout)
+	}
+	return errs
 }
 
 func (a *Authority) validate() []error {

@@ -48,9 +48,20 @@ func errorTable(r Reason) descriptor {
 		return descriptor{http.StatusForbidden, "access_denied", "The caller's plan grants none of the requested access."}
 	case ReasonUnavailable:
 		return descriptor{http.StatusServiceUnavailable, "temporarily_unavailable", "The service is temporarily unavailable."}
+	case ReasonPolicyDenied:
+		return descriptor{http.StatusForbidden, "access_denied", "Policy denies all of the requested access that the caller's plan grants."}
+	case ReasonPolicyUnavailable:
+		return descriptor{http.StatusServiceUnavailable, "temporarily_unavailable", "The policy service cannot be reached; no token is issued."}
+	case ReasonPolicyTimeout:
+		return descriptor{http.StatusServiceUnavailable, "temporarily_unavailable", "The policy service did not answer in time; no token is issued."}
+	case ReasonPolicyInvalidResponse:
+		return descriptor{http.StatusServiceUnavailable, "temporarily_unavailable", "The policy service gave an invalid answer; no token is issued."}
 	}
 	return descriptor{http.StatusInternalServerError, "server_error", "internal error"}
 }
+
+// RetryAfter is the Retry-After value (seconds) of every 503 answer.
+const RetryAfter = "5"
 
 // NewMapper returns the service's httpx.Mapper. algs is the DPoP proof
 // allow-list advertised in DPoP challenges.
@@ -62,7 +73,11 @@ func NewMapper(algs []string) httpx.Mapper {
 			return nil
 		}
 		desc := errorTable(d.Reason)
-		p := &httpx.Problem{Status: desc.status, Code: desc.code, Description: desc.message}
+		p := &httpx.Problem{Status: desc.status, Code: desc.code, Description: desc.message,
+			Extra: map[string]any{"reason": string(d.Reason)}}
+		if desc.status == http.StatusServiceUnavailable {
+			p.Headers = http.Header{"Retry-After": []string{RetryAfter}}
+		}
 		var de *dpop.Error
 		if errors.As(err, &de) && de.Description != "" && desc.status == http.StatusUnauthorized {
 			// pkg/dpop descriptions are fixed strings, never request input.

@@ -68,6 +68,9 @@ type options struct {
 	requireNonce bool
 	optional     bool
 	trusted      []string
+	plans        map[string][]plans.Rule // nil: community and enterprise below
+	gate         token.Gate
+	failOpen     bool
 }
 
 func newFixture(t testing.TB, o options) *fixture {
@@ -97,10 +100,14 @@ func newFixture(t testing.TB, o options) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	catalog, err := plans.NewCatalog(map[string][]plans.Rule{
-		"community":  {{Repository: "stella-ops/public/*"}},
-		"enterprise": {{Repository: "stella-ops/*/*", Actions: []string{"pull", "push"}}, {Catalog: true}},
-	})
+	rules := o.plans
+	if rules == nil {
+		rules = map[string][]plans.Rule{
+			"community":  {{Repository: "stella-ops/public/*"}},
+			"enterprise": {{Repository: "stella-ops/*/*", Actions: []string{"pull", "push"}}, {Catalog: true}},
+		}
+	}
+	catalog, err := plans.NewCatalog(rules)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +137,9 @@ func newFixture(t testing.TB, o options) *fixture {
 		Logger: log, Meter: metrics.Meter("test"), Now: clk.Now, Authority: client, Proofs: proofs,
 		Proxies: proxies, Signer: signer, Catalog: catalog,
 		Policy: token.Policy{Issuer: "registry-token", Lifetime: 5 * time.Minute, Services: []string{service},
-			DefaultPlan: "community", RevokedLicenses: []string{"lic-revoked"}, RequireSenderConstraint: !o.optional},
+			DefaultPlan: "community", RevokedLicenses: []string{"lic-revoked"}, RequireSenderConstraint: !o.optional,
+			PolicyFailOpen: o.failOpen},
+		Gate: o.gate,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -39,6 +39,9 @@ type Policy struct {
 	RevokedLicenses []string
 	// RequireSenderConstraint rejects OpToks without cnf.
 	RequireSenderConstraint bool
+	// PolicyFailOpen keeps the plan's grant when the flex-auth Gate fails
+	// (policy.failClosed: false). The zero value denies (fail-closed).
+	PolicyFailOpen bool
 }
 
 // Deps are the collaborators of the handler.
@@ -52,6 +55,8 @@ type Deps struct {
 	Signer    *signing.Signer
 	Catalog   *plans.Catalog
 	Policy    Policy
+	// Gate, when set, is asked about every access the plan grants.
+	Gate Gate
 }
 
 // Handler serves /token.
@@ -120,6 +125,7 @@ type decision struct {
 	plan    string
 	granted []plans.Resource
 	denied  []plans.Resource
+	policy  policyOutcome
 }
 
 func (h *Handler) getToken(c echo.Context) error {
@@ -193,6 +199,9 @@ func (h *Handler) issue(c echo.Context, d *decision) (*Response, error) {
 	if err := dec.Err(); err != nil {
 		return nil, deny(ReasonNotEntitled, err)
 	}
+	if err := h.checkPolicy(r.Context(), tok, d); err != nil {
+		return nil, err
+	}
 	return h.sign(d)
 }
 
@@ -245,8 +254,21 @@ func (h *Handler) record(ctx context.Context, d *decision, err error) {
 		zap.String("plan", d.plan),
 		zap.Strings("granted", scopeStrings(d.granted)),
 	}
+	if len(d.policy.decisionIDs) > 0 {
+		fields = append(fields, zap.Strings("policy_decisions", d.policy.decisionIDs))
+	}
+	if len(d.policy.denied) > 0 {
+		fields = append(fields, zap.Strings("policy_denied", scopeStrings(d.policy.denied)))
+	}
 	if err == nil {
 		h.in.issue(ctx)
+		if d.policy.failOpen != "" {
+			// policy.failClosed is false: issued without flex-auth's word.
+			h.in.failOpen(ctx, d.policy.failOpen)
+			fields = append(fields, zap.String("policy_fail_open", string(d.policy.failOpen)))
+			h.d.Logger.Warn("token issued WITHOUT the policy check: flex-auth failed and policy.failClosed is false", fields...)
+			return
+		}
 		h.d.Logger.Info("token issued", fields...)
 		return
 	}

@@ -12,13 +12,17 @@ import (
 const (
 	MetricIssued   = "registry_token_issued"
 	MetricRejected = "registry_token_rejected"
+	// MetricPolicyFailOpen counts tokens issued without flex-auth's
+	// decision because it failed while policy.failClosed is false.
+	MetricPolicyFailOpen = "registry_token_policy_fail_open"
 )
 
 // instruments is the metric catalog of the token endpoint.
 type instruments struct {
-	issued   metric.Int64Counter
-	rejected metric.Int64Counter
-	reasons  map[Reason]metric.AddOption // read-only after construction
+	issued    metric.Int64Counter
+	rejected  metric.Int64Counter
+	failOpens metric.Int64Counter
+	reasons   map[Reason]metric.AddOption // read-only after construction
 }
 
 func newInstruments(m metric.Meter) (*instruments, error) {
@@ -32,7 +36,13 @@ func newInstruments(m metric.Meter) (*instruments, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &instruments{issued: issued, rejected: rejected, reasons: map[Reason]metric.AddOption{}}
+	failOpen, err := m.Int64Counter(MetricPolicyFailOpen,
+		metric.WithDescription("Registry tokens issued without the flex-auth policy check (flex-auth failed, policy.failClosed is false), by outage reason."),
+		metric.WithUnit("{token}"))
+	if err != nil {
+		return nil, err
+	}
+	in := &instruments{issued: issued, rejected: rejected, failOpens: failOpen, reasons: map[Reason]metric.AddOption{}}
 	for _, r := range Reasons() {
 		in.reasons[r] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", string(r))))
 	}
@@ -40,6 +50,10 @@ func newInstruments(m metric.Meter) (*instruments, error) {
 }
 
 func (in *instruments) issue(ctx context.Context) { in.issued.Add(ctx, 1) }
+
+func (in *instruments) failOpen(ctx context.Context, r Reason) {
+	in.failOpens.Add(ctx, 1, in.reasons[r])
+}
 
 func (in *instruments) reject(ctx context.Context, r Reason) {
 	opt, ok := in.reasons[r]

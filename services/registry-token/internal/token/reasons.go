@@ -22,6 +22,12 @@ const (
 	ReasonLicenseRevoked    Reason = "license_revoked"
 	ReasonNotEntitled       Reason = "not_entitled"
 	ReasonUnavailable       Reason = "unavailable"
+	// flex-auth (policy section): every access the plan grants was denied
+	// by policy, or flex-auth failed while policy.failClosed is true.
+	ReasonPolicyDenied          Reason = "policy_denied"
+	ReasonPolicyUnavailable     Reason = "policy_unavailable"
+	ReasonPolicyTimeout         Reason = "policy_timeout"
+	ReasonPolicyInvalidResponse Reason = "policy_invalid_response"
 )
 
 // Reasons lists every reason, in a stable order (metrics pre-creation,
@@ -32,6 +38,7 @@ func Reasons() []Reason {
 		ReasonMissingToken, ReasonInvalidToken, ReasonInvalidProof, ReasonProofReplayed,
 		ReasonNonceRequired, ReasonSenderConstraint, ReasonInsufficientScope, ReasonUnknownPlan,
 		ReasonLicenseRevoked, ReasonNotEntitled, ReasonUnavailable,
+		ReasonPolicyDenied, ReasonPolicyUnavailable, ReasonPolicyTimeout, ReasonPolicyInvalidResponse,
 	}
 }
 
