@@ -45,6 +45,9 @@ type OpTok struct {
 	Expiry time.Time
 	// Hash is base64url(SHA-256(token)), the DPoP ath.
 	Hash string
+	// kid is the key that verified the token; a cached token is used
+	// only while that key is published.
+	kid string
 }
 
 // Bound reports whether the token carries a sender constraint.
@@ -100,6 +103,11 @@ func (c *Client) Validate(ctx context.Context, raw string) (*OpTok, error) {
 	sum := sha256.Sum256([]byte(raw))
 	now := c.cfg.Now()
 	tok, ok := c.cache.get(sum, now)
+	if ok && !c.published(tok.kid) {
+		// The key that verified it was removed from the JWKS: verify
+		// again, which rejects it.
+		ok = false
+	}
 	if !ok {
 		var err error
 		tok, err = c.verify(ctx, raw, now)
@@ -159,7 +167,22 @@ func (c *Client) verify(ctx context.Context, raw string, now time.Time) (*OpTok,
 	if err := dec.Decode(&cl); err != nil {
 		return nil, fmt.Errorf("%w: claims", ErrMalformed)
 	}
-	return c.checkClaims(&cl, now)
+	tok, err := c.checkClaims(&cl, now)
+	if err != nil {
+		return nil, err
+	}
+	tok.kid = h.Kid
+	return tok, nil
+}
+
+// published reports whether the current JWKS still holds kid.
+func (c *Client) published(kid string) bool {
+	set := c.keys.Load()
+	if set == nil {
+		return false
+	}
+	_, ok := (*set).LookupKeyID(kid)
+	return ok
 }
 
 func (c *Client) checkClaims(cl *claims, now time.Time) (*OpTok, error) {
