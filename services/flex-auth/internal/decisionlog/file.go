@@ -41,6 +41,33 @@ func OpenAppend(path string) (File, error) {
 	return f, nil
 }
 
+// datasync flushes f's data and the metadata needed to read it back
+// (fdatasync(2)); Sync for other File implementations. The
+// descriptor is used under the file's own reference count, so a
+// concurrent Close cannot hand it to another file.
+func datasync(f File) error {
+	sc, ok := f.(*os.File)
+	if !ok {
+		return f.Sync()
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		for {
+			serr = syscall.Fdatasync(int(fd))
+			if serr != syscall.EINTR {
+				return
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
 // ErrRemoved is returned when the open log file has been unlinked: lines
 // written to it would be lost, so the batch fails and the file is created
 // again for the next one.

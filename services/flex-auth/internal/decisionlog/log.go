@@ -41,11 +41,23 @@ type Config struct {
 	OnError func(error)
 	// MaxBatch bounds the entries of one write; 1024 when zero.
 	MaxBatch int
+	// Syncers is the number of concurrent fdatasync calls in batch mode
+	// (1 when zero): with more, while one batch is being synced the next is written
+	// and its sync started, so a slow sync does not hold every later
+	// decision behind it.
+	Syncers int
 }
 
 type pending struct {
 	line []byte
 	done chan error
+}
+
+// syncJob is a written batch waiting for the sync that makes it durable.
+type syncJob struct {
+	batch []*pending
+	f     File
+	gen   uint64
 }
 
 // Log is an append-only JSON Lines decision log, safe for concurrent use.
@@ -60,8 +72,13 @@ type Log struct {
 	mu     sync.RWMutex // guards closed against Append racing Close
 	closed bool
 
+	syncQ     chan syncJob
+	syncersWG sync.WaitGroup
+	failedGen atomic.Uint64 // generation of a file whose sync failed
+
 	// Owned by the writer goroutine after Open returns.
 	f     File
+	gen   uint64 // incremented on every open, from 1
 	buf   []byte
 	batch []*pending
 	torn  atomic.Int64
@@ -82,16 +99,24 @@ func Open(cfg Config) (*Log, error) {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 1024
 	}
+	if cfg.Syncers <= 0 {
+		cfg.Syncers = 1
+	}
 	l := &Log{
 		cfg:    cfg,
 		queue:  make(chan *pending, 4*cfg.MaxBatch),
 		reopen: make(chan chan error),
 		stop:   make(chan struct{}),
 		exited: make(chan struct{}),
+		syncQ:  make(chan syncJob, cfg.Syncers),
 	}
 	l.pool.New = func() any { return &pending{line: make([]byte, 0, 512), done: make(chan error, 1)} }
 	if err := l.openFile(); err != nil {
 		return nil, err
+	}
+	for range cfg.Syncers {
+		l.syncersWG.Add(1)
+		go l.syncer()
 	}
 	go l.run()
 	return l, nil
@@ -153,7 +178,11 @@ func (l *Log) Close() error {
 }
 
 func (l *Log) run() {
-	defer close(l.exited)
+	defer func() {
+		close(l.syncQ)
+		l.syncersWG.Wait()
+		close(l.exited)
+	}()
 	for {
 		select {
 		case p := <-l.queue:
@@ -188,9 +217,16 @@ func (l *Log) collect(first *pending) []*pending {
 }
 
 func (l *Log) commit(batch []*pending) {
+	if l.failedGen.Load() == l.gen && l.f != nil {
+		l.closeFile() // a sync of this file failed: reopen (and repair) it
+	}
 	if l.cfg.Sync == SyncAlways {
 		for _, p := range batch {
-			p.done <- l.write(p.line)
+			err := l.write(p.line)
+			if err == nil {
+				err = l.syncFile(l.f, l.gen)
+			}
+			p.done <- err
 		}
 		return
 	}
@@ -199,17 +235,46 @@ func (l *Log) commit(batch []*pending) {
 		l.buf = append(l.buf, p.line...)
 	}
 	err := l.write(l.buf)
-	for _, p := range batch {
-		p.done <- err
-	}
 	if cap(l.buf) > 4<<20 {
 		l.buf = nil
 	}
+	if err != nil || l.cfg.Sync == SyncOff {
+		for _, p := range batch {
+			p.done <- err
+		}
+		return
+	}
+	l.syncQ <- syncJob{batch: append([]*pending(nil), batch...), f: l.f, gen: l.gen}
 }
 
-// write writes b, syncs as configured and checks the file is still linked.
-// After any failure the file is closed; the next write reopens it, which
-// also cuts whatever part of b made it to disk.
+// syncer makes written batches durable and acknowledges them. Every sync
+// starts after its batch was written, so its success covers the batch.
+func (l *Log) syncer() {
+	defer l.syncersWG.Done()
+	for job := range l.syncQ {
+		err := l.syncFile(job.f, job.gen)
+		for _, p := range job.batch {
+			p.done <- err
+		}
+	}
+}
+
+// syncFile flushes f's data (fdatasync) and checks that it is still
+// linked. A failure marks the file's generation for reopening.
+func (l *Log) syncFile(f File, gen uint64) error {
+	if err := datasync(f); err != nil {
+		l.failedGen.Store(gen)
+		return l.report(fmt.Errorf("sync decision log: %w", err))
+	}
+	if removed(f) {
+		l.failedGen.Store(gen)
+		return l.report(ErrRemoved)
+	}
+	return nil
+}
+
+// write writes b. After a failure the file is closed; the next write
+// reopens it, which also cuts whatever part of b made it to disk.
 func (l *Log) write(b []byte) error {
 	if l.f == nil {
 		if err := l.openFile(); err != nil {
@@ -219,26 +284,29 @@ func (l *Log) write(b []byte) error {
 	if _, err := l.f.Write(b); err != nil {
 		return l.fail(fmt.Errorf("write decision log: %w", err))
 	}
-	if l.cfg.Sync != SyncOff {
-		if err := l.f.Sync(); err != nil {
-			return l.fail(fmt.Errorf("sync decision log: %w", err))
-		}
-	}
-	if removed(l.f) {
+	if l.cfg.Sync == SyncOff && removed(l.f) {
 		return l.fail(ErrRemoved)
 	}
 	return nil
 }
 
-func (l *Log) fail(err error) error {
-	if l.f != nil {
-		_ = l.f.Close()
-		l.f = nil
-	}
+func (l *Log) report(err error) error {
 	if l.cfg.OnError != nil {
 		l.cfg.OnError(err)
 	}
 	return err
+}
+
+func (l *Log) closeFile() {
+	if l.f != nil {
+		_ = l.f.Close()
+		l.f = nil
+	}
+}
+
+func (l *Log) fail(err error) error {
+	l.closeFile()
+	return l.report(err)
 }
 
 func (l *Log) openFile() error {
@@ -252,15 +320,13 @@ func (l *Log) openFile() error {
 		return fmt.Errorf("open decision log %s: %w", l.cfg.Path, err)
 	}
 	l.f = f
+	l.gen++
 	l.torn.Store(torn)
 	return nil
 }
 
 func (l *Log) reopenFile() error {
-	if l.f != nil {
-		_ = l.f.Close()
-		l.f = nil
-	}
+	l.closeFile()
 	if err := l.openFile(); err != nil {
 		return l.fail(err)
 	}
