@@ -198,6 +198,20 @@ func checkService(t *testing.T, chart string, objs []render.Object, dep *appsv1.
 			t.Errorf("Service selector %s=%s does not select the pods", k, v)
 		}
 	}
+	for _, pod := range render.Find[*corev1.Pod](objs) {
+		if selects(svc.Spec.Selector, pod.Labels) {
+			t.Errorf("Service %s selects test pod %s", svc.Name, pod.Name)
+		}
+	}
+}
+
+func selects(selector, labels map[string]string) bool {
+	for k, v := range selector {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return len(selector) > 0
 }
 
 func checkTestPod(t *testing.T, objs []render.Object) {

@@ -12,11 +12,12 @@ import (
 	"strings"
 )
 
-// HelmVersion is the helm release the charts are checked with; the task
-// tools:helm installs it from the Go module proxy.
+// HelmVersion is the helm release the charts are checked with;
+// deploy/tools/install-helm.sh installs it from the Go module proxy.
 const HelmVersion = "v3.21.4"
 
-// PromtoolVersion is the Prometheus module version promtool is built from.
+// PromtoolVersion is the Prometheus module version promtool is built from
+// (deploy/tools/install-promtool.sh).
 const PromtoolVersion = "v0.315.0"
 
 // ToolsDir is where the tasks install pinned tools, outside the repository:
@@ -31,19 +32,20 @@ func ToolsDir() string {
 	return filepath.Join(os.TempDir(), "authgate-tools")
 }
 
-// Helm finds the helm binary: $HELM_BIN, else ToolsDir()/helm.
+// Helm finds the helm binary: $HELM_BIN, else ToolsDir()/helm installed
+// by deploy/tools/install-helm.sh at HelmVersion.
 func Helm() (string, error) {
-	return tool("HELM_BIN", "helm",
-		"go tool task tools:helm   (GOBIN=%s go install helm.sh/helm/v3/cmd/helm@"+HelmVersion+")")
+	return tool("HELM_BIN", "helm", HelmVersion, "deploy/tools/install-helm.sh   (task tools:helm)")
 }
 
-// Promtool finds the promtool binary: $PROMTOOL_BIN, else ToolsDir()/promtool.
+// Promtool finds the promtool binary: $PROMTOOL_BIN, else
+// ToolsDir()/promtool built by deploy/tools/install-promtool.sh from
+// prometheus PromtoolVersion.
 func Promtool() (string, error) {
-	return tool("PROMTOOL_BIN", "promtool",
-		"go tool task tools:promtool   (builds github.com/prometheus/prometheus/cmd/promtool@"+PromtoolVersion+" into %s)")
+	return tool("PROMTOOL_BIN", "promtool", PromtoolVersion, "deploy/tools/install-promtool.sh   (task tools:promtool)")
 }
 
-func tool(env, name, hint string) (string, error) {
+func tool(env, name, version, install string) (string, error) {
 	if p := os.Getenv(env); p != "" {
 		if _, err := os.Stat(p); err != nil {
 			return "", fmt.Errorf("%s=%s: %w", env, p, err)
@@ -52,7 +54,10 @@ func tool(env, name, hint string) (string, error) {
 	}
 	p := filepath.Join(ToolsDir(), name)
 	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("%s not found at %s and %s is unset; install it with:\n  "+hint, name, p, env, ToolsDir())
+		return "", fmt.Errorf("%s %s not found at %s and %s is unset; install it from the repository root with:\n  %s", name, version, p, env, install)
+	}
+	if b, err := os.ReadFile(p + ".version"); err != nil || strings.TrimSpace(string(b)) != version {
+		return "", fmt.Errorf("%s at %s is not the pinned %s (marker %s.version: %q); reinstall it with:\n  %s", name, p, version, p, strings.TrimSpace(string(b)), install)
 	}
 	return p, nil
 }

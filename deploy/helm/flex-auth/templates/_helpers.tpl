@@ -35,6 +35,17 @@ app.kubernetes.io/part-of: authgate
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
+{{/* Labels of helm test pods: not the selector labels, so that no Service,
+PodDisruptionBudget or NetworkPolicy of the release selects them. */}}
+{{- define "flex-auth.testLabels" -}}
+helm.sh/chart: {{ include "flex-auth.chart" . }}
+app.kubernetes.io/name: {{ include "flex-auth.name" . }}-test
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: test
+app.kubernetes.io/part-of: authgate
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
 {{- define "flex-auth.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "flex-auth.fullname" .) .Values.serviceAccount.name }}

@@ -35,6 +35,17 @@ app.kubernetes.io/part-of: authgate
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
+{{/* Labels of helm test pods: not the selector labels, so that no Service,
+PodDisruptionBudget or NetworkPolicy of the release selects them. */}}
+{{- define "registry-token.testLabels" -}}
+helm.sh/chart: {{ include "registry-token.chart" . }}
+app.kubernetes.io/name: {{ include "registry-token.name" . }}-test
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: test
+app.kubernetes.io/part-of: authgate
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
 {{- define "registry-token.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "registry-token.fullname" .) .Values.serviceAccount.name }}
