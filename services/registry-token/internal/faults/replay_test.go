@@ -88,7 +88,7 @@ func TestReplicasShareReplayCache(t *testing.T) {
 			downFrom, downTo atomic.Int64 // unix nanos of the outage window
 			mu               sync.Mutex
 			refused          = map[int]float64{} // replica -> 503s
-			firstOK          [2]time.Time          // per replica, after Redis is back
+			firstOK          [2]time.Time        // per replica, after Redis is back
 			unavailBefore    = []float64{rejected(t, a)["unavailable"], rejected(t, b)["unavailable"]}
 		)
 		downFrom.Store(1 << 62)
