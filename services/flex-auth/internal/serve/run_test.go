@@ -438,3 +438,13 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestShippedConfigLoads(t *testing.T) {
+	cfg, err := LoadConfig([]string{"--config", "../../../../configs/flex-auth.yaml"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.Addr != DefaultAddr || cfg.DecisionLog.Sync != "batch" || cfg.Auth.Enabled() {
+		t.Fatalf("cfg = %+v", cfg)
+	}
+}
