@@ -119,4 +119,3 @@ func writePFX(t *testing.T, dir, password string, mode os.FileMode) string {
 	}
 	return path
 }
-
