@@ -20,4 +20,8 @@
 // and [Authority.Mint]; [MintOption] values override claims or headers for
 // negative cases (wrong audience, expired, missing scope, unknown key).
 // [Authority.Rotate] publishes a new key id, optionally dropping the old one.
+//
+// Over HTTP, [NewDPoPVerifier] (pkg/dpop) checks token-request proofs and
+// [RequestToken] is the client side: it signs a proof with the caller's key
+// and returns an OpTok bound to it.
 package devauthority

@@ -85,6 +85,23 @@ func TestTokenEndpointWithRealProofs(t *testing.T) {
 	if replay.StatusCode != http.StatusBadRequest {
 		t.Errorf("replayed proof: status %d, want 400", replay.StatusCode)
 	}
+	// The client helper of the dev token command.
+	got, err := RequestToken(t.Context(), http.DefaultClient, a.TokenURL(), key, "ES256",
+		TokenRequest{Subject: "dev", Plan: "community", License: "lic", TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err = verifyNow(a, got.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cnf, _ := parsed.PrivateClaims()["cnf"].(map[string]any); cnf["jkt"] != jkt || parsed.Subject() != "dev" || got.ExpiresIn != 60 {
+		t.Errorf("RequestToken: sub=%q cnf=%v expires_in=%d", parsed.Subject(), cnf, got.ExpiresIn)
+	}
+	if _, err := RequestToken(t.Context(), http.DefaultClient, a.TokenURL(), key, "ES256", TokenRequest{TTL: 2 * time.Hour}); err == nil {
+		t.Error("RequestToken accepted a refused request")
+	}
+
 	wrongURL, err := dpop.NewProof(key, "ES256", http.MethodPost, issuer+"/other", "", "", time.Now())
 	if err != nil {
 		t.Fatal(err)
