@@ -9,7 +9,8 @@ import (
 // TestAuthorityKeyRotation rotates the Authority's signing key (dropping
 // the old one). registry-token must pick up the new kid through its
 // rate-limited refresh on an unknown kid, and then refuse tokens signed
-// with the removed key.
+// with the removed key, including one it had verified (and may have
+// cached) before the rotation.
 func TestAuthorityKeyRotation(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
@@ -17,6 +18,8 @@ func TestAuthorityKeyRotation(t *testing.T) {
 	q := scopeQuery(e.stack.Service, "repository:stella-ops/public/base:pull")
 	k := newClientKey(t)
 	oldTok := e.opTok(t, planCommunity, "lic-1", k) // never presented before the rotation
+	usedTok := e.opTok(t, planCommunity, "lic-1", k)
+	wantStatus(t, e.getToken(t, "DPoP "+usedTok, []string{e.proof(t, k, usedTok)}, q), http.StatusOK)
 
 	if _, err := a.Rotate(true); err != nil {
 		t.Fatal(err)
@@ -42,4 +45,5 @@ func TestAuthorityKeyRotation(t *testing.T) {
 		<-tick.C
 	}
 	wantStatus(t, e.getToken(t, "DPoP "+oldTok, []string{e.proof(t, k, oldTok)}, q), http.StatusUnauthorized)
+	wantStatus(t, e.getToken(t, "DPoP "+usedTok, []string{e.proof(t, k, usedTok)}, q), http.StatusUnauthorized)
 }
