@@ -14,10 +14,11 @@ func FuzzParseProof(f *testing.F) {
 	f.Add("a.b.c")
 	f.Add(`{"protected":"e30","payload":"e30","signature":""}`)
 	f.Add("eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6Im5vbmUifQ.e30.")
+	keys := newKeyCache()
 	f.Fuzz(func(t *testing.T, token string) {
 		// Every supported algorithm is allowed, so fuzzing reaches every
 		// key importer and signature verifier.
-		p, desc := parseProof(token, algorithms)
+		p, desc := parseProof(token, algorithms, keys)
 		if p == nil {
 			if desc == "" {
 				t.Fatal("rejected without a description")

@@ -26,8 +26,9 @@ type proofClaims struct {
 // parseProof decodes and checks a compact JWS proof exactly once: the
 // header and payload are each base64url- and JSON-decoded a single time,
 // the key is imported from the jwk header, and the signature is verified
-// with that key. On failure it returns a safe description.
-func parseProof(token string, algs map[string]*algInfo) (*parsedProof, string) {
+// with that key. Keys that verified a signature before are taken from keys
+// (which may be nil). On failure it returns a safe description.
+func parseProof(token string, algs map[string]*algInfo, keys *keyCache) (*parsedProof, string) {
 	if len(token) > MaxProofSize {
 		return nil, "The DPoP proof is too large."
 	}
@@ -73,9 +74,13 @@ func parseProof(token string, algs map[string]*algInfo) (*parsedProof, string) {
 	if !ok {
 		return nil, "The DPoP proof has no jwk header."
 	}
-	key, desc := importJWK(rawJWK, alg)
-	if key == nil {
-		return nil, "The DPoP proof " + desc + "."
+	key := keys.get(rawJWK, alg)
+	cached := key != nil
+	if !cached {
+		var desc string
+		if key, desc = importJWK(rawJWK, alg); key == nil {
+			return nil, "The DPoP proof " + desc + "."
+		}
 	}
 
 	sig, err := b64.DecodeString(sigB64)
@@ -84,6 +89,9 @@ func parseProof(token string, algs map[string]*algInfo) (*parsedProof, string) {
 	}
 	if !verifySignature(alg, key.pub, []byte(token[:dot2]), sig) {
 		return nil, "The DPoP proof signature is invalid."
+	}
+	if !cached {
+		keys.put(rawJWK, alg, key)
 	}
 
 	payJSON, err := b64.DecodeString(payB64)

@@ -57,7 +57,10 @@ type Config struct {
 }
 
 // Verifier checks DPoP proofs (RFC 9449 §4.3) and binds them to access
-// tokens (§7.1). It is safe for concurrent use.
+// tokens (§7.1). It is safe for concurrent use. It remembers the keys of
+// proofs whose signature verified (a bounded table keyed by the exact jwk
+// bytes), so a client's later proofs skip the JWK import and thumbprint;
+// every other check still runs on every proof.
 type Verifier struct {
 	base     string
 	algs     map[string]*algInfo
@@ -67,6 +70,7 @@ type Verifier struct {
 	replay   ReplayCache
 	nonces   NonceSource
 	now      func() time.Time
+	keys     *keyCache
 }
 
 // Request is what the Verifier needs to know about an HTTP request.
@@ -128,6 +132,7 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		replay: cfg.Replay,
 		nonces: cfg.Nonces,
 		now:    cfg.Now,
+		keys:   newKeyCache(),
 	}
 	base, err := normalizeBaseURL(cfg.PublicBaseURL)
 	if err != nil {
@@ -220,7 +225,7 @@ func (v *Verifier) Verify(ctx context.Context, r Request) (*Proof, error) {
 		return nil, invalidProof("Exactly one DPoP header is allowed.")
 	}
 
-	p, desc := parseProof(r.ProofHeaders[0], v.algs)
+	p, desc := parseProof(r.ProofHeaders[0], v.algs, v.keys)
 	if p == nil {
 		return nil, invalidProof(desc)
 	}
