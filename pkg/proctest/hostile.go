@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
+	"testing"
 	"time"
 )
 
@@ -101,4 +103,100 @@ func SlowHeaders(addr, path string, interval, limit time.Duration) (held time.Du
 			}
 		}
 	}
+}
+
+// HostileCase is one hostile request for RunHostile.
+type HostileCase struct {
+	Name string
+	// Head is the raw request line and headers, ending in "\r\n\r\n".
+	Head string
+	// Body, when set, returns the body to stream after Head.
+	Body func() io.Reader
+	// Check, when set, adds checks on the answer; every answer must in
+	// any case be a 4xx within the timeout with no injected header.
+	Check func(RawResponse) error
+	// Gap, when set, names a known gap of the service for this input: an
+	// answer that is not a 4xx is then logged as "GAP: ..." instead of
+	// failing, and Check (which must then prove the answer safe, e.g. a
+	// deny) decides.
+	Gap string
+}
+
+// InjectedHeader is the header name hostile cases try to inject; it must
+// never appear in a response.
+const InjectedHeader = "X-Injected"
+
+// RunHostile sends every case to addr in a subtest and counts it in fig:
+// a 4xx within timeout with no InjectedHeader is a denial; anything else
+// (2xx, 5xx, no answer in time, an injected header) is lost.
+func RunHostile(t *testing.T, fig *Figures, addr string, timeout time.Duration, cases []HostileCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			var body io.Reader
+			if c.Body != nil {
+				body = c.Body()
+			}
+			fig.Sent()
+			r, err := Raw(addr, []byte(c.Head), body, timeout)
+			switch {
+			case err != nil:
+				fig.Lost()
+				t.Errorf("no answer: %v", err)
+				return
+			case r.Status >= 200 && r.Status < 300 && c.Gap == "":
+				fig.Allowed()
+			default:
+				fig.Denied() // a gap's 2xx is proven a deny by Check
+			}
+			if r.Status < 400 || r.Status >= 500 {
+				if c.Gap == "" || c.Check == nil {
+					fig.Lost()
+					t.Errorf("status %d, want a 4xx: %.300s", r.Status, r.Body)
+				} else {
+					t.Logf("GAP: %s: status %d", c.Gap, r.Status)
+				}
+			}
+			if bytes.Contains(bytes.ToLower(r.RawHeader), bytes.ToLower([]byte(InjectedHeader))) {
+				fig.Lost()
+				t.Errorf("injected header in the response:\n%s", r.RawHeader)
+			}
+			if c.Check != nil {
+				if err := c.Check(r); err != nil {
+					t.Error(err)
+				}
+			}
+			t.Logf("%d in %s: %.160s", r.Status, r.Elapsed.Round(time.Millisecond), bytes.TrimSpace(r.Body))
+		})
+	}
+}
+
+// RunSlowloris holds conns slow-header connections to addr at once and
+// checks that the server cuts every one within cut (its ReadHeaderTimeout
+// plus a margin); each counts as one denied request, or lost when held
+// longer. It returns the longest time a connection was held.
+func RunSlowloris(t *testing.T, fig *Figures, addr, path string, conns int, cut time.Duration) time.Duration {
+	t.Helper()
+	var (
+		mu      sync.Mutex
+		longest time.Duration
+		wg      sync.WaitGroup
+	)
+	for range conns {
+		wg.Go(func() {
+			held, ok, err := SlowHeaders(addr, path, 500*time.Millisecond, cut+5*time.Second)
+			fig.Sent()
+			mu.Lock()
+			defer mu.Unlock()
+			longest = max(longest, held)
+			if err != nil || !ok || held > cut {
+				fig.Lost()
+				t.Errorf("slow-header connection held %s (cut within %s expected), err %v", held, cut, err)
+				return
+			}
+			fig.Denied()
+		})
+	}
+	wg.Wait()
+	return longest
 }
