@@ -99,10 +99,11 @@ func Run(ctx context.Context, env Env) error {
 	log.Info("loaded", zap.String("registry", cfg.Registry), zap.String("registry_digest", p.Snapshot.Digest()),
 		zap.Int("actors", p.Snapshot.Len()), zap.String("policy", p.Policy.Name()), zap.String("policy_digest", p.Policy.Digest()))
 
-	guard, err := newGuard(ctx, cfg.Auth, log, now)
+	guard, stopGuard, err := newGuard(ctx, cfg.Auth, log, now)
 	if err != nil {
 		return err
 	}
+	defer stopGuard()
 	srv, e := server.New(server.Deps{Engine: eng, Log: dlog, LogSync: sync, Metrics: m, Logger: log,
 		Exporter: om.Handler(), Now: now, Guard: guard})
 
