@@ -17,10 +17,6 @@ import (
 // configuration each scenario renders (the strict loader rejects unknown
 // keys and invalid values). The key file is the repository's sample key,
 // since the Secret does not exist here.
-//
-// The policy section is rendered with flexAuth.url= (off) until
-// registry-token's config knows the `policy` keys; the wiring of that
-// section is checked by TestFlexAuthURLResolvesToService.
 func TestRenderedConfigLoads(t *testing.T) {
 	helm := helmBin(t)
 	bin := filepath.Join(t.TempDir(), "registry-token")
@@ -35,9 +31,7 @@ func TestRenderedConfigLoads(t *testing.T) {
 	}
 	for _, sc := range scenarios(t, "registry-token") {
 		t.Run(sc.name, func(t *testing.T) {
-			r := sc.rel
-			r.Set = append(r.Set, "flexAuth.url=")
-			objs := renderObjects(t, helm, r)
+			objs := renderObjects(t, helm, sc.rel)
 			dep := one[*appsv1.Deployment](t, objs)
 			path := argValue(t, dep.Spec.Template.Spec.Containers[0].Args, "--config")
 			var data string

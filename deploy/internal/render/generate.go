@@ -9,8 +9,10 @@ import (
 // Copies are files that charts carry because helm cannot read outside a
 // chart directory: destination -> source, relative to the repository root.
 var Copies = map[string]string{
-	"deploy/helm/flex-auth/files/production_registry_snapshot.json": "configs/ops-warden/production_registry_snapshot.json",
-	"deploy/helm/flex-auth/files/policy_package.md":                 "configs/ops-warden/policy_package.md",
+	"deploy/helm/flex-auth/files/ops-warden/snapshot.json":          "configs/ops-warden/production_registry_snapshot.json",
+	"deploy/helm/flex-auth/files/ops-warden/policy_package.md":      "configs/ops-warden/policy_package.md",
+	"deploy/helm/flex-auth/files/registry-access/snapshot.json":     "configs/registry-policy/registry_snapshot.json",
+	"deploy/helm/flex-auth/files/registry-access/policy_package.md": "configs/registry-policy/policy_package.md",
 	"deploy/helm/flex-auth/files/flex-auth.rules.yaml":              "deploy/monitoring/flex-auth.rules.yaml",
 	"deploy/helm/registry-token/files/registry-token.rules.yaml":    "deploy/monitoring/registry-token.rules.yaml",
 }
