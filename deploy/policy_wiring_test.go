@@ -120,4 +120,3 @@ func serveAndCheck(t *testing.T, bin, dir string, check map[string]any) (effect,
 	}
 	return env.Effect, env.Reason
 }
-
