@@ -230,6 +230,10 @@ func (c *Client) check(ctx context.Context, ch Check) (Decision, error) {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
+	// A check is idempotent: this lets the transport resend it on a fresh
+	// connection when a kept-alive one turns out to be closed (flex-auth
+	// restarted). A nil value marks the request without sending a header.
+	req.Header["Idempotency-Key"] = nil
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return Decision{}, classify(ctx, err)
