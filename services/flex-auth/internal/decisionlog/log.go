@@ -108,7 +108,7 @@ func Open(cfg Config) (*Log, error) {
 		reopen: make(chan chan error),
 		stop:   make(chan struct{}),
 		exited: make(chan struct{}),
-		syncQ:  make(chan syncJob, cfg.Syncers),
+		syncQ:  make(chan syncJob, 64),
 	}
 	l.pool.New = func() any { return &pending{line: make([]byte, 0, 512), done: make(chan error, 1)} }
 	if err := l.openFile(); err != nil {
@@ -247,14 +247,37 @@ func (l *Log) commit(batch []*pending) {
 	l.syncQ <- syncJob{batch: append([]*pending(nil), batch...), f: l.f, gen: l.gen}
 }
 
-// syncer makes written batches durable and acknowledges them. Every sync
-// starts after its batch was written, so its success covers the batch.
+// syncer makes written batches durable and acknowledges them. It takes
+// every batch already written when it starts a sync, so one fdatasync
+// covers them all; each sync starts after its batches were written, so
+// its success covers them.
 func (l *Log) syncer() {
 	defer l.syncersWG.Done()
+	var jobs []syncJob
 	for job := range l.syncQ {
-		err := l.syncFile(job.f, job.gen)
-		for _, p := range job.batch {
-			p.done <- err
+		jobs = append(jobs[:0], job)
+	drain:
+		for {
+			select {
+			case j, ok := <-l.syncQ:
+				if !ok {
+					break drain
+				}
+				jobs = append(jobs, j)
+			default:
+				break drain
+			}
+		}
+		var err error
+		var synced File
+		for _, j := range jobs {
+			if j.f != synced || err != nil {
+				synced = j.f
+				err = l.syncFile(j.f, j.gen)
+			}
+			for _, p := range j.batch {
+				p.done <- err
+			}
 		}
 	}
 }

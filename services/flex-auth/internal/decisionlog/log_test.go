@@ -125,8 +125,10 @@ func TestConcurrentEntriesShareOneSync(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if w, s := cf.writes.Load(), cf.syncs.Load(); w != 2 || s != 2 {
-		t.Fatalf("writes=%d syncs=%d, want 2 and 2 (entry 0, then the other %d together)", w, s, n-1)
+	// Entry 0 alone, then the other 49 in one write; one or two syncs
+	// (the syncer may take both written batches into one fdatasync).
+	if w, s := cf.writes.Load(), cf.syncs.Load(); w != 2 || s < 1 || s > 2 {
+		t.Fatalf("writes=%d syncs=%d, want 2 writes and 1 or 2 syncs for %d entries", w, s, n)
 	}
 	if err := log.Close(); err != nil {
 		t.Fatal(err)

@@ -17,22 +17,23 @@ import (
 
 // request is one prepared HTTP/1.1 request and the effect it must get.
 type request struct {
-	raw   []byte
-	allow bool
+	raw    []byte
+	allow  bool
+	reason []byte // `"reason":"<code>"`, which both servers' answers contain
 }
 
-func prepare(path string, body []byte, allow bool) request {
+func prepare(path string, body []byte, c check) request {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", path, len(body))
 	b.Write(body)
-	return request{raw: b.Bytes(), allow: allow}
+	return request{raw: b.Bytes(), allow: c.allow, reason: []byte(`"reason":"` + c.reason + `"`)}
 }
 
 func flexAuthRequests(actors []actor) []request {
 	var out []request
 	for _, c := range mix(actors) {
 		b, _ := json.Marshal(c)
-		out = append(out, prepare("/v1/check", b, c.allow))
+		out = append(out, prepare("/v1/check", b, c))
 	}
 	return out
 }
@@ -41,7 +42,7 @@ func opaRequests(actors []actor) []request {
 	var out []request
 	for _, c := range mix(actors) {
 		b, _ := json.Marshal(map[string]any{"input": c})
-		out = append(out, prepare("/v1/data/opswarden/decision", b, c.allow))
+		out = append(out, prepare("/v1/data/opswarden/decision", b, c))
 	}
 	return out
 }
@@ -84,7 +85,7 @@ func worker(ctx context.Context, addr string, reqs []request, offset int, deadli
 		if q.allow {
 			want = allowMark
 		}
-		if status != 200 || !bytes.Contains(body[:n], want) {
+		if status != 200 || !bytes.Contains(body[:n], want) || !bytes.Contains(body[:n], q.reason) {
 			errs++
 		}
 	}

@@ -58,6 +58,7 @@ type check struct {
 	Principal string `json:"principal,omitempty"`
 	TTLHours  *int64 `json:"ttl_hours,omitempty"`
 	allow     bool
+	reason    string
 }
 
 // mix returns the request mix: per actor an allow with the plain subject,
@@ -70,14 +71,14 @@ func mix(actors []actor) []check {
 	for i, a := range actors {
 		other := actors[(i+1)%len(actors)]
 		out = append(out,
-			check{Actor: a.Name, allow: true},
-			check{Actor: a.Name, Subject: "iam:" + a.Name, allow: true},
-			check{Actor: a.Name, TTLHours: &ttl999},
-			check{Actor: a.Name, Subject: "iam:" + other.Name},
-			check{Actor: a.Name, Principal: other.Principal},
+			check{Actor: a.Name, allow: true, reason: "signing_policy_matched"},
+			check{Actor: a.Name, Subject: "iam:" + a.Name, allow: true, reason: "signing_policy_matched"},
+			check{Actor: a.Name, TTLHours: &ttl999, reason: "ttl_out_of_bounds"},
+			check{Actor: a.Name, Subject: "iam:" + other.Name, reason: "subject_not_bound"},
+			check{Actor: a.Name, Principal: other.Principal, reason: "principal_not_allowed"},
 		)
 		if i%5 == 0 {
-			out = append(out, check{Actor: strings.Replace(a.Name, "-", "-unknown-", 1)})
+			out = append(out, check{Actor: strings.Replace(a.Name, "-", "-unknown-", 1), reason: "unknown_actor_resource"})
 		}
 	}
 	return out

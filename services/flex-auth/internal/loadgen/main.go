@@ -39,7 +39,7 @@ type options struct {
 
 func main() {
 	var o options
-	flag.StringVar(&o.target, "target", "flex-auth", "server to load: flex-auth or opa")
+	flag.StringVar(&o.target, "target", "flex-auth", "server to load: flex-auth, opa, or both (one after the other, with the ratio)")
 	flag.DurationVar(&o.duration, "duration", 15*time.Second, "load duration")
 	flag.IntVar(&o.conns, "conns", 32, "concurrent keep-alive connections")
 	flag.IntVar(&o.synthetic, "synthetic", 1000, "synthetic actors added to the registry snapshot")
@@ -52,18 +52,32 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	rep, err := run(ctx, o, os.Stderr)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "loadgen:", err)
-		os.Exit(1)
+	targets := []string{o.target}
+	if o.target == "both" {
+		targets = []string{"flex-auth", "opa"}
+	}
+	var reps []*report
+	for _, t := range targets {
+		o.target = t
+		rep, err := run(ctx, o, os.Stderr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			os.Exit(1)
+		}
+		reps = append(reps, rep)
+		if !o.jsonOut {
+			rep.print(os.Stdout)
+		}
 	}
 	if o.jsonOut {
-		_ = json.NewEncoder(os.Stdout).Encode(rep)
-	} else {
-		rep.print(os.Stdout)
+		_ = json.NewEncoder(os.Stdout).Encode(reps)
+	} else if len(reps) == 2 && reps[1].PerSecond > 0 {
+		fmt.Fprintf(os.Stdout, "ratio:         flex-auth/opa = %.2fx decisions/s\n", reps[0].PerSecond/reps[1].PerSecond)
 	}
-	if rep.Errors > 0 {
-		os.Exit(1)
+	for _, r := range reps {
+		if r.Errors > 0 {
+			os.Exit(1)
+		}
 	}
 }
 
