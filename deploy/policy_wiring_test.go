@@ -106,7 +106,12 @@ func serveAndCheck(t *testing.T, bin, dir string, check map[string]any) (effect,
 	base := "http://" + addr
 	waitReady(t, base+"/readyz", out)
 	body, _ := json.Marshal(check)
-	resp, err := http.Post(base+"/v1/check", "application/json", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/check", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
