@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -59,14 +60,12 @@ func newFlexAuth(t *testing.T, respond func(w http.ResponseWriter, r *http.Reque
 	return f
 }
 
-var idSeq atomic.Int64
-
 // envelope writes a decision envelope like flex-auth's.
 func envelope(w http.ResponseWriter, effect, reason string) {
 	w.Header().Set("Content-Type", "application/json")
 	fmt.Fprintf(w, `{"decision_id":"decision:%016x","effect":%q,"reason":%q,"backend":"flex-auth",`+
 		`"policy":{"package":"p","version":"1","digest":"sha256:x"},"registry":{"digest":"sha256:y"},`+
-		`"actor":"a","subject":"a","action":"registry.pull","principal":""}`, idSeq.Add(1), effect, reason)
+		`"actor":"a","subject":"a","action":"registry.pull","principal":""}`, rand.Uint64(), effect, reason)
 }
 
 // byResource allows everything except resources starting with "quarantine/".
