@@ -446,3 +446,22 @@ func tailFrom(file string, from, n int64) string {
 	}
 	return string(b)
 }
+
+// State returns the process state letter from /proc/PID/stat ("R", "S",
+// "T" when stopped by SIGSTOP, ...), or "" when it cannot be read.
+func (p *Proc) State() string {
+	pid := p.PID()
+	if pid == 0 {
+		return ""
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 >= len(s) {
+		return ""
+	}
+	return s[i+2 : i+3]
+}
