@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -130,4 +131,17 @@ func (p *Proc) Usage(ctx context.Context) (Usage, error) {
 		return Usage{}, fmt.Errorf("proctest: %s exposes no go_goroutines", p.Name)
 	}
 	return Usage{RSS: int64(m.Value("process_resident_memory_bytes")), Goroutines: int64(m.Value("go_goroutines"))}, nil
+}
+
+// CheckGrowth fails t when RSS or goroutines grew from start to end
+// beyond noise: half again plus 16 MiB for memory (the heap grows in
+// steps before it settles), 10 goroutines (connections come and go).
+func CheckGrowth(t testing.TB, start, end Usage) {
+	t.Helper()
+	if end.RSS > start.RSS+start.RSS/2+16<<20 {
+		t.Errorf("RSS grew from %s to %s", start, end)
+	}
+	if end.Goroutines > start.Goroutines+10 {
+		t.Errorf("goroutines grew from %d to %d", start.Goroutines, end.Goroutines)
+	}
 }
