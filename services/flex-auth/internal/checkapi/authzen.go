@@ -42,7 +42,7 @@ func DecodeEvaluation(body []byte) (Request, error) {
 	if len(body) > MaxBodyBytes {
 		return Request{}, &FieldError{Field: "body", Problem: ErrTooLarge.Error()}
 	}
-	if err := decodeObject(body, &ev); err != nil {
+	if err := decodeObject(body, &ev, evaluationShape()); err != nil {
 		return Request{}, err
 	}
 	switch {
@@ -59,6 +59,9 @@ func DecodeEvaluation(body []byte) (Request, error) {
 	}
 	req := Request{Subject: ev.Subject.ID, Action: ev.Action.Name, Resource: ev.Resource.ID, Context: ev.Context}
 	req.Actor = strings.TrimPrefix(ev.Subject.ID, "iam:")
+	if req.Actor == "" {
+		return Request{}, &FieldError{Field: "subject.id", Problem: "names no actor"}
+	}
 	if a, ok := ev.Subject.Properties["actor"]; ok {
 		s, ok := a.(string)
 		if !ok || s == "" {

@@ -44,7 +44,7 @@ func Decode(body []byte) (Request, error) {
 	if len(body) > MaxBodyBytes {
 		return req, &FieldError{Field: "body", Problem: ErrTooLarge.Error()}
 	}
-	if err := decodeObject(body, &req); err != nil {
+	if err := decodeObject(body, &req, requestShape()); err != nil {
 		return Request{}, err
 	}
 	if req.Actor == "" {
@@ -59,10 +59,13 @@ func Decode(body []byte) (Request, error) {
 // decodeObject decodes one JSON object from body into v with unknown
 // fields rejected and no trailing data, translating encoding/json errors
 // into FieldErrors.
-func decodeObject(body []byte, v any) error {
+func decodeObject(body []byte, v any, s shape) error {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return &FieldError{Field: "body", Problem: "must be a JSON object"}
+	}
+	if err := checkKeys(body, s); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
