@@ -315,11 +315,16 @@ func configOf(t *testing.T, objs []render.Object, dep *appsv1.Deployment) regist
 // its cluster DNS name and port.
 func TestFlexAuthURLResolvesToService(t *testing.T) {
 	helm := helmBin(t)
-	rtObjs := renderObjects(t, helm, defaultRelease("registry-token"))
+	if def := renderObjects(t, helm, defaultRelease("registry-token")); configOf(t, def, one[*appsv1.Deployment](t, def)).Policy != nil {
+		t.Fatal("the policy call is on by default; it must be opted into")
+	}
+	rt := defaultRelease("registry-token")
+	rt.Values = []string{filepath.Join(chartDir("registry-token"), "ci", "flex-auth-policy-values.yaml")}
+	rtObjs := renderObjects(t, helm, rt)
 	faObjs := renderObjects(t, helm, defaultRelease("flex-auth"))
 	cfg := configOf(t, rtObjs, one[*appsv1.Deployment](t, rtObjs))
 	if cfg.Policy == nil {
-		t.Fatal("registry-token config has no policy section by default")
+		t.Fatal("registry-token config has no policy section with flexAuth.url set")
 	}
 	if cfg.Policy.FailClosed == nil || !*cfg.Policy.FailClosed {
 		t.Error("policy.failClosed is not true by default")
