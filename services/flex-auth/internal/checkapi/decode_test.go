@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -35,6 +36,8 @@ func TestDecodeRejectsWithTheFieldNamed(t *testing.T) {
 		{"case-folded name", `{"Actor":"a"}`, "Actor"},
 		{"duplicate member", `{"actor":"a","actor":"b"}`, "actor"},
 		{"duplicate context key", `{"actor":"a","context":{"k":1,"k":2}}`, "context.k"},
+		{"escaped member name", `{"act\u006fr":"a"}`, "body"},
+		{"duplicate among many", `{"actor":"a","context":{` + manyKeys(40) + `,"k7":1}}`, "context.k7"},
 		{"deep nesting", `{"actor":"a","context":{"k":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}}`, "body"},
 		{"actor not string", `{"actor":7}`, "actor"},
 		{"ttl fractional", `{"actor":"a","ttl_hours":1.5}`, "ttl_hours"},
@@ -110,4 +113,12 @@ func TestAppendJSONMatchesMarshal(t *testing.T) {
 			t.Errorf("AppendJSON = %s\nMarshal    = %s", got, want)
 		}
 	}
+}
+
+func manyKeys(n int) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = `"k` + strconv.Itoa(i) + `":1`
+	}
+	return strings.Join(parts, ",")
 }
