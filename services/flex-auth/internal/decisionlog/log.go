@@ -37,7 +37,8 @@ type Config struct {
 	Sync SyncMode
 	// Open opens Path; OpenAppend when nil. Tests inject failing files.
 	Open OpenFunc
-	// OnError is called (from the writer goroutine) for every failed batch.
+	// OnError is called (from the writer or a syncer goroutine) for every
+	// failed write or sync.
 	OnError func(error)
 	// MaxBatch bounds the entries of one write; 1024 when zero.
 	MaxBatch int
