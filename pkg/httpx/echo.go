@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // Options configure New.
@@ -45,7 +46,14 @@ func requestLog(log *zap.Logger, m Mapper, now func() time.Time) echo.Middleware
 		return func(c echo.Context) error {
 			start := now()
 			err := next(c)
+			if err != nil {
+				c.Error(err)
+			}
 			status := c.Response().Status
+			lvl := levelFor(c.Path(), status)
+			if !log.Core().Enabled(lvl) {
+				return nil
+			}
 			fields := []zap.Field{
 				zap.String("method", c.Request().Method),
 				zap.String("route", c.Path()),
@@ -59,19 +67,26 @@ func requestLog(log *zap.Logger, m Mapper, now func() time.Time) echo.Middleware
 				if p.Status >= 500 {
 					fields = append(fields, zap.String("cause", err.Error()))
 				}
-				c.Error(err)
 			}
 			fields = append(fields, zap.Int("status", status))
-			switch {
-			case status >= 500:
-				log.Error("request", fields...)
-			case c.Path() == "/healthz" || c.Path() == "/readyz" || c.Path() == "/metrics":
-				log.Debug("request", fields...)
-			default:
-				log.Info("request", fields...)
+			if ce := log.Check(lvl, "request"); ce != nil {
+				ce.Write(fields...)
 			}
 			return nil
 		}
+	}
+}
+
+// levelFor logs server errors at error level, probes and scrapes at debug,
+// everything else at info.
+func levelFor(route string, status int) zapcore.Level {
+	switch {
+	case status >= 500:
+		return zapcore.ErrorLevel
+	case route == "/healthz" || route == "/readyz" || route == "/metrics":
+		return zapcore.DebugLevel
+	default:
+		return zapcore.InfoLevel
 	}
 }
 
