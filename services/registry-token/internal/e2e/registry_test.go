@@ -2,18 +2,12 @@ package e2e
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/http/httptest"
+	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/distribution/distribution/v3/configuration"
-	_ "github.com/distribution/distribution/v3/registry/auth/token" // registers auth "token"
-	"github.com/distribution/distribution/v3/registry/handlers"
-	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory" // registers storage "inmemory"
+	"github.com/stellaops/authgate/services/registry-token/internal/devstack"
 )
 
 // startRegistry runs the distribution registry in-process with in-memory
@@ -26,31 +20,17 @@ func startRegistry(t *testing.T, s *Stack) string {
 	if err := os.WriteFile(jwksFile, s.JWKS, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	secret := make([]byte, 16)
-	if _, err := rand.Read(secret); err != nil {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &configuration.Configuration{Version: "0.1"}
-	cfg.Log.Level = "error"
-	cfg.Log.AccessLog.Disabled = true
-	cfg.HTTP.Secret = hex.EncodeToString(secret)
-	cfg.Catalog.MaxEntries = 1000 // the YAML default; go-containerregistry asks for n=1000
-	cfg.Storage = configuration.Storage{
-		"inmemory": configuration.Parameters{},
-		"delete":   configuration.Parameters{"enabled": true},
-	}
-	cfg.Auth = configuration.Auth{"token": configuration.Parameters{
-		"realm":   s.Realm,
-		"service": s.Service,
-		"issuer":  SigningIssuer,
-		"jwks":    jwksFile,
-	}}
-	ctx, cancel := context.WithCancel(context.Background())
-	app := handlers.NewApp(ctx, cfg)
-	srv := httptest.NewServer(app)
-	t.Cleanup(func() {
-		srv.Close()
-		cancel()
+	addr := ln.Addr().String()
+	r, err := devstack.StartRegistry(context.Background(), ln, devstack.RegistryOptions{
+		Realm: s.Realm, Service: s.Service, Issuer: SigningIssuer, JWKSFile: jwksFile,
 	})
-	return strings.TrimPrefix(srv.URL, "http://")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	return addr
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stellaops/authgate/pkg/plans"
 	"github.com/stellaops/authgate/services/registry-token/internal/app"
 	"github.com/stellaops/authgate/services/registry-token/internal/devauthority"
+	"github.com/stellaops/authgate/services/registry-token/internal/devstack"
 )
 
 // DefaultService is the registry service name of the seed's sample.
@@ -74,10 +75,9 @@ type Stack struct {
 	// Addr is the service's listen address.
 	Addr net.Addr
 
-	authoritySrv    *http.Server
-	authorityCancel context.CancelFunc
-	cancel          context.CancelFunc
-	done            chan error
+	authoritySrv *devstack.AuthorityServer
+	cancel       context.CancelFunc
+	done         chan error
 }
 
 // StartStack starts the Authority and registry-token and waits until
@@ -137,22 +137,10 @@ func (s *Stack) startAuthority(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("e2e: authority listener: %w", err)
 	}
-	s.AuthorityURL = "http://" + ln.Addr().String()
-	authCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.authorityCancel = cancel
-	verify, err := devauthority.NewDPoPVerifier(authCtx, s.AuthorityURL)
-	if err != nil {
-		_ = ln.Close()
+	if s.authoritySrv, err = devstack.StartAuthority(ctx, ln); err != nil {
 		return err
 	}
-	a, err := devauthority.New(devauthority.Options{Issuer: s.AuthorityURL, VerifyProof: verify})
-	if err != nil {
-		_ = ln.Close()
-		return err
-	}
-	s.Authority = a
-	s.authoritySrv = &http.Server{Handler: a, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = s.authoritySrv.Serve(ln) }()
+	s.Authority, s.AuthorityURL = s.authoritySrv.Authority, s.authoritySrv.URL
 	return nil
 }
 
@@ -251,10 +239,6 @@ func (s *Stack) Close() error {
 	if s.authoritySrv != nil {
 		_ = s.authoritySrv.Close()
 		s.authoritySrv = nil
-	}
-	if s.authorityCancel != nil {
-		s.authorityCancel()
-		s.authorityCancel = nil
 	}
 	return err
 }
