@@ -42,6 +42,7 @@ func TestDecodeEvaluationRejects(t *testing.T) {
 		{`{"subject":{"type":"actor","id":"a"},"action":{"name":"a"},"resource":{"type":"h","id":"x"},"context":{"n":{"deep":1}}}`, "context.n"},
 		{`{"subject":{"type":"actor","id":"a"},"action":{"name":"a"},"resource":{"type":"h","id":"x","properties":{"p":[1]}}}`, "resource.properties.p"},
 		{`{"subject":{"type":"actor","id":"a"},"action":{"name":"a"},"resource":{"type":"h","id":"x"},"extra":1}`, "extra"},
+		{"{\"subject\":{\"type\":\"actor\",\"id\":\"iam:a\xff\"},\"action\":{\"name\":\"a\"},\"resource\":{\"type\":\"h\",\"id\":\"x\"}}", "body"},
 	} {
 		_, err := DecodeEvaluation([]byte(tc.body))
 		var fe *FieldError

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"strings"
+	"unicode/utf8"
 )
 
 // FieldError is a request the decoder rejects. Field names the offending
@@ -63,6 +64,11 @@ func decodeObject(body []byte, v any, s shape) error {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return &FieldError{Field: "body", Problem: "must be a JSON object"}
+	}
+	// encoding/json would replace invalid bytes with U+FFFD and the
+	// decision would be made (and logged) on an altered name.
+	if !utf8.Valid(body) {
+		return &FieldError{Field: "body", Problem: "must be valid UTF-8"}
 	}
 	if err := checkKeys(body, s); err != nil {
 		return err

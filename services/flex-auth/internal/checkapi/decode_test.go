@@ -52,6 +52,8 @@ func TestDecodeRejectsWithTheFieldNamed(t *testing.T) {
 		{"empty body", ``, "body"},
 		{"truncated", `{"actor":"a"`, "body"},
 		{"syntax", `{"actor" "a"}`, "body"},
+		{"invalid UTF-8 in actor", "{\"actor\":\"agt-\xff\xfe-bridge\"}", "body"},
+		{"invalid UTF-8 in context", "{\"actor\":\"a\",\"context\":{\"k\":\"\xc3\"}}", "body"},
 		{"too large", `{"actor":"` + strings.Repeat("a", MaxBodyBytes) + `"}`, "body"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

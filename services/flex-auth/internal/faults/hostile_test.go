@@ -3,7 +3,6 @@ package faults
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -60,9 +59,7 @@ func TestHostileHTTP(t *testing.T) {
 			Check: status(431)},
 		{Name: "10000 context members", Head: post("", []byte(many.String())), Check: status(400)},
 		{Name: "JSON nested 30000 deep", Head: post("", []byte(nested)), Check: status(400)},
-		{Name: "invalid UTF-8 in actor", Head: post("", []byte("{\"actor\":\"agt-\xff\xfe-bridge\"}")),
-			Gap:   "checkapi.Decode accepts invalid UTF-8 (encoding/json turns it into U+FFFD) and decides on the altered actor name",
-			Check: denied},
+		{Name: "invalid UTF-8 in actor", Head: post("", []byte("{\"actor\":\"agt-\xff\xfe-bridge\"}")), Check: status(400)},
 		{Name: "invalid UTF-8 in member name", Head: post("", []byte("{\"act\xffor\":\"x\"}")), Check: status(400)},
 		{Name: "CR LF in an unknown member name", Head: post("", []byte(`{"actor":"x","a\r\nX-Injected: yes":1}`)), Check: status(400)},
 		{Name: "CR LF in the path", Head: fmt.Sprintf("POST /v1/check%%0D%%0AX-Injected:%%20yes HTTP/1.1\r\nHost: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", fa.Addr),
@@ -105,18 +102,6 @@ func status(want int) func(proctest.RawResponse) error {
 		}
 		return nil
 	}
-}
-
-// denied accepts a 4xx or a 200 deny envelope.
-func denied(r proctest.RawResponse) error {
-	if r.Status >= 400 && r.Status < 500 {
-		return nil
-	}
-	var e envelope
-	if r.Status != 200 || json.Unmarshal(r.Body, &e) != nil || e.Effect != "deny" {
-		return fmt.Errorf("status %d is neither a 4xx nor a deny: %.200s", r.Status, r.Body)
-	}
-	return nil
 }
 
 // repeatReader is an endless stream of one byte.

@@ -16,7 +16,7 @@ import (
 	"github.com/stellaops/authgate/services/flex-auth/internal/metrics"
 )
 
-func newBenchServer(b *testing.B, sync decisionlog.SyncMode) http.Handler {
+func newBenchServer(b testing.TB, sync decisionlog.SyncMode) http.Handler {
 	b.Helper()
 	eng, err := engine.New(engine.Config{
 		RegistryFile: "../../../../configs/ops-warden/production_registry_snapshot.json",
