@@ -242,6 +242,7 @@ func (c *caller) proof(t testing.TB) string {
 type answer struct {
 	Status int
 	Code   string // the problem's error member
+	Reason string // the problem's reason member
 	Token  string
 	Body   []byte
 	Err    error
@@ -279,11 +280,12 @@ func requestToken(ctx context.Context, client *http.Client, base string, c *call
 	a.Body, a.Err = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	a.At = time.Now()
 	var body struct {
-		Token string `json:"token"`
-		Error string `json:"error"`
+		Token  string `json:"token"`
+		Error  string `json:"error"`
+		Reason string `json:"reason"`
 	}
 	if json.Unmarshal(a.Body, &body) == nil {
-		a.Token, a.Code = body.Token, body.Error
+		a.Token, a.Code, a.Reason = body.Token, body.Error, body.Reason
 	}
 	return a
 }

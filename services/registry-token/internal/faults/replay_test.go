@@ -89,7 +89,7 @@ func TestReplicasShareReplayCache(t *testing.T) {
 			mu               sync.Mutex
 			refused          = map[int]float64{} // replica -> 503s
 			firstOK          [2]time.Time        // per replica, after Redis is back
-			unavailBefore    = []float64{rejected(t, a)["unavailable"], rejected(t, b)["unavailable"]}
+			unavailBefore    = []float64{rejected(t, a)["replay_store_unavailable"], rejected(t, b)["replay_store_unavailable"]}
 		)
 		downFrom.Store(1 << 62)
 		downTo.Store(1 << 62)
@@ -124,7 +124,8 @@ func TestReplicasShareReplayCache(t *testing.T) {
 							firstOK[ri] = an.At
 						}
 						mu.Unlock()
-					case an.Err == nil && an.Status == http.StatusServiceUnavailable && an.Code == "temporarily_unavailable":
+					case an.Err == nil && an.Status == http.StatusServiceUnavailable && an.Code == "temporarily_unavailable" &&
+						an.Reason == "replay_store_unavailable":
 						fig.Denied()
 						mu.Lock()
 						refused[ri]++
@@ -169,9 +170,9 @@ func TestReplicasShareReplayCache(t *testing.T) {
 		mu.Unlock()
 		fig.Disruption(recovery)
 		for i, p := range replicas {
-			got := rejected(t, p)["unavailable"] - unavailBefore[i]
+			got := rejected(t, p)["replay_store_unavailable"] - unavailBefore[i]
 			if got != refused[i] || got == 0 {
-				t.Errorf("%s: registry_token_rejected_total{reason=unavailable} grew by %v, clients saw %v refusals", p.Name, got, refused[i])
+				t.Errorf("%s: registry_token_rejected_total{reason=replay_store_unavailable} grew by %v, clients saw %v refusals", p.Name, got, refused[i])
 			}
 			if !p.Running() {
 				t.Errorf("%s exited", p.Name)

@@ -90,7 +90,7 @@ func authorityDenial(err error, usedDPoP bool) error {
 	case errors.Is(err, authority.ErrInsufficientScope):
 		return deny(ReasonInsufficientScope, err)
 	case errors.Is(err, authority.ErrNotReady):
-		return deny(ReasonUnavailable, err)
+		return deny(ReasonAuthorityUnavailable, err)
 	}
 	return &Denial{Reason: ReasonInvalidToken, DPoP: usedDPoP, cause: err}
 }
@@ -105,7 +105,7 @@ func proofDenial(err error) error {
 	case errors.Is(err, dpop.ErrInvalidToken):
 		r = ReasonSenderConstraint
 	case errors.Is(err, dpop.ErrTemporarilyUnavailable):
-		r = ReasonUnavailable
+		r = ReasonReplayStoreUnavailable
 	}
 	return &Denial{Reason: r, DPoP: true, cause: err}
 }

@@ -46,8 +46,10 @@ func errorTable(r Reason) descriptor {
 		return descriptor{http.StatusForbidden, "access_denied", "The caller's licence has been revoked."}
 	case ReasonNotEntitled:
 		return descriptor{http.StatusForbidden, "access_denied", "The caller's plan grants none of the requested access."}
-	case ReasonUnavailable:
-		return descriptor{http.StatusServiceUnavailable, "temporarily_unavailable", "The service is temporarily unavailable."}
+	case ReasonAuthorityUnavailable:
+		return descriptor{http.StatusServiceUnavailable, "temporarily_unavailable", "The Authority's signing keys are not available; no token is issued."}
+	case ReasonReplayStoreUnavailable:
+		return descriptor{http.StatusServiceUnavailable, "temporarily_unavailable", "The DPoP replay cache cannot record the proof; no token is issued."}
 	case ReasonPolicyDenied:
 		return descriptor{http.StatusForbidden, "access_denied", "Policy denies all of the requested access that the caller's plan grants."}
 	case ReasonPolicyUnavailable:

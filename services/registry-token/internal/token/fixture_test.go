@@ -71,6 +71,10 @@ type options struct {
 	plans        map[string][]plans.Rule // nil: community and enterprise below
 	gate         token.Gate
 	failOpen     bool
+	// replay replaces the memory replay cache (nil: a memory cache with
+	// replayEntries entries, default when 0).
+	replay        func(ctx context.Context, now func() time.Time) dpop.ReplayCache
+	authorityDown bool // the Authority's keys are never fetched
 }
 
 func newFixture(t testing.TB, o options) *fixture {
@@ -85,8 +89,10 @@ func newFixture(t testing.TB, o options) *fixture {
 		ClockSkew: 30 * time.Second, RefreshInterval: time.Hour, MinRefreshGap: 10 * time.Second,
 		CacheSize: 100, Now: clk.Now,
 	})
-	if err := client.Refresh(ctx); err != nil {
-		t.Fatal(err)
+	if !o.authorityDown {
+		if err := client.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 	raw, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -111,7 +117,10 @@ func newFixture(t testing.TB, o options) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	replay := dpop.NewMemoryReplayCache(ctx, dpop.MemoryOptions{Now: clk.Now})
+	var replay dpop.ReplayCache = dpop.NewMemoryReplayCache(ctx, dpop.MemoryOptions{Now: clk.Now})
+	if o.replay != nil {
+		replay = o.replay(ctx, clk.Now)
+	}
 	var nonces dpop.NonceSource
 	if o.requireNonce {
 		if nonces, err = dpop.NewHMACNonces([]byte(strings.Repeat("k", 32)), time.Minute); err != nil {

@@ -272,7 +272,7 @@ func (h *Handler) record(ctx context.Context, d *decision, err error) {
 		h.d.Logger.Info("token issued", fields...)
 		return
 	}
-	reason := ReasonUnavailable
+	reason := ReasonInternal
 	var den *Denial
 	if errors.As(err, &den) {
 		reason = den.Reason

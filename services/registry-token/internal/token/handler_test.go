@@ -292,7 +292,7 @@ func (f *fixture) firstKid() string {
 }
 
 func TestRejections(t *testing.T) {
-	for _, tc := range rejections() {
+	for _, tc := range append(rejections(), outages()...) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, tc.opts)
 			rec := f.do(tc.build(f))

@@ -58,7 +58,7 @@ func (in *instruments) failOpen(ctx context.Context, r Reason) {
 func (in *instruments) reject(ctx context.Context, r Reason) {
 	opt, ok := in.reasons[r]
 	if !ok {
-		opt = in.reasons[ReasonUnavailable]
+		opt = in.reasons[ReasonInternal]
 	}
 	in.rejected.Add(ctx, 1, opt)
 }

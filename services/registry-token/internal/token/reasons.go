@@ -21,13 +21,21 @@ const (
 	ReasonUnknownPlan       Reason = "unknown_plan"
 	ReasonLicenseRevoked    Reason = "license_revoked"
 	ReasonNotEntitled       Reason = "not_entitled"
-	ReasonUnavailable       Reason = "unavailable"
+	// The Authority's keys are not loaded (never fetched, or dropped after
+	// authority.jwksMaxStale without a successful refresh).
+	ReasonAuthorityUnavailable Reason = "authority_unavailable"
+	// The DPoP replay cache cannot record the proof: Redis unreachable, or
+	// the memory cache full (authority.replayCache.maxEntries).
+	ReasonReplayStoreUnavailable Reason = "replay_store_unavailable"
 	// flex-auth (policy section): every access the plan grants was denied
 	// by policy, or flex-auth failed while policy.failClosed is true.
 	ReasonPolicyDenied          Reason = "policy_denied"
 	ReasonPolicyUnavailable     Reason = "policy_unavailable"
 	ReasonPolicyTimeout         Reason = "policy_timeout"
 	ReasonPolicyInvalidResponse Reason = "policy_invalid_response"
+	// An error that is not a refusal (signing failed): the client gets a
+	// generic 500; this is its metric label.
+	ReasonInternal Reason = "internal_error"
 )
 
 // Reasons lists every reason, in a stable order (metrics pre-creation,
@@ -37,8 +45,9 @@ func Reasons() []Reason {
 		ReasonMissingService, ReasonServiceNotAllowed, ReasonInvalidScope, ReasonTooManyScopes,
 		ReasonMissingToken, ReasonInvalidToken, ReasonInvalidProof, ReasonProofReplayed,
 		ReasonNonceRequired, ReasonSenderConstraint, ReasonInsufficientScope, ReasonUnknownPlan,
-		ReasonLicenseRevoked, ReasonNotEntitled, ReasonUnavailable,
+		ReasonLicenseRevoked, ReasonNotEntitled, ReasonAuthorityUnavailable, ReasonReplayStoreUnavailable,
 		ReasonPolicyDenied, ReasonPolicyUnavailable, ReasonPolicyTimeout, ReasonPolicyInvalidResponse,
+		ReasonInternal,
 	}
 }
 

@@ -1,0 +1,33 @@
+package token_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/stellaops/authgate/pkg/dpop"
+)
+
+// downStore is a replay store that cannot be reached (Redis down).
+type downStore struct{}
+
+func (downStore) Claim(context.Context, dpop.ReplayKey, time.Time) error {
+	return errors.Join(dpop.ErrReplayStore, errors.New("dial tcp 127.0.0.1:6379: connection refused"))
+}
+
+// outages are the refusals caused by a dependency, each with its own
+// reason so that an operator can tell them apart.
+func outages() []rejection {
+	valid := func(f *fixture) *http.Request {
+		tok := f.mint(f.claims())
+		return request(pullBase, "DPoP "+tok, f.proof(tok))
+	}
+	return []rejection{
+		{name: "authority keys not loaded", opts: options{authorityDown: true}, build: valid,
+			status: 503, code: "temporarily_unavailable", reason: "authority_unavailable"},
+		{name: "replay store unreachable", build: valid, opts: options{
+			replay: func(context.Context, func() time.Time) dpop.ReplayCache { return downStore{} }},
+			status: 503, code: "temporarily_unavailable", reason: "replay_store_unavailable"},
+	}
+}
