@@ -193,13 +193,38 @@ func (p *Proc) launch() error {
 }
 
 func (p *Proc) waitReady(exited <-chan struct{}) error {
+	err := pollOK(p.URL+p.opts.ReadyPath, p.opts.ReadyTimeout, exited)
+	switch {
+	case errors.Is(err, errExited):
+		return fmt.Errorf("exited before ready (%s)", p.ExitState())
+	case err != nil:
+		p.Kill()
+		return fmt.Errorf("%s not 200 within %s", p.opts.ReadyPath, p.opts.ReadyTimeout)
+	}
+	return nil
+}
+
+// WaitReady polls url until it answers 200, for at most timeout, for
+// servers that are not children (a service started in-process).
+func WaitReady(t testing.TB, url string, timeout time.Duration) {
+	t.Helper()
+	if err := pollOK(url, timeout, nil); err != nil {
+		t.Fatalf("proctest: %v", err)
+	}
+}
+
+var errExited = errors.New("exited")
+
+// pollOK polls url every 20 ms until it answers 200, timeout passes or
+// exited (nil: never) is closed.
+func pollOK(url string, timeout time.Duration, exited <-chan struct{}) error {
 	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.NewTimer(p.opts.ReadyTimeout)
+	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		resp, err := client.Get(p.URL + p.opts.ReadyPath)
+		resp, err := client.Get(url)
 		if err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			_ = resp.Body.Close()
@@ -209,10 +234,9 @@ func (p *Proc) waitReady(exited <-chan struct{}) error {
 		}
 		select {
 		case <-exited:
-			return fmt.Errorf("exited before ready (%s)", p.ExitState())
+			return errExited
 		case <-deadline.C:
-			p.Kill()
-			return fmt.Errorf("%s not 200 within %s", p.opts.ReadyPath, p.opts.ReadyTimeout)
+			return fmt.Errorf("%s not 200 within %s", url, timeout)
 		case <-tick.C:
 		}
 	}

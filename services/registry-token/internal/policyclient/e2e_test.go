@@ -23,14 +23,18 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/stellaops/authgate/pkg/dpop"
+	"github.com/stellaops/authgate/pkg/proctest"
 	"github.com/stellaops/authgate/services/registry-token/internal/authority/authoritytest"
 )
 
 // TestWithRealFlexAuth builds the flex-auth binary once and runs its CLI
 // and its server against the registry policy package.
 func TestWithRealFlexAuth(t *testing.T) {
-	root := moduleRoot(t)
-	bin := buildFlexAuth(t, root)
+	root, err := proctest.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := proctest.Build(t, "./services/flex-auth")
 	t.Run("policy package", func(t *testing.T) { testPolicyPackage(t, bin, root) })
 	t.Run("end to end", func(t *testing.T) { testEndToEnd(t, bin, root) })
 }
@@ -118,15 +122,15 @@ func testEndToEnd(t *testing.T, bin, root string) {
 
 	// flex-auth stopped (SIGSTOP): connections are accepted, nothing is
 	// answered; the request's deadline (policy.timeout) expires.
-	fa.stop(t)
+	fa.Pause(t)
 	status, body, hdr := c.token("customer-42", "community", "scope=repository:stella-ops/public/base:pull")
-	fa.cont(t)
+	fa.Resume(t)
 	if status != http.StatusServiceUnavailable || !strings.Contains(body, `"reason":"policy_timeout"`) || hdr.Get("Retry-After") == "" {
 		t.Fatalf("stopped flex-auth: status %d %v: %s", status, hdr, body)
 	}
 
 	// flex-auth killed: connection refused.
-	fa.kill()
+	fa.Kill()
 	status, body, hdr = c.token("customer-42", "community", "scope=repository:stella-ops/public/base:pull")
 	if status != http.StatusServiceUnavailable || !strings.Contains(body, `"reason":"policy_unavailable"`) || hdr.Get("Retry-After") == "" {
 		t.Fatalf("killed flex-auth: status %d %v: %s", status, hdr, body)

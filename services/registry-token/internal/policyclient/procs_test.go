@@ -6,169 +6,34 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
+	"github.com/stellaops/authgate/pkg/proctest"
 	"github.com/stellaops/authgate/services/registry-token/internal/app"
 	"github.com/stellaops/authgate/services/registry-token/internal/authority/authoritytest"
 )
 
-// moduleRoot is the directory of go.mod.
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatalf("go env GOMOD: %v", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		t.Fatal("not inside the module")
-	}
-	return filepath.Dir(gomod)
-}
-
-// buildFlexAuth builds the real flex-auth binary into a temporary directory.
-func buildFlexAuth(t *testing.T, root string) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "flex-auth")
-	cmd := exec.Command("go", "build", "-o", bin, "./services/flex-auth")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./services/flex-auth: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// freeAddr returns a 127.0.0.1 address nothing listens on right now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
+func TestMain(m *testing.M) { os.Exit(proctest.Main(m)) }
 
 // flexAuthProc is a running flex-auth serve.
 type flexAuthProc struct {
-	cmd    *exec.Cmd
-	URL    string
-	LogDir string
-	Log    string // decision log file
-	done   chan struct{}
-	out    *syncBuffer
-}
-
-// kill sends SIGKILL to the child (by its pid) and waits for it to exit.
-func (p *flexAuthProc) kill() {
-	_ = p.cmd.Process.Kill() // an error only means it has already exited
-	<-p.done
+	*proctest.Proc
+	Log string // decision log file
 }
 
 func startFlexAuth(t *testing.T, bin, root string) *flexAuthProc {
 	t.Helper()
 	dir := t.TempDir()
-	addr := freeAddr(t)
-	p := &flexAuthProc{URL: "http://" + addr, LogDir: dir, Log: filepath.Join(dir, "decisions.jsonl"),
-		done: make(chan struct{}), out: &syncBuffer{}}
-	p.cmd = exec.Command(bin, "serve", "--addr", addr,
+	p := &flexAuthProc{Log: filepath.Join(dir, "decisions.jsonl")}
+	p.Proc = proctest.Start(t, bin, proctest.Options{Name: "flex-auth", Dir: dir, Args: []string{
+		"serve", "--addr", proctest.AddrArg,
 		"--registry", filepath.Join(root, "configs", "registry-policy", "registry_snapshot.json"),
 		"--policy", filepath.Join(root, "configs", "registry-policy", "policy_package.md"),
-		"--log", p.Log)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		p.kill()
-		if t.Failed() {
-			t.Logf("flex-auth output:\n%s", p.out.String())
-		}
-	})
-	waitReady(t, p.URL+"/readyz", p.done)
+		"--log", p.Log}})
 	return p
-}
-
-// stop sends SIGSTOP and polls /proc until every thread of the child is
-// stopped (signal delivery is asynchronous); cont resumes it.
-func (p *flexAuthProc) stop(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !allStopped(t, p.cmd.Process.Pid) {
-		if time.Now().After(deadline) {
-			t.Fatal("flex-auth did not stop")
-		}
-		time.Sleep(5 * time.Millisecond) // polling /proc: there is nothing to wait on
-	}
-}
-
-func (p *flexAuthProc) cont(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// allStopped reports whether every thread of pid is in state T (stopped).
-func allStopped(t *testing.T, pid int) bool {
-	t.Helper()
-	stats, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
-	if err != nil || len(stats) == 0 {
-		t.Fatalf("threads of %d: %v", pid, err)
-	}
-	for _, f := range stats {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return false // a thread that just exited
-		}
-		// pid (comm) state ...: the state follows the last ')'.
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
-			return false
-		}
-	}
-	return true
-}
-
-// waitReady polls url until it answers 200, failing if exited is closed.
-func waitReady(t *testing.T, url string, exited <-chan struct{}) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready: %v", url, err)
-		}
-		select {
-		case <-exited:
-			t.Fatalf("process exited before %s was ready", url)
-		case <-tick.C:
-		}
-	}
 }
 
 // syncBuffer is a bytes.Buffer safe for a writer and concurrent readers.
@@ -244,6 +109,6 @@ policy: {url: %q, timeout: 1s, failClosed: true}
 	case err := <-done:
 		t.Fatalf("registry-token did not start: %v", err)
 	}
-	waitReady(t, base+"/readyz", nil)
+	proctest.WaitReady(t, base+"/readyz", proctest.DefaultReadyTimeout)
 	return &registryToken{URL: base, Logs: logs}
 }
