@@ -49,11 +49,20 @@ type Status struct {
 	Failures        int64
 }
 
+// View is the active pair together with the reload status that goes with
+// it, taken at one instant: a reader never sees the count of a reload
+// with the files of the one before.
+type View struct {
+	Pair   *Pair
+	Status Status
+}
+
 // Engine decides requests with the active pair. It is safe for concurrent
 // use; reloads are serialized.
 type Engine struct {
 	cfg    Config
 	active atomic.Pointer[Pair]
+	view   atomic.Pointer[View]
 	mu     sync.Mutex // serializes Reload and guards status
 	status Status
 }
@@ -105,6 +114,7 @@ func (e *Engine) Reload() error {
 		e.status.LastReload = now
 		e.status.LastReloadError = ""
 	}
+	e.view.Store(&View{Pair: e.active.Load(), Status: e.status})
 	if e.cfg.OnReload != nil {
 		e.cfg.OnReload(result, err)
 	}
@@ -115,10 +125,15 @@ func (e *Engine) Reload() error {
 func (e *Engine) Active() *Pair { return e.active.Load() }
 
 // Status returns a copy of the reload status.
-func (e *Engine) Status() Status {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.status
+func (e *Engine) Status() Status { return e.View().Status }
+
+// View returns the active pair and its reload status as one consistent
+// snapshot, without waiting for a reload in progress.
+func (e *Engine) View() View {
+	if v := e.view.Load(); v != nil {
+		return *v
+	}
+	return View{}
 }
 
 // Decide evaluates in with the pair and fills the decision envelope

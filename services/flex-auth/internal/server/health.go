@@ -49,8 +49,8 @@ type HealthDecisonLog struct {
 }
 
 func (s *Server) health(c echo.Context) error {
-	p := s.deps.Engine.Active()
-	st := s.deps.Engine.Status()
+	v := s.deps.Engine.View()
+	p, st := v.Pair, v.Status
 	h := Health{
 		Status:   "ok",
 		Registry: HealthRegistry{Digest: p.Snapshot.Digest(), Actors: p.Snapshot.Len()},
