@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/stellaops/authgate/pkg/dpop"
@@ -217,19 +216,6 @@ func newGate(log *zap.Logger, p config.Policy) (token.Gate, error) {
 		log.Info("policy check enabled", fields...)
 	}
 	return c, nil
-}
-
-func newReplayCache(ctx context.Context, rc config.ReplayCache, now func() time.Time) (dpop.ReplayCache, func(), error) {
-	if rc.Backend == config.ReplayBackendRedis {
-		opts, err := redis.ParseURL(rc.RedisURL)
-		if err != nil {
-			return nil, nil, fmt.Errorf("authority.replayCache.redisUrl: %s", config.Redact(rc.RedisURL))
-		}
-		client := redis.NewClient(opts)
-		return dpop.NewRedisReplayCache(client, "registry-token:dpop:"), func() { _ = client.Close() }, nil
-	}
-	c := dpop.NewMemoryReplayCache(ctx, dpop.MemoryOptions{Now: now})
-	return c, func() { _ = c.Close() }, nil
 }
 
 func newNonces(d config.DPoP) (dpop.NonceSource, error) {

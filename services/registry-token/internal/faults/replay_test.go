@@ -147,8 +147,8 @@ func TestReplicasShareReplayCache(t *testing.T) {
 		rd.Stop()
 		stopped := time.Now()
 		downFrom.Store(stopped.UnixNano())
-		// A refusal takes longer than a token (the Redis client retries),
-		// so the outage is counted in fewer requests.
+		// The Redis client neither retries nor redials (app/replay.go), so
+		// a refusal comes at once; a quarter of a step is enough.
 		at := sent()
 		waitFor(t, 5*time.Minute, "load while Redis is down", func() bool { return sent() >= at+step/4 })
 		restarting := time.Now()
