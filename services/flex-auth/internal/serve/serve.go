@@ -88,7 +88,11 @@ func Run(ctx context.Context, env Env) error {
 	eng, err = engine.New(engine.Config{RegistryFile: cfg.Registry, PolicyFile: cfg.Policy, Now: now,
 		OnReload: func(result string, err error) {
 			m.Reload(result)
-			if err != nil {
+			switch {
+			case err == nil:
+			case eng == nil: // the initial load: there is no previous pair
+				log.Error("load failed; no registry and policy to serve, not starting", zap.Error(err))
+			default:
 				log.Error("reload failed; previous registry and policy stay active", zap.Error(err))
 			}
 		}})
