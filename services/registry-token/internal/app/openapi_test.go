@@ -1,129 +1,47 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"mime"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
-	"gopkg.in/yaml.v3"
 
 	"github.com/stellaops/authgate/pkg/dpop"
+	"github.com/stellaops/authgate/pkg/openapitest"
 	"github.com/stellaops/authgate/services/registry-token/internal/app"
 	"github.com/stellaops/authgate/services/registry-token/internal/authority/authoritytest"
 )
 
 const specFile = "../../../../api/registry-token.openapi.yaml"
 
-// spec is the OpenAPI document as generic JSON values.
+// spec is the OpenAPI document; doc and compiler are its generic JSON
+// values and its schemas.
 type spec struct {
+	*openapitest.Spec
 	doc      map[string]any
 	compiler *jsonschema.Compiler
 }
 
 func loadSpec(t *testing.T) *spec {
 	t.Helper()
-	raw, err := os.ReadFile(specFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var y any
-	if err := yaml.Unmarshal(raw, &y); err != nil {
-		t.Fatal(err)
-	}
-	j, err := json.Marshal(y)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(j))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft2020)
-	c.AssertFormat()
-	if err := c.AddResource("file:///spec.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	if v := doc.(map[string]any)["openapi"]; v != "3.1.0" {
-		t.Fatalf("openapi version %v", v)
-	}
-	return &spec{doc: doc.(map[string]any), compiler: c}
-}
-
-func pointerEscape(s string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
+	s := openapitest.Load(t, specFile)
+	return &spec{Spec: s, doc: s.Doc, compiler: s.Compiler}
 }
 
 // check validates one real response against the operation's response.
 func (s *spec) check(t *testing.T, method, path string, resp *http.Response, body []byte) {
 	t.Helper()
-	op, ok := dig(s.doc, "paths", path, strings.ToLower(method)).(map[string]any)
-	if !ok {
-		t.Fatalf("%s %s not in the spec", method, path)
-	}
-	status := strconv.Itoa(resp.StatusCode)
-	r, ok := dig(op, "responses", status).(map[string]any)
-	if !ok {
-		t.Fatalf("%s %s: status %s not in the spec (body %s)", method, path, status, body)
-	}
-	ptr := "#/paths/" + pointerEscape(path) + "/" + strings.ToLower(method) + "/responses/" + status
-	if ref, ok := r["$ref"].(string); ok {
-		ptr = ref
-		r = dig(s.doc, strings.Split(strings.TrimPrefix(ref, "#/"), "/")...).(map[string]any)
-	}
-	if hs, ok := r["headers"].(map[string]any); ok {
-		for name, h := range hs {
-			if req, _ := h.(map[string]any)["required"].(bool); req && resp.Header.Get(name) == "" {
-				t.Errorf("%s %s %s: required header %s missing", method, path, status, name)
-			}
-		}
-	}
-	ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	if err != nil {
-		t.Fatalf("%s %s: content type %q", method, path, resp.Header.Get("Content-Type"))
-	}
-	content, _ := r["content"].(map[string]any)
-	if _, ok := content[ct]; !ok {
-		t.Fatalf("%s %s %s: content type %s not in the spec", method, path, status, ct)
-	}
-	if ct == "text/plain" {
-		return
-	}
-	sch, err := s.compiler.Compile("file:///spec.json" + ptr + "/content/" + pointerEscape(ct) + "/schema")
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
-	if err != nil {
-		t.Fatalf("%s %s: body is not JSON: %s", method, path, body)
-	}
-	if err := sch.Validate(inst); err != nil {
-		t.Errorf("%s %s %s: body does not match the spec: %v\n%s", method, path, status, err, body)
-	}
+	s.ValidateResponse(t, method, path, resp, body)
 }
 
-func dig(v any, keys ...string) any {
-	for _, k := range keys {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = m[k]
-	}
-	return v
-}
+func dig(v any, keys ...string) any { return openapitest.Dig(v, keys...) }
 
 // start runs the service and returns its base URL once ready.
 func start(t *testing.T, a *authoritytest.Authority) string {
