@@ -2,6 +2,11 @@
 // before the decision is answered. Concurrent decisions share one write
 // and one fsync (group commit): a single writer goroutine takes every
 // entry queued while the previous batch was being synced.
+//
+// For audit: when a batch write fails partway, the complete lines before
+// the failure stay in the file although every decision of the batch was
+// answered as failed (503 deny). A line therefore means "decided, and
+// possibly answered"; the absence of a line means "never answered allow".
 package decisionlog
 
 import (
