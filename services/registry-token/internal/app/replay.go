@@ -62,6 +62,6 @@ func newReplayCache(ctx context.Context, rc config.ReplayCache, now func() time.
 		client := redis.NewClient(opts)
 		return dpop.NewRedisReplayCache(client, "registry-token:dpop:"), func() { _ = client.Close() }, nil
 	}
-	c := dpop.NewMemoryReplayCache(ctx, dpop.MemoryOptions{Now: now})
+	c := dpop.NewMemoryReplayCache(ctx, dpop.MemoryOptions{MaxEntries: rc.MaxEntries, Now: now})
 	return c, func() { _ = c.Close() }, nil
 }

@@ -76,3 +76,21 @@ func TestRedisReplayClaimFailsOnceAndClosed(t *testing.T) {
 		t.Fatalf("%d connections for one claim, want 1 (no retries)", n)
 	}
 }
+
+// authority.replayCache.maxEntries reaches the memory cache.
+func TestMemoryReplayCacheMaxEntries(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rc, closeRC, err := newReplayCache(ctx, config.ReplayCache{Backend: config.ReplayBackendMemory, MaxEntries: 2}, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeRC()
+	exp := time.Now().Add(time.Minute)
+	for i, want := range []error{nil, nil, dpop.ErrReplayCacheFull} {
+		err := rc.Claim(ctx, dpop.NewReplayKey("jkt", "GET", "https://x/token", string(rune('a'+i))), exp)
+		if !errors.Is(err, want) {
+			t.Fatalf("claim %d: %v, want %v", i, err, want)
+		}
+	}
+}

@@ -152,6 +152,11 @@ func serve(ctx context.Context, cfg config.Config, env Env) (err error) {
 		zap.Bool("tls", srv.TLSConfig != nil), zap.String("public_url", cfg.Server.PublicURL),
 		zap.String("signing_alg", key.Algorithm()), zap.String("kid", key.KeyID()),
 		zap.String("replay_cache", cfg.Authority.ReplayCache.Backend))
+	if cfg.Authority.ReplayCache.Backend == config.ReplayBackendMemory {
+		log.Info("memory replay cache: above this many DPoP proofs per second new proofs are refused (replay_cache_full)",
+			zap.Int("max_proofs_per_second", cfg.Authority.ProofsPerSecond()),
+			zap.Int("max_entries", cfg.Authority.ReplayCache.MaxEntries))
+	}
 	if env.Listening != nil {
 		env.Listening(ln.Addr())
 	}

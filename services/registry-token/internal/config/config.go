@@ -38,6 +38,13 @@ const (
 	SenderConstraintOptional = "optional"
 	ReplayBackendMemory      = "memory"
 	ReplayBackendRedis       = "redis"
+	// DefaultReplayCacheEntries bounds the memory replay cache: with the
+	// default proof window (dpop.maxAge + dpop.clockSkew = 65 s) one
+	// replica accepts about 4,000 proofs/s before it refuses new ones.
+	DefaultReplayCacheEntries = 1 << 18
+	// MaxReplayCacheEntries caps authority.replayCache.maxEntries (about
+	// 150 bytes an entry: some 2.5 GB at the cap).
+	MaxReplayCacheEntries = 1 << 24
 
 	// Bounds of signing.lifetime: a registry token lives long enough for
 	// one push and not much longer.
@@ -147,6 +154,20 @@ type DPoP struct {
 type ReplayCache struct {
 	Backend  string `koanf:"backend" yaml:"backend"`
 	RedisURL string `koanf:"redisUrl" yaml:"redisUrl"`
+	// MaxEntries bounds the memory backend: it holds every proof for
+	// dpop.maxAge + dpop.clockSkew and, when full, refuses new proofs
+	// (503 replay_cache_full) rather than forget one (beyond DESIGN.md).
+	MaxEntries int `koanf:"maxEntries" yaml:"maxEntries"`
+}
+
+// ProofsPerSecond is how many proofs a second one replica's memory cache
+// can accept indefinitely: MaxEntries / (maxAge + clockSkew).
+func (a Authority) ProofsPerSecond() int {
+	window := a.DPoP.MaxAge + a.DPoP.ClockSkew
+	if window <= 0 {
+		return 0
+	}
+	return int(float64(a.ReplayCache.MaxEntries) / window.Seconds())
 }
 
 // Signing configures the registry token signer.
@@ -184,7 +205,7 @@ func Defaults() Config {
 				ClockSkew:  DefaultDPoPClockSkew,
 				Algorithms: DefaultDPoPAlgorithms(),
 			},
-			ReplayCache: ReplayCache{Backend: ReplayBackendMemory},
+			ReplayCache: ReplayCache{Backend: ReplayBackendMemory, MaxEntries: DefaultReplayCacheEntries},
 		},
 		Signing: Signing{
 			Issuer:   DefaultSigningIssuer,

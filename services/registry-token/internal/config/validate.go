@@ -184,6 +184,9 @@ func (a *Authority) validate() []error {
 	default:
 		add("authority.replayCache.backend: %q is not memory or redis", a.ReplayCache.Backend)
 	}
+	if n := a.ReplayCache.MaxEntries; n <= 0 || n > MaxReplayCacheEntries {
+		add("authority.replayCache.maxEntries: %d is outside [1, %d]", n, MaxReplayCacheEntries)
+	}
 	return errs
 }
 

@@ -104,6 +104,8 @@ func proofDenial(err error) error {
 		r = ReasonNonceRequired
 	case errors.Is(err, dpop.ErrInvalidToken):
 		r = ReasonSenderConstraint
+	case errors.Is(err, dpop.ErrReplayCacheFull):
+		r = ReasonReplayCacheFull
 	case errors.Is(err, dpop.ErrTemporarilyUnavailable):
 		r = ReasonReplayStoreUnavailable
 	}

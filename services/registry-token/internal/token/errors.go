@@ -48,6 +48,8 @@ func errorTable(r Reason) descriptor {
 		return descriptor{http.StatusForbidden, "access_denied", "The caller's plan grants none of the requested access."}
 	case ReasonAuthorityUnavailable:
 		return descriptor{http.StatusServiceUnavailable, "temporarily_unavailable", "The Authority's signing keys are not available; no token is issued."}
+	case ReasonReplayCacheFull:
+		return descriptor{http.StatusServiceUnavailable, "temporarily_unavailable", "This replica's DPoP replay cache is full; no token is issued. Retry later."}
 	case ReasonReplayStoreUnavailable:
 		return descriptor{http.StatusServiceUnavailable, "temporarily_unavailable", "The DPoP replay cache cannot record the proof; no token is issued."}
 	case ReasonPolicyDenied:

@@ -29,5 +29,16 @@ func outages() []rejection {
 		{name: "replay store unreachable", build: valid, opts: options{
 			replay: func(context.Context, func() time.Time) dpop.ReplayCache { return downStore{} }},
 			status: 503, code: "temporarily_unavailable", reason: "replay_store_unavailable"},
+		{name: "memory replay cache full", build: valid, opts: options{replay: fullMemoryCache},
+			status: 503, code: "temporarily_unavailable", reason: "replay_cache_full"},
 	}
+}
+
+// fullMemoryCache is a one-entry memory cache already holding a proof.
+func fullMemoryCache(ctx context.Context, now func() time.Time) dpop.ReplayCache {
+	c := dpop.NewMemoryReplayCache(ctx, dpop.MemoryOptions{MaxEntries: 1, Now: now})
+	if err := c.Claim(ctx, dpop.NewReplayKey("other", "GET", publicURL+"/token", "jti-0"), now().Add(time.Minute)); err != nil {
+		panic(err)
+	}
+	return c
 }

@@ -24,9 +24,12 @@ const (
 	// The Authority's keys are not loaded (never fetched, or dropped after
 	// authority.jwksMaxStale without a successful refresh).
 	ReasonAuthorityUnavailable Reason = "authority_unavailable"
-	// The DPoP replay cache cannot record the proof: Redis unreachable, or
-	// the memory cache full (authority.replayCache.maxEntries).
+	// The DPoP replay store (Redis) cannot record the proof.
 	ReasonReplayStoreUnavailable Reason = "replay_store_unavailable"
+	// The memory replay cache holds authority.replayCache.maxEntries
+	// unexpired proofs: this replica takes more proofs per second than
+	// maxEntries / (dpop.maxAge + dpop.clockSkew).
+	ReasonReplayCacheFull Reason = "replay_cache_full"
 	// flex-auth (policy section): every access the plan grants was denied
 	// by policy, or flex-auth failed while policy.failClosed is true.
 	ReasonPolicyDenied          Reason = "policy_denied"
@@ -46,6 +49,7 @@ func Reasons() []Reason {
 		ReasonMissingToken, ReasonInvalidToken, ReasonInvalidProof, ReasonProofReplayed,
 		ReasonNonceRequired, ReasonSenderConstraint, ReasonInsufficientScope, ReasonUnknownPlan,
 		ReasonLicenseRevoked, ReasonNotEntitled, ReasonAuthorityUnavailable, ReasonReplayStoreUnavailable,
+		ReasonReplayCacheFull,
 		ReasonPolicyDenied, ReasonPolicyUnavailable, ReasonPolicyTimeout, ReasonPolicyInvalidResponse,
 		ReasonInternal,
 	}
