@@ -200,3 +200,20 @@ func RunSlowloris(t *testing.T, fig *Figures, addr, path string, conns int, cut 
 	wg.Wait()
 	return longest
 }
+
+// RunHostileLoad runs cases rounds times at once against addr while
+// slow slow-header connections are held on path (see RunSlowloris),
+// calls legit meanwhile (a legitimate request that must still be
+// served), and returns the longest time a slow connection was held.
+func RunHostileLoad(t *testing.T, fig *Figures, addr, path string, rounds, slow int, cut time.Duration, cases []HostileCase, legit func()) time.Duration {
+	t.Helper()
+	var wg sync.WaitGroup
+	var held time.Duration
+	wg.Go(func() { held = RunSlowloris(t, fig, addr, path, slow, cut) })
+	for range rounds {
+		wg.Go(func() { RunHostile(t, fig, addr, 60*time.Second, cases) })
+	}
+	legit()
+	wg.Wait()
+	return held
+}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,21 +17,10 @@ import (
 	"github.com/stellaops/authgate/pkg/proctest"
 )
 
-var scaleFlag = flag.String("faults.scale", "short", "short (CI) or full (the reported run)")
-
 // scale is set by TestMain from -faults.scale before any test runs.
 var scale proctest.Scale
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	s, err := proctest.ParseScale(*scaleFlag)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	scale = s
-	os.Exit(proctest.Main(m))
-}
+func TestMain(m *testing.M) { os.Exit(proctest.MainScaled(m, &scale)) }
 
 // Fixtures of the ops-warden deployment, relative to this package.
 const (
@@ -109,10 +97,7 @@ type pair struct{ Policy, Registry string }
 
 func (e envelope) pair() pair { return pair{e.Policy.Digest, e.Registry.Digest} }
 
-func newClient(conns int) *http.Client {
-	tr := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, IdleConnTimeout: 30 * time.Second}
-	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
-}
+func newClient(conns int) *http.Client { return proctest.NewClient(conns, 10*time.Second) }
 
 func check(ctx context.Context, c *http.Client, url string, body []byte) answer {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/v1/check", bytes.NewReader(body))
@@ -206,13 +191,7 @@ func getHealth(t *testing.T, url string) health {
 // waitFor polls cond every 10 ms for at most d.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, d)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	proctest.WaitFor(t, d, what, cond)
 }
 
 // logEntry is the part of a decision log line the scenarios check.

@@ -36,23 +36,6 @@ func TestSoak(t *testing.T) {
 			t.Errorf("soak request %d: status %d err %v", i, a.Status, a.Err)
 		}
 	}
-	_, bench := proctest.Pace(ctx, 0, 16, proctest.Pick(scale, 2*time.Second, 5*time.Second), do)
-	rate := bench / 2
-	duration := proctest.Pick(scale, 6*time.Second, 60*time.Second)
-
-	// Steady state: the start figures are taken after a tenth of the run.
-	proctest.Pace(ctx, rate, 16, duration/10, do)
-	start, err := fa.Usage(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proctest.Pace(ctx, rate, 16, duration-duration/10, do)
-	end, err := fa.Usage(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sent, _, _, _ := fig.Counts()
-	t.Logf("benchmark %.0f checks/s, soak at %.0f/s for %s (%d requests); start %s, end %s", bench, rate, duration, sent, start, end)
-	proctest.CheckGrowth(t, start, end)
-	fig.Log(t)
+	proctest.Soak{Workers: 16, Bench: proctest.Pick(scale, 2*time.Second, 5*time.Second),
+		Duration: proctest.Pick(scale, 6*time.Second, 60*time.Second), Unit: "checks"}.Run(t, fa.Proc, fig, do)
 }

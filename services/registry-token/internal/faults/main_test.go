@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -29,21 +28,10 @@ import (
 	"github.com/stellaops/authgate/services/registry-token/internal/loadgen"
 )
 
-var scaleFlag = flag.String("faults.scale", "short", "short (CI) or full (the reported run)")
-
 // scale is set by TestMain from -faults.scale before any test runs.
 var scale proctest.Scale
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	s, err := proctest.ParseScale(*scaleFlag)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	scale = s
-	os.Exit(proctest.Main(m))
-}
+func TestMain(m *testing.M) { os.Exit(proctest.MainScaled(m, &scale)) }
 
 // The registry and plan every scenario uses.
 const (
@@ -250,10 +238,7 @@ type answer struct {
 	At     time.Time
 }
 
-func newClient(conns int) *http.Client {
-	tr := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, IdleConnTimeout: 30 * time.Second}
-	return &http.Client{Transport: tr, Timeout: 15 * time.Second}
-}
+func newClient(conns int) *http.Client { return proctest.NewClient(conns, 15*time.Second) }
 
 // tokenQuery is the query of every token request.
 var tokenQuery = url.Values{"service": {service}, "scope": {scopePull}}.Encode()
@@ -293,13 +278,7 @@ func requestToken(ctx context.Context, client *http.Client, base string, c *call
 // waitFor polls cond every 10 ms for at most d.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, d)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	proctest.WaitFor(t, d, what, cond)
 }
 
 // readyStatus returns the status of GET url/readyz (0 on error).

@@ -45,25 +45,9 @@ func TestSoak(t *testing.T) {
 		fig.Lost()
 		t.Errorf("soak request %d: status %d %s err %v", i, an.Status, an.Code, an.Err)
 	}
-	_, bench := proctest.Pace(ctx, 0, workers, proctest.Pick(scale, 2*time.Second, 5*time.Second), do)
-	rate := bench / 2
 	duration := proctest.Pick(scale, 8*time.Second, 60*time.Second)
-
 	// Steady state: the start figures are taken after a tenth of the run,
 	// and not before the replay window has filled.
-	warm := max(duration/10, window+time.Second)
-	proctest.Pace(ctx, rate, workers, warm, do)
-	start, err := rt.Usage(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proctest.Pace(ctx, rate, workers, duration-warm, do)
-	end, err := rt.Usage(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sent, _, _, _ := fig.Counts()
-	t.Logf("benchmark %.0f tokens/s, soak at %.0f/s for %s (%d requests); start %s, end %s", bench, rate, duration, sent, start, end)
-	proctest.CheckGrowth(t, start, end)
-	fig.Log(t)
+	proctest.Soak{Workers: workers, Bench: proctest.Pick(scale, 2*time.Second, 5*time.Second),
+		Duration: duration, Warm: max(duration/10, window+time.Second), Unit: "tokens"}.Run(t, rt, fig, do)
 }
