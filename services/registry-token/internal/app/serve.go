@@ -64,6 +64,7 @@ func serve(ctx context.Context, cfg config.Config, env Env) (err error) {
 		RequiredScopes:       cfg.Authority.RequiredScopes,
 		ClockSkew:            cfg.Authority.ClockSkew,
 		RefreshInterval:      cfg.Authority.JWKSRefreshInterval,
+		MaxStale:             cfg.Authority.JWKSMaxStale,
 		MinRefreshGap:        config.DefaultJWKSMinRefresh,
 		CacheSize:            cfg.Authority.TokenCacheSize,
 		Logger:               log.Named("authority"),

@@ -35,8 +35,12 @@ type Config struct {
 	RefreshInterval time.Duration
 	// MinRefreshGap: at most one refresh triggered by an unknown kid per gap.
 	MinRefreshGap time.Duration
-	// RetryInterval: delay between failed fetches before the first success.
+	// RetryInterval: delay between failed fetches while no keys are held.
 	RetryInterval time.Duration
+	// MaxStale: keys not refreshed successfully for longer than this are
+	// dropped (0: kept until replaced). Without keys no OpTok verifies and
+	// the client is not ready.
+	MaxStale time.Duration
 	// CacheSize bounds the verified-OpTok cache (0 disables it).
 	CacheSize  int
 	HTTPClient *http.Client
@@ -47,9 +51,10 @@ type Config struct {
 // Client holds the Authority's keys and validates OpToks. Safe for
 // concurrent use.
 type Client struct {
-	cfg   Config
-	keys  atomic.Pointer[jwk.Set]
-	cache *tokenCache
+	cfg    Config
+	keys   atomic.Pointer[jwk.Set]
+	loaded atomic.Int64 // UnixNano of the last successful fetch
+	cache  *tokenCache
 
 	refreshMu   sync.Mutex
 	lastRefresh time.Time // guarded by refreshMu
@@ -73,21 +78,53 @@ func New(cfg Config) *Client {
 	return &Client{cfg: cfg, cache: newTokenCache(cfg.CacheSize)}
 }
 
-// Ready reports whether a JWKS has been fetched.
-func (c *Client) Ready() bool { return c.keys.Load() != nil }
+// Ready reports whether keys are held: a JWKS was fetched, and not
+// longer than MaxStale ago.
+func (c *Client) Ready() bool { return c.current() != nil }
+
+// retryWait is the wait after a failed refresh: RetryInterval while no
+// keys are held, else the refresh interval, cut short so that a retry
+// comes soon after the keys would be dropped.
+func (c *Client) retryWait(wait time.Duration) time.Duration {
+	if !c.Ready() {
+		return c.cfg.RetryInterval
+	}
+	if c.cfg.MaxStale > 0 {
+		left := time.Unix(0, c.loaded.Load()).Add(c.cfg.MaxStale).Sub(c.cfg.Now())
+		wait = min(wait, max(left, c.cfg.RetryInterval))
+	}
+	return wait
+}
+
+// current returns the keys, or nil when none were fetched or the last
+// successful fetch is older than MaxStale (the keys are then dropped).
+func (c *Client) current() *jwk.Set {
+	set := c.keys.Load()
+	if set == nil || c.cfg.MaxStale <= 0 {
+		return set
+	}
+	last := time.Unix(0, c.loaded.Load())
+	if c.cfg.Now().Sub(last) <= c.cfg.MaxStale {
+		return set
+	}
+	// A refresh that succeeds meanwhile swaps the set, and this fails.
+	if c.keys.CompareAndSwap(set, nil) {
+		c.cfg.Logger.Error("authority keys dropped: no successful refresh within jwksMaxStale; OpToks are refused until the Authority answers",
+			zap.Time("last_refresh", last), zap.Duration("max_stale", c.cfg.MaxStale))
+	}
+	return nil
+}
 
 // Run fetches the keys (retrying until the first success), then refreshes
 // them every RefreshInterval until ctx is done. A failed refresh keeps the
-// previous keys.
+// previous keys, for at most MaxStale after the last success.
 func (c *Client) Run(ctx context.Context) {
 	for {
 		err := c.Refresh(ctx)
 		wait := c.cfg.RefreshInterval
 		if err != nil {
 			c.cfg.Logger.Warn("authority keys refresh failed", zap.Error(err))
-			if !c.Ready() {
-				wait = c.cfg.RetryInterval
-			}
+			wait = c.retryWait(wait)
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -127,6 +164,7 @@ func (c *Client) refreshLocked(ctx context.Context) error {
 	if set.Len() == 0 {
 		return errors.New("jwks: no keys")
 	}
+	c.loaded.Store(c.cfg.Now().UnixNano())
 	prev := c.keys.Swap(&set)
 	if prev == nil {
 		c.cfg.Logger.Info("authority keys loaded", zap.Int("keys", set.Len()))
@@ -191,7 +229,7 @@ func (c *Client) get(ctx context.Context, raw string) ([]byte, error) {
 // key returns the Authority key with that kid. On a miss it refreshes the
 // JWKS at most once per MinRefreshGap (concurrent misses share it).
 func (c *Client) key(ctx context.Context, kid string) (jwk.Key, error) {
-	set := c.keys.Load()
+	set := c.current()
 	if set == nil {
 		return nil, ErrNotReady
 	}
@@ -200,7 +238,11 @@ func (c *Client) key(ctx context.Context, kid string) (jwk.Key, error) {
 	}
 	c.refreshMu.Lock()
 	defer c.refreshMu.Unlock()
-	if cur := c.keys.Load(); cur != set {
+	cur := c.current()
+	if cur == nil {
+		return nil, ErrNotReady
+	}
+	if cur != set {
 		if k, ok := (*cur).LookupKeyID(kid); ok {
 			return k, nil
 		}

@@ -177,7 +177,7 @@ func (c *Client) verify(ctx context.Context, raw string, now time.Time) (*OpTok,
 
 // published reports whether the current JWKS still holds kid.
 func (c *Client) published(kid string) bool {
-	set := c.keys.Load()
+	set := c.current()
 	if set == nil {
 		return false
 	}

@@ -30,6 +30,7 @@ const (
 	DefaultClockSkew         = 30 * time.Second
 	DefaultJWKSRefresh       = 10 * time.Minute
 	DefaultJWKSMinRefresh    = 10 * time.Second
+	DefaultJWKSMaxStale      = 24 * time.Hour
 	DefaultTokenCacheSize    = 10000
 	DefaultDefaultPlan       = "community"
 	DefaultClientCertHeader  = "Client-Cert"
@@ -132,6 +133,10 @@ type Authority struct {
 	ClockSkew time.Duration `koanf:"clockSkew" yaml:"clockSkew"`
 	// JWKSRefreshInterval is how often the JWKS is re-fetched (beyond DESIGN.md).
 	JWKSRefreshInterval time.Duration `koanf:"jwksRefreshInterval" yaml:"jwksRefreshInterval"`
+	// JWKSMaxStale: without a successful JWKS refresh for this long the
+	// cached keys are dropped, OpToks are refused and /readyz answers 503
+	// (beyond DESIGN.md).
+	JWKSMaxStale time.Duration `koanf:"jwksMaxStale" yaml:"jwksMaxStale"`
 	// TokenCacheSize bounds the cache of verified OpToks (beyond DESIGN.md).
 	TokenCacheSize int         `koanf:"tokenCacheSize" yaml:"tokenCacheSize"`
 	DPoP           DPoP        `koanf:"dpop" yaml:"dpop"`
@@ -199,6 +204,7 @@ func Defaults() Config {
 			SenderConstraint:     SenderConstraintRequire,
 			ClockSkew:            DefaultClockSkew,
 			JWKSRefreshInterval:  DefaultJWKSRefresh,
+			JWKSMaxStale:         DefaultJWKSMaxStale,
 			TokenCacheSize:       DefaultTokenCacheSize,
 			DPoP: DPoP{
 				MaxAge:     DefaultDPoPMaxAge,

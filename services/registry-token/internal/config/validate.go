@@ -153,6 +153,9 @@ func (a *Authority) validate() []error {
 	if a.JWKSRefreshInterval < DefaultJWKSMinRefresh {
 		add("authority.jwksRefreshInterval: %s is shorter than %s", a.JWKSRefreshInterval, DefaultJWKSMinRefresh)
 	}
+	if a.JWKSMaxStale <= a.JWKSRefreshInterval {
+		add("authority.jwksMaxStale: %s is not longer than authority.jwksRefreshInterval (%s)", a.JWKSMaxStale, a.JWKSRefreshInterval)
+	}
 	if a.TokenCacheSize < 0 {
 		add("authority.tokenCacheSize: %d is negative", a.TokenCacheSize)
 	}
