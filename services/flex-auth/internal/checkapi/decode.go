@@ -27,13 +27,24 @@ var ErrTooLarge = errors.New("request body exceeds 65536 bytes")
 
 // ReadBody reads at most MaxBodyBytes from r and rejects anything longer.
 func ReadBody(r io.Reader, buf *bytes.Buffer) error {
-	if _, err := buf.ReadFrom(io.LimitReader(r, MaxBodyBytes+1)); err != nil {
-		return &FieldError{Field: "body", Problem: "could not read the request body"}
+	for {
+		if buf.Available() < 512 {
+			buf.Grow(512)
+		}
+		free := buf.AvailableBuffer()
+		free = free[:min(cap(free), MaxBodyBytes+1-buf.Len())]
+		n, err := r.Read(free)
+		buf.Write(free[:n]) // in place: free is buf's own spare capacity
+		if buf.Len() > MaxBodyBytes {
+			return &FieldError{Field: "body", Problem: ErrTooLarge.Error()}
+		}
+		switch {
+		case err == io.EOF:
+			return nil
+		case err != nil:
+			return &FieldError{Field: "body", Problem: "could not read the request body"}
+		}
 	}
-	if buf.Len() > MaxBodyBytes {
-		return &FieldError{Field: "body", Problem: ErrTooLarge.Error()}
-	}
-	return nil
 }
 
 // Decode parses a check request strictly: one JSON object, no unknown
@@ -45,6 +56,19 @@ func Decode(body []byte) (Request, error) {
 	if len(body) > MaxBodyBytes {
 		return req, &FieldError{Field: "body", Problem: ErrTooLarge.Error()}
 	}
+	if !utf8.Valid(body) {
+		return req, &FieldError{Field: "body", Problem: "must be valid UTF-8"}
+	}
+	if decodeFast(body, &req) && req.Actor != "" {
+		return req, nil
+	}
+	return decodeStrict(body)
+}
+
+// decodeStrict is the reference decoder: encoding/json guarded by the
+// member-name scan. It names the problem of every rejected body.
+func decodeStrict(body []byte) (Request, error) {
+	var req Request
 	if err := decodeObject(body, &req, requestShape()); err != nil {
 		return Request{}, err
 	}

@@ -87,8 +87,12 @@ var idPattern = regexp.MustCompile(`^decision:[0-9a-f]{16}$`)
 
 func TestDecisionIDs(t *testing.T) {
 	seen := map[string]bool{}
-	for range 1000 {
+	var src IDSource
+	for i := range 2000 {
 		id := NewDecisionID()
+		if i%2 == 1 {
+			id = src.New()
+		}
 		if !idPattern.MatchString(id) {
 			t.Fatalf("id %q", id)
 		}

@@ -6,6 +6,7 @@ package metrics
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -44,8 +45,13 @@ type Metrics struct {
 	logErrors  metric.Int64Counter
 	evalErrors metric.Int64Counter
 
-	attrs sync.Map // effect+"/"+reason -> metric.MeasurementOption
+	// attrs maps (effect, reason) to its precomputed attribute set; it is
+	// replaced, never changed, when a new pair is seen (under attrsMu).
+	attrs   atomic.Pointer[map[attrKey]metric.AddOption]
+	attrsMu sync.Mutex
 }
+
+type attrKey struct{ effect, reason string }
 
 // New creates the instruments on meter; actors reports the gauge value.
 func New(meter metric.Meter, actors func() int64) (*Metrics, error) {
@@ -83,17 +89,35 @@ func New(meter metric.Meter, actors func() int64) (*Metrics, error) {
 	return m, nil
 }
 
-// Decision records one answered decision.
+// Decision records one answered decision. The attribute set of each
+// (effect, reason) is built once, so recording allocates nothing.
 func (m *Metrics) Decision(ctx context.Context, effect, reason string, d time.Duration) {
-	key := effect + "/" + reason
-	opt, ok := m.attrs.Load(key)
-	if !ok {
-		opt, _ = m.attrs.LoadOrStore(key, metric.WithAttributeSet(attribute.NewSet(
-			attribute.String("effect", effect), attribute.String("reason", reason))))
-	}
-	o := opt.(metric.MeasurementOption)
-	m.decisions.Add(ctx, 1, o.(metric.AddOption))
+	m.decisions.Add(ctx, 1, m.attrSet(effect, reason))
 	m.duration.Record(ctx, d.Seconds())
+}
+
+func (m *Metrics) attrSet(effect, reason string) metric.AddOption {
+	k := attrKey{effect, reason}
+	if cur := m.attrs.Load(); cur != nil {
+		if o, ok := (*cur)[k]; ok {
+			return o
+		}
+	}
+	m.attrsMu.Lock()
+	defer m.attrsMu.Unlock()
+	next := map[attrKey]metric.AddOption{}
+	if cur := m.attrs.Load(); cur != nil {
+		if o, ok := (*cur)[k]; ok {
+			return o
+		}
+		for kk, o := range *cur {
+			next[kk] = o
+		}
+	}
+	o := metric.WithAttributeSet(attribute.NewSet(attribute.String("effect", effect), attribute.String("reason", reason)))
+	next[k] = o
+	m.attrs.Store(&next)
+	return o
 }
 
 // Reload records one reload attempt.

@@ -27,8 +27,25 @@ func (s *Server) check(c echo.Context) error {
 	}
 	buf.Reset()
 	out := d.AppendJSON(buf.AvailableBuffer())
-	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.Blob(http.StatusOK, jsonMediaType, out)
+	return writeJSON(c, out)
+}
+
+// Header values of a decision answer, shared read-only by every response.
+var (
+	headerJSON    = []string{jsonMediaType}
+	headerNoStore = []string{"no-store"}
+)
+
+// writeJSON answers 200 with body, not cacheable; the header values are
+// assigned rather than Set so that no slice is allocated per response.
+func writeJSON(c echo.Context, body []byte) error {
+	res := c.Response()
+	h := res.Header()
+	h[echo.HeaderContentType] = headerJSON
+	h[echo.HeaderCacheControl] = headerNoStore
+	res.WriteHeader(http.StatusOK)
+	_, err := res.Write(body)
+	return err
 }
 
 // decide evaluates req with the active pair, records the decision in the
@@ -40,7 +57,7 @@ func (s *Server) decide(ctx context.Context, req *checkapi.Request, endpoint str
 	if evalErr != nil {
 		s.deps.Metrics.EvalError()
 	}
-	d.DecisionID = checkapi.NewDecisionID()
+	d.DecisionID = s.ids.New()
 	e := decisionlog.Entry{
 		Time: start, DecisionID: d.DecisionID, Endpoint: endpoint,
 		Actor: d.Actor, Subject: d.Subject, Action: d.Action, Principal: d.Principal,

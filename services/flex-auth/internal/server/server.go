@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/stellaops/authgate/pkg/httpx"
+	"github.com/stellaops/authgate/services/flex-auth/internal/checkapi"
 	"github.com/stellaops/authgate/services/flex-auth/internal/decisionlog"
 	"github.com/stellaops/authgate/services/flex-auth/internal/engine"
 	"github.com/stellaops/authgate/services/flex-auth/internal/metrics"
@@ -48,6 +49,7 @@ type Server struct {
 	ready  atomic.Bool
 	logErr atomic.Pointer[logFailure]
 	bufs   sync.Pool
+	ids    checkapi.IDSource
 }
 
 type logFailure struct {
