@@ -12,6 +12,7 @@ import (
 	"net"
 
 	"github.com/stellaops/authgate/services/registry-token/internal/config"
+	"github.com/stellaops/authgate/services/registry-token/internal/signing"
 )
 
 // ErrUsage wraps command-line mistakes (exit code 2).
@@ -63,14 +64,14 @@ func Run(ctx context.Context, env Env) error {
 		if fs.NArg() > 0 {
 			return fmt.Errorf("%w: unexpected argument %q", ErrUsage, fs.Arg(0))
 		}
-		cfg, err := loadConfig(*file, env.Environ)
+		cfg, key, err := prepare(*file, env.Environ)
 		if err != nil {
 			return err
 		}
 		if *addr != "" {
 			cfg.Server.Addr = *addr
 		}
-		return serve(ctx, cfg, env)
+		return serve(ctx, cfg, key, env)
 	case "check-config":
 		return checkConfig(args, env)
 	case "jwks":
@@ -104,16 +105,32 @@ func loadConfig(file string, environ []string) (config.Config, error) {
 	return cfg, nil
 }
 
+// prepare loads the configuration and the signing key before anything is
+// started. The key is loaded even when the configuration has problems
+// (as long as it names a key file), so that every problem of both is
+// reported at once.
+func prepare(file string, environ []string) (config.Config, *signing.Key, error) {
+	cfg, cfgErr := loadConfig(file, environ)
+	if cfg.Signing.KeyFile == "" {
+		if cfgErr == nil {
+			cfgErr = errors.New("signing.keyFile: required")
+		}
+		return cfg, nil, cfgErr
+	}
+	key, keyErr := loadKey(cfg.Signing)
+	if err := errors.Join(cfgErr, keyErr); err != nil {
+		return cfg, nil, err
+	}
+	return cfg, key, nil
+}
+
 func checkConfig(args []string, env Env) error {
 	fs, file, _ := flags("check-config", env.Stderr, false)
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", ErrUsage, err)
 	}
-	cfg, err := loadConfig(*file, env.Environ)
+	cfg, _, err := prepare(*file, env.Environ)
 	if err != nil {
-		return err
-	}
-	if _, err := loadKey(cfg.Signing); err != nil {
 		return err
 	}
 	out, err := cfg.YAML()
@@ -129,11 +146,7 @@ func printJWKS(args []string, env Env) error {
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", ErrUsage, err)
 	}
-	cfg, err := loadConfig(*file, env.Environ)
-	if err != nil {
-		return err
-	}
-	key, err := loadKey(cfg.Signing)
+	_, key, err := prepare(*file, env.Environ)
 	if err != nil {
 		return err
 	}

@@ -229,6 +229,13 @@ func TestCommands(t *testing.T) {
 		{name: "check-config lists every problem", args: []string{"check-config", "--config", bad},
 			wantErr: []string{`unknown key "bogus"`, "server.publicUrl", "signing.lifetime", "authority.issuer", "plans"}},
 		{name: "key readable by others", args: []string{"check-config", "--config", loose}, wantErr: []string{"chmod 600"}},
+		// Config and key problems are reported together, before anything
+		// starts (no Authority fetch is attempted).
+		{name: "serve names config and key problems at once", args: []string{"serve", "--config", loose},
+			env: []string{"REGISTRY_TOKEN_SIGNING__LIFETIME=5h", "REGISTRY_TOKEN_AUTHORITY__REPLAYCACHE__MAXENTRIES=0"},
+			wantErr: []string{"chmod 600", "signing.lifetime", "authority.replayCache.maxEntries"}},
+		{name: "check-config names config and key problems at once", args: []string{"check-config", "--config", loose},
+			env: []string{"REGISTRY_TOKEN_SIGNING__LIFETIME=5h"}, wantErr: []string{"chmod 600", "signing.lifetime"}},
 		{name: "jwks", args: []string{"jwks", "--config", good}, stdout: []string{`"kty": "EC"`, `"alg": "ES256"`, `"use": "sig"`}},
 	}
 	for _, tc := range cases {
@@ -249,6 +256,9 @@ func TestCommands(t *testing.T) {
 					if !strings.Contains(err.Error(), w) {
 						t.Errorf("%q missing from %v", w, err)
 					}
+				}
+				if stderr.Len() > 0 {
+					t.Errorf("refused to start, yet wrote:\n%s", stderr.String())
 				}
 				return
 			}

@@ -29,7 +29,9 @@ const nonceLifetime = 5 * time.Minute
 
 // serve builds config -> logger -> meter -> stores/clients -> domain
 // services -> HTTP server, and serves until ctx is done.
-func serve(ctx context.Context, cfg config.Config, env Env) (err error) {
+// The configuration and the key are loaded and checked before (prepare),
+// so a problem with either is reported before anything starts.
+func serve(ctx context.Context, cfg config.Config, key *signing.Key, env Env) (err error) {
 	now := time.Now
 	log, err := obs.NewLogger(env.Stderr, cfg.Log.Level)
 	if err != nil {
@@ -70,13 +72,8 @@ func serve(ctx context.Context, cfg config.Config, env Env) (err error) {
 		Logger:               log.Named("authority"),
 		Now:                  now,
 	})
-	go authz.Run(runCtx)
 
 	// Domain services.
-	key, err := loadKey(cfg.Signing)
-	if err != nil {
-		return err
-	}
 	warnSample(log, key)
 	signer, err := signing.NewSigner(key)
 	if err != nil {
@@ -158,6 +155,8 @@ func serve(ctx context.Context, cfg config.Config, env Env) (err error) {
 			zap.Int("max_proofs_per_second", cfg.Authority.ProofsPerSecond()),
 			zap.Int("max_entries", cfg.Authority.ReplayCache.MaxEntries))
 	}
+	// The Authority keys are fetched once everything else is in place.
+	go authz.Run(runCtx)
 	if env.Listening != nil {
 		env.Listening(ln.Addr())
 	}

@@ -57,6 +57,13 @@ func TestStartupErrors(t *testing.T) {
 			doc["signing"].(map[string]any)["lifetime"] = "5h"
 			doc["defaultPlan"] = "gold"
 		}, []string{"authority.replayCach", "stella-ops/[public/**", "signing.lifetime", `defaultPlan: "gold"`}},
+		// Key and config problems are named together: the key is checked
+		// (mode and password) even when the config is wrong.
+		{"key and config problems together", func(t *testing.T, dir string, doc map[string]any) {
+			setKey(doc, writePFX(t, dir, "right password", 0o644), "wrong password")
+			unknownKey(doc)
+			badPlan(doc)
+		}, []string{"signing.pfx", "mode 0644", "group or others", "password incorrect", "authority.replayCach", "stella-ops/[public/**"}},
 	}
 	fig := proctest.NewFigures("9-registry-token")
 	for _, tc := range cases {
@@ -79,6 +86,10 @@ func TestStartupErrors(t *testing.T) {
 				if !strings.Contains(res.Stderr, w) {
 					t.Errorf("exit %d, stderr does not name %q:\n%s", res.Code, w, res.Stderr)
 				}
+			}
+			// Nothing was started: no Authority fetch was attempted.
+			if strings.Contains(res.Stderr, "refresh failed") {
+				t.Errorf("refused to start after starting the Authority client:\n%s", res.Stderr)
 			}
 			t.Logf("exit %d: %s", res.Code, strings.ReplaceAll(strings.TrimSpace(res.Stderr), "\n", " | "))
 		})

@@ -65,7 +65,9 @@ func (k *Key) IsSample() bool { return k.sample }
 // HasCertificate reports whether an x5c chain is sent in token headers.
 func (k *Key) HasCertificate() bool { return len(k.x5c) > 0 }
 
-// Load reads and checks the key file.
+// Load reads and checks the key file. A key file that group or others may
+// access is still decoded, so that every problem of the key (mode,
+// password, content) is reported at once.
 func Load(o Options) (*Key, error) {
 	info, err := os.Stat(o.File)
 	if err != nil {
@@ -76,12 +78,16 @@ func Load(o Options) (*Key, error) {
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
 	sample := bytes.Contains(data, []byte(SampleMarker))
-	var modeWarning string
+	var (
+		modeWarning string
+		modeErr     error
+	)
 	if perm := info.Mode().Perm(); perm&0o077 != 0 {
-		if !sample {
-			return nil, fmt.Errorf("signing key %s has mode %#o: %w", o.File, perm, ErrKeyPermissions)
+		if sample {
+			modeWarning = fmt.Sprintf("sample signing key has mode %#o (group/other access)", perm)
+		} else {
+			modeErr = fmt.Errorf("signing key %s has mode %#o: %w", o.File, perm, ErrKeyPermissions)
 		}
-		modeWarning = fmt.Sprintf("sample signing key has mode %#o (group/other access)", perm)
 	}
 	var (
 		priv  crypto.PrivateKey
@@ -93,11 +99,14 @@ func Load(o Options) (*Key, error) {
 		priv, certs, err = decodePEM(data)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("signing key %s: %w", o.File, err)
+		return nil, errors.Join(modeErr, fmt.Errorf("signing key %s: %w", o.File, err))
 	}
 	k, err := newKey(priv, certs, o.KeyID)
 	if err != nil {
-		return nil, fmt.Errorf("signing key %s: %w", o.File, err)
+		return nil, errors.Join(modeErr, fmt.Errorf("signing key %s: %w", o.File, err))
+	}
+	if modeErr != nil {
+		return nil, modeErr
 	}
 	k.sample, k.ModeWarning = sample, modeWarning
 	return k, nil

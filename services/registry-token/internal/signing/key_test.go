@@ -128,6 +128,7 @@ func TestLoadRejects(t *testing.T) {
 	pfx, _ := pkcs12.Modern.Encode(ec, cert(t, ec), nil, "right")
 	cases := []struct {
 		name, file, password, want string
+		also                       string // a second problem reported with want
 		data                       []byte
 		mode                       os.FileMode
 	}{
@@ -138,12 +139,15 @@ func TestLoadRejects(t *testing.T) {
 		{name: "cert of another key", file: "k.pem", data: append(pkcs8(t, ec), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert(t, other).Raw})...), mode: 0o600, want: "does not match"},
 		{name: "small RSA", file: "k.pem", data: pkcs8(t, small), mode: 0o600, want: "too small"},
 		{name: "wrong PFX password", file: "k.p12", data: pfx, password: "wrong", mode: 0o600, want: "PKCS#12"},
+		{name: "world readable with a wrong PFX password", file: "k.p12", data: pfx, password: "wrong", mode: 0o644,
+			want: "chmod 600", also: "password incorrect"},
+		{name: "group readable and no key", file: "k.pem", data: []byte("hello"), mode: 0o640, want: "chmod 600", also: "PKCS#12"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := signing.Load(signing.Options{File: write(t, tc.file, tc.data, tc.mode), Password: tc.password})
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err %v, want %q", err, tc.want)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.also) {
+				t.Fatalf("err %v, want %q and %q", err, tc.want, tc.also)
 			}
 			if strings.HasPrefix(tc.name, "group") && !errors.Is(err, signing.ErrKeyPermissions) {
 				t.Fatalf("not ErrKeyPermissions: %v", err)
