@@ -74,6 +74,7 @@ type Log struct {
 	closed bool
 
 	syncQ     chan syncJob
+	free      chan []*pending // batch slices acknowledged by a syncer, for reuse
 	syncersWG sync.WaitGroup
 	failedGen atomic.Uint64 // generation of a file whose sync failed
 
@@ -110,6 +111,7 @@ func Open(cfg Config) (*Log, error) {
 		stop:   make(chan struct{}),
 		exited: make(chan struct{}),
 		syncQ:  make(chan syncJob, 64),
+		free:   make(chan []*pending, 64+cfg.Syncers+1),
 	}
 	l.pool.New = func() any { return &pending{line: make([]byte, 0, 512), done: make(chan error, 1)} }
 	if err := l.openFile(); err != nil {
@@ -245,7 +247,29 @@ func (l *Log) commit(batch []*pending) {
 		}
 		return
 	}
-	l.syncQ <- syncJob{batch: append([]*pending(nil), batch...), f: l.f, gen: l.gen}
+	// The batch slice itself goes to the syncer; the next batch is
+	// collected in a recycled one.
+	l.syncQ <- syncJob{batch: batch, f: l.f, gen: l.gen}
+	l.batch = l.takeBatch()
+}
+
+// takeBatch returns an empty batch slice, recycled when one is free.
+func (l *Log) takeBatch() []*pending {
+	select {
+	case b := <-l.free:
+		return b
+	default:
+		return make([]*pending, 0, 64)
+	}
+}
+
+// recycle hands an acknowledged batch slice back to the writer.
+func (l *Log) recycle(b []*pending) {
+	clear(b)
+	select {
+	case l.free <- b[:0]:
+	default:
+	}
 }
 
 // syncer makes written batches durable and acknowledges them. It takes
@@ -279,6 +303,7 @@ func (l *Log) syncer() {
 			for _, p := range j.batch {
 				p.done <- err
 			}
+			l.recycle(j.batch)
 		}
 	}
 }

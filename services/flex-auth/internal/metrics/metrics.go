@@ -47,7 +47,7 @@ type Metrics struct {
 
 	// attrs maps (effect, reason) to its precomputed attribute set; it is
 	// replaced, never changed, when a new pair is seen (under attrsMu).
-	attrs   atomic.Pointer[map[attrKey]metric.AddOption]
+	attrs   atomic.Pointer[map[attrKey][]metric.AddOption]
 	attrsMu sync.Mutex
 }
 
@@ -92,11 +92,11 @@ func New(meter metric.Meter, actors func() int64) (*Metrics, error) {
 // Decision records one answered decision. The attribute set of each
 // (effect, reason) is built once, so recording allocates nothing.
 func (m *Metrics) Decision(ctx context.Context, effect, reason string, d time.Duration) {
-	m.decisions.Add(ctx, 1, m.attrSet(effect, reason))
+	m.decisions.Add(ctx, 1, m.attrSet(effect, reason)...)
 	m.duration.Record(ctx, d.Seconds())
 }
 
-func (m *Metrics) attrSet(effect, reason string) metric.AddOption {
+func (m *Metrics) attrSet(effect, reason string) []metric.AddOption {
 	k := attrKey{effect, reason}
 	if cur := m.attrs.Load(); cur != nil {
 		if o, ok := (*cur)[k]; ok {
@@ -105,7 +105,7 @@ func (m *Metrics) attrSet(effect, reason string) metric.AddOption {
 	}
 	m.attrsMu.Lock()
 	defer m.attrsMu.Unlock()
-	next := map[attrKey]metric.AddOption{}
+	next := map[attrKey][]metric.AddOption{}
 	if cur := m.attrs.Load(); cur != nil {
 		if o, ok := (*cur)[k]; ok {
 			return o
@@ -114,7 +114,8 @@ func (m *Metrics) attrSet(effect, reason string) metric.AddOption {
 			next[kk] = o
 		}
 	}
-	o := metric.WithAttributeSet(attribute.NewSet(attribute.String("effect", effect), attribute.String("reason", reason)))
+	o := []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(
+		attribute.String("effect", effect), attribute.String("reason", reason)))}
 	next[k] = o
 	m.attrs.Store(&next)
 	return o
