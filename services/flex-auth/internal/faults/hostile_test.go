@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,7 +30,7 @@ func TestHostileHTTP(t *testing.T) {
 			fa.Addr, extraHeaders, len(body), body)
 	}
 	stream := func(n int64) func() io.Reader {
-		return func() io.Reader { return io.LimitReader(repeatReader('a'), n) }
+		return func() io.Reader { return io.LimitReader(proctest.Repeat('a'), n) }
 	}
 	many := &strings.Builder{}
 	many.WriteString(`{"actor":"agt-state-hub-bridge","context":{`)
@@ -53,7 +52,7 @@ func TestHostileHTTP(t *testing.T) {
 			Body: stream(64 << 20), Check: status(400)},
 		{Name: "chunked body without end", Head: fmt.Sprintf("POST /v1/check HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n", fa.Addr),
 			Body: func() io.Reader {
-				return io.MultiReader(strings.NewReader("400000\r\n"), io.LimitReader(repeatReader('{'), 4<<20))
+				return io.MultiReader(strings.NewReader("400000\r\n"), io.LimitReader(proctest.Repeat('{'), 4<<20))
 			}, Check: status(400)},
 		{Name: "10000 query parameters", Head: fmt.Sprintf("POST /v1/check?%s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", query, fa.Addr, len(allowBody), allowBody),
 			Check: status(431)},
@@ -70,17 +69,12 @@ func TestHostileHTTP(t *testing.T) {
 
 	// The same at once, while 100 slow-header connections are held.
 	cut := httpx.DefaultLimits.ReadHeaderTimeout + 2*time.Second
-	var wg sync.WaitGroup
-	var held time.Duration
-	wg.Go(func() { held = proctest.RunSlowloris(t, fig, fa.Addr, "/healthz", proctest.Pick(scale, 100, 500), cut) })
-	for range proctest.Pick(scale, 2, 10) {
-		wg.Go(func() { proctest.RunHostile(t, fig, fa.Addr, 60*time.Second, cases) })
-	}
-	// A legitimate check still gets through meanwhile.
-	if a := check(ctx, newClient(1), fa.URL, allowBody); a.Status != 200 || a.Env.Effect != "allow" {
-		t.Errorf("legitimate check during the hostile load: %d %v", a.Status, a.Err)
-	}
-	wg.Wait()
+	held := proctest.RunHostileLoad(t, fig, fa.Addr, "/healthz", proctest.Pick(scale, 2, 10), proctest.Pick(scale, 100, 500), cut, cases, func() {
+		// A legitimate check still gets through meanwhile.
+		if a := check(ctx, newClient(1), fa.URL, allowBody); a.Status != 200 || a.Env.Effect != "allow" {
+			t.Errorf("legitimate check during the hostile load: %d %v", a.Status, a.Err)
+		}
+	})
 
 	after, err := fa.Usage(ctx)
 	if err != nil {
@@ -102,14 +96,4 @@ func status(want int) func(proctest.RawResponse) error {
 		}
 		return nil
 	}
-}
-
-// repeatReader is an endless stream of one byte.
-type repeatReader byte
-
-func (r repeatReader) Read(p []byte) (int, error) {
-	for i := range p {
-		p[i] = byte(r)
-	}
-	return len(p), nil
 }

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -60,9 +59,9 @@ func TestHostileHTTP(t *testing.T) {
 		{Name: "header of 1 MiB", Head: get(withScopes(scopePull), "X-Big: "+strings.Repeat("a", 1<<20)+"\r\n"), Check: code(431, "")},
 		{Name: "10000 headers", Head: get(withScopes(scopePull), strings.Repeat("X-Many: a\r\n", 10_000)), Check: code(431, "")},
 		{Name: "GET with a 64 MiB body", Head: fmt.Sprintf("GET /token?%s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n", withScopes(scopePull), rt.Addr, 64<<20),
-			Body: func() io.Reader { return io.LimitReader(repeatReader('a'), 64<<20) }, Check: code(401, "invalid_request")},
+			Body: func() io.Reader { return io.LimitReader(proctest.Repeat('a'), 64<<20) }, Check: code(401, "invalid_request")},
 		{Name: "POST with a 64 MiB body", Head: fmt.Sprintf("POST /token HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n", rt.Addr, 64<<20),
-			Body: func() io.Reader { return io.LimitReader(repeatReader('a'), 64<<20) }, Check: code(404, "unsupported_method")},
+			Body: func() io.Reader { return io.LimitReader(proctest.Repeat('a'), 64<<20) }, Check: code(404, "unsupported_method")},
 		{Name: "10000 scope parameters", Head: get(withScopes(many(10_000, "")...), auth401()), Check: code(431, "")},
 		{Name: "10000 scopes in one parameter", Head: get(withScopes(many(10_000, " ")...), auth401()), Check: code(431, "")},
 		{Name: "101 scope parameters", Head: get(withScopes(many(101, "")...), auth401()), Check: code(400, "invalid_scope")},
@@ -83,18 +82,13 @@ func TestHostileHTTP(t *testing.T) {
 	// All at once, while slow-header connections are held; a legitimate
 	// request still gets its token.
 	cut := httpx.DefaultLimits.ReadHeaderTimeout + 2*time.Second
-	var wg sync.WaitGroup
-	var held time.Duration
-	wg.Go(func() { held = proctest.RunSlowloris(t, fig, rt.Addr, "/healthz", proctest.Pick(scale, 100, 500), cut) })
-	for range proctest.Pick(scale, 2, 10) {
-		wg.Go(func() { proctest.RunHostile(t, fig, rt.Addr, 60*time.Second, cases) })
-	}
 	client := newClient(1)
 	defer client.CloseIdleConnections()
-	if an := requestToken(ctx, client, rt.URL, c, c.proof(t)); an.Status != http.StatusOK {
-		t.Errorf("legitimate request during the hostile load: %d %s %v", an.Status, an.Code, an.Err)
-	}
-	wg.Wait()
+	held := proctest.RunHostileLoad(t, fig, rt.Addr, "/healthz", proctest.Pick(scale, 2, 10), proctest.Pick(scale, 100, 500), cut, cases, func() {
+		if an := requestToken(ctx, client, rt.URL, c, c.proof(t)); an.Status != http.StatusOK {
+			t.Errorf("legitimate request during the hostile load: %d %s %v", an.Status, an.Code, an.Err)
+		}
+	})
 
 	after, err := rt.Usage(ctx)
 	if err != nil {
@@ -124,14 +118,4 @@ func code(status int, errCode string) func(proctest.RawResponse) error {
 		}
 		return nil
 	}
-}
-
-// repeatReader is an endless stream of one byte.
-type repeatReader byte
-
-func (r repeatReader) Read(p []byte) (int, error) {
-	for i := range p {
-		p[i] = byte(r)
-	}
-	return len(p), nil
 }
