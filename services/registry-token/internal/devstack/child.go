@@ -88,12 +88,17 @@ func (c *Child) Close() error {
 	return err
 }
 
-// poll GETs url every 20ms until it answers 200. It gives up when
-// deadline fires, ctx is done, or exited delivers (the server stopped;
-// the value is put back for its owner).
+// poll is Poll with a loopback client.
 func poll(ctx context.Context, url string, deadline <-chan time.Time, exited chan error, what string) error {
 	client := &http.Client{Transport: LoopbackTransport(nil), Timeout: 2 * time.Second}
 	defer client.CloseIdleConnections()
+	return Poll(ctx, client, url, deadline, exited, what)
+}
+
+// Poll GETs url with client every 20ms until it answers 200. It gives
+// up when deadline fires, ctx is done, or exited delivers (the server
+// what stopped; the value is put back for its owner).
+func Poll(ctx context.Context, client *http.Client, url string, deadline <-chan time.Time, exited chan error, what string) error {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -112,7 +117,7 @@ func poll(ctx context.Context, url string, deadline <-chan time.Time, exited cha
 		case <-tick.C:
 		case err := <-exited:
 			exited <- err
-			return fmt.Errorf("%s exited before it was ready: %v", what, err)
+			return fmt.Errorf("%s exited before it was ready: %w", what, err)
 		case <-deadline:
 			return fmt.Errorf("%s not ready in time (%s)", what, url)
 		case <-ctx.Done():

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"strconv"
 	"time"
 
@@ -199,32 +198,7 @@ func (s *Stack) startService(ctx context.Context, opts StackOptions, keyFile str
 
 // waitReady polls /readyz until it answers 200.
 func (s *Stack) waitReady(ctx context.Context, opts StackOptions, deadline <-chan time.Time) error {
-	client := s.HTTPClient(opts.TLS, nil)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.PublicURL+"/readyz", nil)
-		if err != nil {
-			return err
-		}
-		if resp, err := client.Do(req); err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-tick.C:
-		case err := <-s.done:
-			s.done <- err
-			return fmt.Errorf("e2e: registry-token exited before ready: %w", err)
-		case <-deadline:
-			return errors.New("e2e: registry-token not ready in time")
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return devstack.Poll(ctx, s.HTTPClient(opts.TLS, nil), s.PublicURL+"/readyz", deadline, s.done, "e2e: registry-token")
 }
 
 // Close stops registry-token (waiting for app.Run to return) and the
