@@ -41,6 +41,9 @@ type Config struct {
 // ServerConfig is the listener.
 type ServerConfig struct {
 	Addr string `koanf:"addr"`
+	// DebugAddr, when set, serves net/http/pprof there (profiling for
+	// operators; bind it to loopback only). Off when empty.
+	DebugAddr string `koanf:"debugAddr"`
 }
 
 // DecisionLogConfig is the decision log.
@@ -133,6 +136,7 @@ func newFlags() *flags {
 	f := &flags{fs: flag.NewFlagSet("serve", flag.ContinueOnError)}
 	f.fs.StringVar(&f.config, "config", "", "YAML configuration file (env "+EnvConfigFile+")")
 	f.fs.StringVar(&f.c.Server.Addr, "addr", DefaultAddr, "listen address")
+	f.fs.StringVar(&f.c.Server.DebugAddr, "debug-addr", "", "serve net/http/pprof on this address (loopback only, e.g. 127.0.0.1:6060); off when empty")
 	f.fs.StringVar(&f.c.Registry, "registry", "", "registry snapshot JSON file")
 	f.fs.StringVar(&f.c.Policy, "policy", "", "policy package Markdown file")
 	f.fs.StringVar(&f.c.DecisionLog.File, "log", "", "decision log file (JSON Lines)")
@@ -148,6 +152,8 @@ func (f *flags) apply(c *Config) {
 		switch fl.Name {
 		case "addr":
 			c.Server.Addr = f.c.Server.Addr
+		case "debug-addr":
+			c.Server.DebugAddr = f.c.Server.DebugAddr
 		case "registry":
 			c.Registry = f.c.Registry
 		case "policy":

@@ -111,6 +111,13 @@ func Run(ctx context.Context, env Env) error {
 	srv, e := server.New(server.Deps{Engine: eng, Log: dlog, LogSync: sync, Metrics: m, Logger: log,
 		Exporter: om.Handler(), Now: now, Guard: guard})
 
+	if cfg.Server.DebugAddr != "" {
+		stopDebug, err := serveDebug(cfg.Server.DebugAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
+	}
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Server.Addr, err)
