@@ -1,7 +1,7 @@
 // Package decisionlog writes one JSON line per policy decision, durably,
 // before the decision is answered. Concurrent decisions share one write
-// and one fsync (group commit): a single writer goroutine takes every
-// entry queued while the previous batch was being synced.
+// and one fsync (group commit): the Append that finds no group in progress
+// commits every entry queued while the previous group was being synced.
 //
 // For audit: when a batch write fails partway, the complete lines before
 // the failure stay in the file although every decision of the batch was

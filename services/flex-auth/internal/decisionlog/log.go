@@ -37,16 +37,11 @@ type Config struct {
 	Sync SyncMode
 	// Open opens Path; OpenAppend when nil. Tests inject failing files.
 	Open OpenFunc
-	// OnError is called (from the writer or a syncer goroutine) for every
-	// failed write or sync.
+	// OnError is called (from the appending goroutine that writes the
+	// batch) for every failed write or sync.
 	OnError func(error)
 	// MaxBatch bounds the entries of one write; 1024 when zero.
 	MaxBatch int
-	// Syncers is the number of concurrent fdatasync calls in batch mode
-	// (1 when zero): with more, while one batch is being synced the next is written
-	// and its sync started, so a slow sync does not hold every later
-	// decision behind it.
-	Syncers int
 }
 
 type pending struct {
@@ -54,40 +49,41 @@ type pending struct {
 	done chan error
 }
 
-// syncJob is a written batch waiting for the sync that makes it durable.
-type syncJob struct {
-	batch []*pending
-	f     File
-	gen   uint64
-}
+// errLead is sent to a queued entry's Append instead of its result: it
+// commits the next group (and then receives its own result).
+var errLead = errors.New("decision log: lead the next group")
 
 // Log is an append-only JSON Lines decision log, safe for concurrent use.
+//
+// Appends commit in groups without a writer goroutine: an Append that
+// finds no group in progress leads one; it writes every queued line in
+// one write(2), syncs as the mode requires, and answers each entry. While
+// it does, later Appends queue; when it is done, it hands the lead to the
+// first of them, which commits all of them together. A decision thus
+// costs no hop to a writer or syncer goroutine, and one fdatasync covers
+// everything that arrived during the previous one.
 type Log struct {
-	cfg    Config
-	queue  chan *pending
-	reopen chan chan error
-	stop   chan struct{}
-	exited chan struct{}
-	pool   sync.Pool
+	cfg  Config
+	pool sync.Pool
 
-	mu     sync.RWMutex // guards closed against Append racing Close
-	closed bool
+	mu      sync.Mutex // guards closed, queue and leading
+	closed  bool
+	queue   []*pending
+	leading bool           // a group is being committed, or its leader was chosen
+	appends sync.WaitGroup // Appends in progress, waited for by Close
 
-	syncQ     chan syncJob
-	free      chan []*pending // batch slices acknowledged by a syncer, for reuse
-	syncersWG sync.WaitGroup
-	failedGen atomic.Uint64 // generation of a file whose sync failed
-
-	// Owned by the writer goroutine after Open returns.
-	f     File
-	gen   uint64 // incremented on every open, from 1
-	buf   []byte
-	batch []*pending
-	torn  atomic.Int64
+	// fileMu is held by the leader while it commits and by Reopen and
+	// Close; it guards the fields below.
+	fileMu sync.Mutex
+	f      File
+	gen    uint64 // incremented on every open, from 1
+	buf    []byte
+	batch  []*pending
+	torn   atomic.Int64
 }
 
-// Open opens (creating if needed) the log at cfg.Path, cuts a torn final
-// line, and starts the writer.
+// Open opens (creating if needed) the log at cfg.Path and cuts a torn
+// final line.
 func Open(cfg Config) (*Log, error) {
 	if cfg.Sync == "" {
 		cfg.Sync = SyncBatch
@@ -101,27 +97,11 @@ func Open(cfg Config) (*Log, error) {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 1024
 	}
-	if cfg.Syncers <= 0 {
-		cfg.Syncers = 1
-	}
-	l := &Log{
-		cfg:    cfg,
-		queue:  make(chan *pending, 4*cfg.MaxBatch),
-		reopen: make(chan chan error),
-		stop:   make(chan struct{}),
-		exited: make(chan struct{}),
-		syncQ:  make(chan syncJob, 64),
-		free:   make(chan []*pending, 64+cfg.Syncers+1),
-	}
+	l := &Log{cfg: cfg}
 	l.pool.New = func() any { return &pending{line: make([]byte, 0, 512), done: make(chan error, 1)} }
 	if err := l.openFile(); err != nil {
 		return nil, err
 	}
-	for range cfg.Syncers {
-		l.syncersWG.Add(1)
-		go l.syncer()
-	}
-	go l.run()
 	return l, nil
 }
 
@@ -135,35 +115,75 @@ func (l *Log) TornBytes() int64 { return l.torn.Load() }
 func (l *Log) Append(e *Entry) error {
 	p := l.pool.Get().(*pending)
 	p.line = e.AppendJSON(p.line[:0])
-	l.mu.RLock()
+	l.mu.Lock()
 	if l.closed {
-		l.mu.RUnlock()
+		l.mu.Unlock()
 		l.pool.Put(p)
 		return ErrClosed
 	}
-	l.queue <- p
-	l.mu.RUnlock()
+	l.appends.Add(1)
+	l.queue = append(l.queue, p)
+	lead := !l.leading
+	l.leading = true
+	l.mu.Unlock()
+	if lead {
+		l.lead()
+	}
 	err := <-p.done
+	if err == errLead {
+		l.lead()
+		err = <-p.done
+	}
+	l.appends.Done()
 	if cap(p.line) <= 64<<10 {
 		l.pool.Put(p)
 	}
 	return err
 }
 
-// Reopen closes and reopens the file at the configured path (after
-// logrotate moved it). Entries queued before it are written to the old
-// file.
-func (l *Log) Reopen() error {
-	done := make(chan error, 1)
-	select {
-	case l.reopen <- done:
-		return <-done
-	case <-l.exited:
-		return ErrClosed
+// lead commits the queued entries (at most MaxBatch), then hands the lead
+// to the first entry queued meanwhile, or ends the group.
+func (l *Log) lead() {
+	l.fileMu.Lock()
+	l.mu.Lock()
+	n := min(len(l.queue), l.cfg.MaxBatch)
+	l.batch = append(l.batch[:0], l.queue[:n]...)
+	rest := copy(l.queue, l.queue[n:])
+	clear(l.queue[rest:])
+	l.queue = l.queue[:rest]
+	l.mu.Unlock()
+	l.commit(l.batch)
+	clear(l.batch)
+	l.fileMu.Unlock()
+
+	l.mu.Lock()
+	if len(l.queue) == 0 {
+		l.leading = false
+		l.mu.Unlock()
+		return
 	}
+	next := l.queue[0]
+	l.mu.Unlock()
+	next.done <- errLead
 }
 
-// Close writes every queued entry, then closes the file.
+// Reopen closes and reopens the file at the configured path (after
+// logrotate moved it). A group being committed is written to the old
+// file; entries queued after it go to the new one.
+func (l *Log) Reopen() error {
+	l.fileMu.Lock()
+	defer l.fileMu.Unlock()
+	l.mu.Lock()
+	closed := l.closed
+	l.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	return l.reopenFile()
+}
+
+// Close waits for every Append in progress (their entries are written),
+// then closes the file. Later Appends fail with ErrClosed.
 func (l *Log) Close() error {
 	l.mu.Lock()
 	if l.closed {
@@ -172,62 +192,25 @@ func (l *Log) Close() error {
 	}
 	l.closed = true
 	l.mu.Unlock()
-	close(l.stop)
-	<-l.exited
+	l.appends.Wait()
+	l.fileMu.Lock()
+	defer l.fileMu.Unlock()
 	if l.f != nil {
-		return l.f.Close()
+		err := l.f.Close()
+		l.f = nil
+		return err
 	}
 	return nil
 }
 
-func (l *Log) run() {
-	defer func() {
-		close(l.syncQ)
-		l.syncersWG.Wait()
-		close(l.exited)
-	}()
-	for {
-		select {
-		case p := <-l.queue:
-			l.commit(l.collect(p))
-		case done := <-l.reopen:
-			done <- l.reopenFile()
-		case <-l.stop:
-			for {
-				select {
-				case p := <-l.queue:
-					l.commit(l.collect(p))
-				default:
-					return
-				}
-			}
-		}
-	}
-}
-
-// collect gathers first and every entry already queued, up to MaxBatch.
-func (l *Log) collect(first *pending) []*pending {
-	l.batch = append(l.batch[:0], first)
-	for len(l.batch) < l.cfg.MaxBatch {
-		select {
-		case p := <-l.queue:
-			l.batch = append(l.batch, p)
-		default:
-			return l.batch
-		}
-	}
-	return l.batch
-}
-
+// commit writes batch (one write, or one write and sync per entry in
+// always mode) and answers every entry of it.
 func (l *Log) commit(batch []*pending) {
-	if l.failedGen.Load() == l.gen && l.f != nil {
-		l.closeFile() // a sync of this file failed: reopen (and repair) it
-	}
 	if l.cfg.Sync == SyncAlways {
 		for _, p := range batch {
 			err := l.write(p.line)
 			if err == nil {
-				err = l.syncFile(l.f, l.gen)
+				err = l.sync()
 			}
 			p.done <- err
 		}
@@ -241,83 +224,23 @@ func (l *Log) commit(batch []*pending) {
 	if cap(l.buf) > 4<<20 {
 		l.buf = nil
 	}
-	if err != nil || l.cfg.Sync == SyncOff {
-		for _, p := range batch {
-			p.done <- err
-		}
-		return
+	if err == nil && l.cfg.Sync == SyncBatch {
+		err = l.sync()
 	}
-	// The batch slice itself goes to the syncer; the next batch is
-	// collected in a recycled one.
-	l.syncQ <- syncJob{batch: batch, f: l.f, gen: l.gen}
-	l.batch = l.takeBatch()
-}
-
-// takeBatch returns an empty batch slice, recycled when one is free.
-func (l *Log) takeBatch() []*pending {
-	select {
-	case b := <-l.free:
-		return b
-	default:
-		return make([]*pending, 0, 64)
+	for _, p := range batch {
+		p.done <- err
 	}
 }
 
-// recycle hands an acknowledged batch slice back to the writer.
-func (l *Log) recycle(b []*pending) {
-	clear(b)
-	select {
-	case l.free <- b[:0]:
-	default:
+// sync makes what was written durable (fdatasync) and checks that the
+// file is still linked. After a failure the file is closed; the next
+// write reopens (and repairs) it.
+func (l *Log) sync() error {
+	if err := datasync(l.f); err != nil {
+		return l.fail(fmt.Errorf("sync decision log: %w", err))
 	}
-}
-
-// syncer makes written batches durable and acknowledges them. It takes
-// every batch already written when it starts a sync, so one fdatasync
-// covers them all; each sync starts after its batches were written, so
-// its success covers them.
-func (l *Log) syncer() {
-	defer l.syncersWG.Done()
-	var jobs []syncJob
-	for job := range l.syncQ {
-		jobs = append(jobs[:0], job)
-	drain:
-		for {
-			select {
-			case j, ok := <-l.syncQ:
-				if !ok {
-					break drain
-				}
-				jobs = append(jobs, j)
-			default:
-				break drain
-			}
-		}
-		var err error
-		var synced File
-		for _, j := range jobs {
-			if j.f != synced || err != nil {
-				synced = j.f
-				err = l.syncFile(j.f, j.gen)
-			}
-			for _, p := range j.batch {
-				p.done <- err
-			}
-			l.recycle(j.batch)
-		}
-	}
-}
-
-// syncFile flushes f's data (fdatasync) and checks that it is still
-// linked. A failure marks the file's generation for reopening.
-func (l *Log) syncFile(f File, gen uint64) error {
-	if err := datasync(f); err != nil {
-		l.failedGen.Store(gen)
-		return l.report(fmt.Errorf("sync decision log: %w", err))
-	}
-	if removed(f) {
-		l.failedGen.Store(gen)
-		return l.report(ErrRemoved)
+	if removed(l.f) {
+		return l.fail(ErrRemoved)
 	}
 	return nil
 }
