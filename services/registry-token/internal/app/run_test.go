@@ -232,7 +232,7 @@ func TestCommands(t *testing.T) {
 		// Config and key problems are reported together, before anything
 		// starts (no Authority fetch is attempted).
 		{name: "serve names config and key problems at once", args: []string{"serve", "--config", loose},
-			env: []string{"REGISTRY_TOKEN_SIGNING__LIFETIME=5h", "REGISTRY_TOKEN_AUTHORITY__REPLAYCACHE__MAXENTRIES=0"},
+			env:     []string{"REGISTRY_TOKEN_SIGNING__LIFETIME=5h", "REGISTRY_TOKEN_AUTHORITY__REPLAYCACHE__MAXENTRIES=0"},
 			wantErr: []string{"chmod 600", "signing.lifetime", "authority.replayCache.maxEntries"}},
 		{name: "check-config names config and key problems at once", args: []string{"check-config", "--config", loose},
 			env: []string{"REGISTRY_TOKEN_SIGNING__LIFETIME=5h"}, wantErr: []string{"chmod 600", "signing.lifetime"}},
