@@ -29,6 +29,7 @@ authority:
   audiences: {{ .Values.authority.audiences | toJson }}
   requiredScopes: {{ .Values.authority.requiredScopes | toJson }}
   senderConstraint: {{ .Values.authority.senderConstraint | quote }}
+  jwksMaxStale: {{ .Values.authority.jwksMaxStale }}
   dpop:
     maxAge: {{ .Values.authority.dpop.maxAge }}
     clockSkew: {{ .Values.authority.dpop.clockSkew }}
@@ -36,6 +37,7 @@ authority:
   replayCache:
     backend: {{ .Values.replayCache.backend | quote }}
     redisUrl: {{ .Values.replayCache.redis.url | quote }}
+    maxEntries: {{ .Values.replayCache.maxEntries | int64 }}
 signing:
   issuer: {{ .Values.signing.issuer | quote }}
   keyFile: {{ printf "%s/%s" (include "registry-token.signingDir" .) .Values.signing.keyFileName | quote }}
