@@ -2,11 +2,9 @@ package app
 
 import (
 	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
-	"os"
 
+	"github.com/stellaops/authgate/pkg/httpx"
 	"github.com/stellaops/authgate/services/registry-token/internal/config"
 )
 
@@ -15,22 +13,9 @@ import (
 // A certificate is optional at the TLS layer: DPoP-bound callers need
 // none, and an mTLS-bound token without one is refused by the handler.
 func tlsConfig(t config.TLS) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+	c, err := httpx.TLSConfig(t.CertFile, t.KeyFile, t.ClientCAFile)
 	if err != nil {
-		return nil, fmt.Errorf("server.tls: %w", err)
-	}
-	c := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
-	if t.ClientCAFile != "" {
-		pemBytes, err := os.ReadFile(t.ClientCAFile)
-		if err != nil {
-			return nil, fmt.Errorf("server.tls.clientCaFile: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pemBytes) {
-			return nil, errors.New("server.tls.clientCaFile: no PEM certificates")
-		}
-		c.ClientCAs = pool
-		c.ClientAuth = tls.VerifyClientCertIfGiven
+		return nil, fmt.Errorf("server.tls.%w", err)
 	}
 	return c, nil
 }
