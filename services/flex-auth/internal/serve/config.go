@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/stellaops/authgate/pkg/konfig"
@@ -44,6 +45,59 @@ type ServerConfig struct {
 	// DebugAddr, when set, serves net/http/pprof there (profiling for
 	// operators; bind it to loopback only). Off when empty.
 	DebugAddr string `koanf:"debugAddr"`
+	// TLS, when certFile and keyFile are set, serves HTTPS; with
+	// clientCaFile it verifies client certificates (for certificate-bound
+	// caller tokens).
+	TLS TLSConfig `koanf:"tls"`
+}
+
+// TLSConfig is the optional TLS of the listener.
+type TLSConfig struct {
+	CertFile     string `koanf:"certFile"`
+	KeyFile      string `koanf:"keyFile"`
+	ClientCAFile string `koanf:"clientCaFile"`
+}
+
+// Enabled reports whether the listener serves TLS.
+func (t TLSConfig) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
+
+// validate checks that the files come together and can be read.
+func (t TLSConfig) validate() []error {
+	var errs []error
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		errs = append(errs, errors.New("server.tls: certFile and keyFile must be set together"))
+	}
+	if t.ClientCAFile != "" && !t.Enabled() {
+		errs = append(errs, errors.New("server.tls.clientCaFile: requires certFile and keyFile"))
+	}
+	for _, f := range []struct{ key, path string }{
+		{"certFile", t.CertFile}, {"keyFile", t.KeyFile}, {"clientCaFile", t.ClientCAFile},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if err := readable(f.path); err != nil {
+			errs = append(errs, fmt.Errorf("server.tls.%s: %w", f.key, err))
+		}
+	}
+	return errs
+}
+
+// readable reports whether path is a regular file that can be opened.
+func readable(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", path)
+	}
+	return nil
 }
 
 // DecisionLogConfig is the decision log.
@@ -91,6 +145,7 @@ func (c *Config) Validate() error {
 	if c.Server.Addr == "" {
 		errs = append(errs, errors.New("server.addr (--addr) is required"))
 	}
+	errs = append(errs, c.Server.TLS.validate()...)
 	if c.Registry == "" {
 		errs = append(errs, errors.New("registry (--registry) is required"))
 	}

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -118,11 +119,18 @@ func Run(ctx context.Context, env Env) error {
 		}
 		defer stopDebug()
 	}
+	var tlsCfg *tls.Config
+	if cfg.Server.TLS.Enabled() {
+		if tlsCfg, err = httpx.TLSConfig(cfg.Server.TLS.CertFile, cfg.Server.TLS.KeyFile, cfg.Server.TLS.ClientCAFile); err != nil {
+			return fmt.Errorf("server.tls.%w", err)
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Server.Addr, err)
 	}
-	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("decision_log", cfg.DecisionLog.File),
+	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.Bool("tls", tlsCfg != nil),
+		zap.Bool("client_certificates", tlsCfg != nil && tlsCfg.ClientCAs != nil), zap.String("decision_log", cfg.DecisionLog.File),
 		zap.String("log_sync", string(sync)), zap.Bool("watch", cfg.Reload.Watch), zap.Bool("caller_auth", guard != nil))
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -149,11 +157,13 @@ func Run(ctx context.Context, env Env) error {
 	if env.Listening != nil {
 		env.Listening(ln.Addr())
 	}
-	return serveHTTP(ctx, e, ln, func() { srv.SetReady(false) })
+	return serveHTTP(ctx, e, ln, tlsCfg, func() { srv.SetReady(false) })
 }
 
-func serveHTTP(ctx context.Context, e *echo.Echo, ln net.Listener, notReady func()) error {
+// serveHTTP serves e on ln, over TLS when tlsCfg is not nil.
+func serveHTTP(ctx context.Context, e *echo.Echo, ln net.Listener, tlsCfg *tls.Config, notReady func()) error {
 	hs := httpx.NewServer(e, httpx.DefaultLimits)
+	hs.TLSConfig = tlsCfg
 	err := httpx.Serve(ctx, hs, ln, httpx.DefaultLimits.ShutdownTimeout, notReady)
 	if errors.Is(err, context.Canceled) {
 		return nil
