@@ -98,11 +98,15 @@ func TestReplicasShareReplayCache(t *testing.T) {
 		var next atomic.Int64
 		ctx, cancel := context.WithTimeout(ctx, proctest.Pick(scale, 2*time.Minute, 10*time.Minute))
 		defer cancel()
+		// Workers stop between requests, never by cancelling one in
+		// flight: a request abandoned mid-claim would be counted by the
+		// server but never seen by a client.
+		var done atomic.Bool
 		var wg sync.WaitGroup
 		for w := range 8 {
 			wg.Go(func() {
 				c := callers[w]
-				for ctx.Err() == nil {
+				for ctx.Err() == nil && !done.Load() {
 					i := next.Add(1)
 					if i > 100*step {
 						return
@@ -167,8 +171,9 @@ func TestReplicasShareReplayCache(t *testing.T) {
 		})
 		at = sent()
 		waitFor(t, time.Minute, "load after recovery", func() bool { return sent() >= at+step })
-		cancel()
+		done.Store(true)
 		wg.Wait()
+		cancel()
 
 		mu.Lock()
 		recovery := max(firstOK[0].Sub(back), firstOK[1].Sub(back))
