@@ -58,11 +58,18 @@ func errorTable(r Reason) descriptor {
 		return descriptor{http.StatusServiceUnavailable, "temporarily_unavailable", "The policy service cannot be reached; no token is issued."}
 	case ReasonPolicyTimeout:
 		return descriptor{http.StatusServiceUnavailable, "temporarily_unavailable", "The policy service did not answer in time; no token is issued."}
+	case ReasonClientClosed:
+		// Nobody reads it; 499 is the conventional "client closed request".
+		return descriptor{StatusClientClosed, "client_closed_request", "The client closed the request before the answer."}
 	case ReasonPolicyInvalidResponse:
 		return descriptor{http.StatusServiceUnavailable, "temporarily_unavailable", "The policy service gave an invalid answer; no token is issued."}
 	}
 	return descriptor{http.StatusInternalServerError, "server_error", "internal error"}
 }
+
+// StatusClientClosed is the status recorded for a request whose client
+// went away before the answer (nginx's 499).
+const StatusClientClosed = 499
 
 // RetryAfter is the Retry-After value (seconds) of every 503 answer.
 const RetryAfter = "5"

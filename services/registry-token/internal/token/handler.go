@@ -131,6 +131,11 @@ type decision struct {
 func (h *Handler) getToken(c echo.Context) error {
 	var d decision
 	resp, err := h.issue(c, &d)
+	if err != nil && c.Request().Context().Err() != nil {
+		// The failure may only be the client's own cancellation reaching
+		// Redis or flex-auth: do not count it as their outage.
+		err = deny(ReasonClientClosed, err)
+	}
 	h.record(c.Request().Context(), &d, err)
 	if err != nil {
 		return err

@@ -31,6 +31,12 @@ func outages() []rejection {
 			status: 503, code: "temporarily_unavailable", reason: "replay_store_unavailable"},
 		{name: "memory replay cache full", build: valid, opts: options{replay: fullMemoryCache},
 			status: 503, code: "temporarily_unavailable", reason: "replay_cache_full"},
+		{name: "client gone while the replay store fails", build: func(f *fixture) *http.Request {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return valid(f).WithContext(ctx)
+		}, opts: options{replay: func(context.Context, func() time.Time) dpop.ReplayCache { return downStore{} }},
+			status: 499, code: "client_closed_request", reason: "client_closed"},
 	}
 }
 

@@ -39,6 +39,9 @@ const (
 	// An error that is not a refusal (signing failed): the client gets a
 	// generic 500; this is its metric label.
 	ReasonInternal Reason = "internal_error"
+	// The client went away before the answer: whatever failed afterwards
+	// (a replay claim or policy call cut short) is not a dependency outage.
+	ReasonClientClosed Reason = "client_closed"
 )
 
 // Reasons lists every reason, in a stable order (metrics pre-creation,
@@ -51,7 +54,7 @@ func Reasons() []Reason {
 		ReasonLicenseRevoked, ReasonNotEntitled, ReasonAuthorityUnavailable, ReasonReplayStoreUnavailable,
 		ReasonReplayCacheFull,
 		ReasonPolicyDenied, ReasonPolicyUnavailable, ReasonPolicyTimeout, ReasonPolicyInvalidResponse,
-		ReasonInternal,
+		ReasonInternal, ReasonClientClosed,
 	}
 }
 
