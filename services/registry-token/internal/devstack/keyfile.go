@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
@@ -18,6 +17,8 @@ import (
 	"strings"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/stellaops/authgate/services/registry-token/internal/signing"
 )
 
 // LoadOrCreateClientKey reads the private DPoP key in file, a JWK (JSON)
@@ -119,15 +120,12 @@ func EnsureSigningKey(file string) (bool, error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return false, err
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return false, err
+	if dir := filepath.Dir(file); dir != "." {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return false, err
+		}
 	}
-	data, err := pkcs8PEM(key)
-	if err != nil {
-		return false, err
-	}
-	return true, writeSecret(file, data)
+	return true, signing.WriteNewKey(file)
 }
 
 func pkcs8PEM(key any) ([]byte, error) {

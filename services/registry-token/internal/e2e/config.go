@@ -1,11 +1,6 @@
 package e2e
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +8,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/stellaops/authgate/pkg/plans"
+	"github.com/stellaops/authgate/services/registry-token/internal/signing"
 )
 
 // ServiceConfig is the part of the registry-token configuration (the
@@ -106,17 +102,9 @@ func writeConfig(dir string, c ServiceConfig) (string, error) {
 // writeSigningKey generates a fresh P-256 key and writes it as a PKCS#8 PEM
 // file with mode 0600.
 func writeSigningKey(dir string) (string, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return "", fmt.Errorf("e2e: generate signing key: %w", err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return "", fmt.Errorf("e2e: encode signing key: %w", err)
-	}
 	path := filepath.Join(dir, "signing.pem")
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		return "", fmt.Errorf("e2e: write signing key: %w", err)
+	if err := signing.WriteNewKey(path); err != nil {
+		return "", fmt.Errorf("e2e: %w", err)
 	}
 	return path, nil
 }

@@ -2,12 +2,7 @@ package faults
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +21,7 @@ import (
 	"github.com/stellaops/authgate/pkg/proctest"
 	"github.com/stellaops/authgate/services/registry-token/internal/devauthority"
 	"github.com/stellaops/authgate/services/registry-token/internal/loadgen"
+	"github.com/stellaops/authgate/services/registry-token/internal/signing"
 )
 
 // scale is set by TestMain from -faults.scale before any test runs.
@@ -159,16 +155,8 @@ func writeConfig(t *testing.T, dir string, a *authorityServer, c rtConfig) strin
 // writeKey writes a fresh P-256 signing key as PKCS#8 PEM, mode 0600.
 func writeKey(t *testing.T, dir string) string {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
 	path := filepath.Join(dir, "signing.pem")
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+	if err := signing.WriteNewKey(path); err != nil {
 		t.Fatal(err)
 	}
 	return path

@@ -2,12 +2,7 @@ package policyclient_test
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"net/http"
 	"os"
@@ -25,6 +20,7 @@ import (
 	"github.com/stellaops/authgate/pkg/dpop"
 	"github.com/stellaops/authgate/pkg/proctest"
 	"github.com/stellaops/authgate/services/registry-token/internal/authority/authoritytest"
+	"github.com/stellaops/authgate/services/registry-token/internal/signing"
 )
 
 // TestWithRealFlexAuth builds the flex-auth binary once and runs its CLI
@@ -286,16 +282,8 @@ func rejected(t *testing.T, base, reason string) float64 {
 
 func writeSigningKey(t *testing.T, dir string) string {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
 	path := filepath.Join(dir, "signing.pem")
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+	if err := signing.WriteNewKey(path); err != nil {
 		t.Fatal(err)
 	}
 	return path
