@@ -73,12 +73,9 @@ func datasync(f File) error {
 // again for the next one.
 var ErrRemoved = errors.New("decision log file was removed")
 
-// removed reports whether f has no directory entry left.
-func removed(f File) bool {
-	fi, err := f.Stat()
-	if err != nil {
-		return true
-	}
+// removed reports whether the file described by fi has no directory
+// entry left.
+func removed(fi os.FileInfo) bool {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	return ok && st.Nlink == 0
 }
