@@ -404,6 +404,19 @@ func TestFlexAuthPolicyMount(t *testing.T) {
 			if !contains(c.Args, "--watch") {
 				t.Error("flex-auth runs without --watch")
 			}
+			// flex-auth raises its GC target; the heap's soft limit must
+			// follow this container's memory limit.
+			var memLimit *corev1.EnvVar
+			for i, e := range c.Env {
+				if e.Name == "GOMEMLIMIT" {
+					memLimit = &c.Env[i]
+				}
+			}
+			if memLimit == nil || memLimit.ValueFrom == nil || memLimit.ValueFrom.ResourceFieldRef == nil ||
+				memLimit.ValueFrom.ResourceFieldRef.Resource != "limits.memory" ||
+				memLimit.ValueFrom.ResourceFieldRef.ContainerName != c.Name {
+				t.Errorf("GOMEMLIMIT is not this container's memory limit: %+v", memLimit)
+			}
 			vols := map[string]corev1.Volume{}
 			for _, v := range dep.Spec.Template.Spec.Volumes {
 				vols[v.Name] = v

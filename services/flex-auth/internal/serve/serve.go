@@ -9,6 +9,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -58,6 +60,10 @@ func Run(ctx context.Context, env Env) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	if pct, ok := defaultGCPercent(env.Environ); ok {
+		debug.SetGCPercent(pct)
+		log.Info("garbage collector target raised; set GOGC to choose another", zap.Int("gc_percent", pct))
+	}
 
 	om, err := obs.NewMetrics()
 	if err != nil {
@@ -196,4 +202,24 @@ func handleSignals(ctx context.Context, sigs <-chan os.Signal, eng *engine.Engin
 			}
 		}
 	}
+}
+
+// DefaultGCPercent is flex-auth's garbage collector target when GOGC is not
+// set. Its live heap is small (the snapshot, the compiled package and
+// pooled buffers: a few MiB) while every decision allocates a few KiB, so
+// Go's default of 100 runs dozens of collections a second under load; 400
+// cuts that by four for about 10 MiB more RSS. GOMEMLIMIT (set from the
+// container's memory limit by the Helm chart) still makes the collector
+// work harder before the heap outgrows the container.
+const DefaultGCPercent = 400
+
+// defaultGCPercent returns DefaultGCPercent unless environ sets GOGC, in
+// which case the runtime has already applied the operator's choice.
+func defaultGCPercent(environ []string) (int, bool) {
+	for _, kv := range environ {
+		if strings.HasPrefix(kv, "GOGC=") {
+			return 0, false
+		}
+	}
+	return DefaultGCPercent, true
 }
