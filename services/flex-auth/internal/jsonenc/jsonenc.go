@@ -10,6 +10,15 @@ import (
 
 const hexDigits = "0123456789abcdef"
 
+// plain marks the bytes String copies unchanged: printable ASCII other
+// than the quote, the backslash and <, >, &.
+var plain = func() (t [256]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		t[b] = b != '"' && b != '\\' && b != '<' && b != '>' && b != '&'
+	}
+	return t
+}()
+
 // String appends s as a JSON string. Invalid UTF-8 becomes U+FFFD, control
 // characters and the HTML-sensitive <, >, & are escaped as encoding/json
 // does, so the output is valid JSON for any input.
@@ -18,11 +27,11 @@ func String(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		b := s[i]
+		if plain[b] {
+			i++
+			continue
+		}
 		if b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
-				i++
-				continue
-			}
 			dst = append(dst, s[start:i]...)
 			switch b {
 			case '"', '\\':
@@ -33,6 +42,10 @@ func String(dst []byte, s string) []byte {
 				dst = append(dst, '\\', 'r')
 			case '\t':
 				dst = append(dst, '\\', 't')
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
 			default:
 				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
 			}

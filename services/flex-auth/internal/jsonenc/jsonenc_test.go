@@ -31,3 +31,12 @@ func FuzzString(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkStringDigest(b *testing.B) {
+	s := "sha256:84851704f2374c024ecc44480ab50a64af4d2eff6dee3fe89ff8198e1ee3e2ce"
+	buf := make([]byte, 0, 128)
+	b.SetBytes(int64(len(s)))
+	for b.Loop() {
+		buf = String(buf[:0], s)
+	}
+}
