@@ -6,8 +6,11 @@
 // duration with mixed allow and deny bodies, and reports decisions/s,
 // latency percentiles and the server's peak RSS.
 //
-//	go run ./services/flex-auth/internal/loadgen -duration 15s
-//	go run ./services/flex-auth/internal/loadgen -target opa -opa $HOME/.cache/authgate-bench/bin/opa
+//	go run ./services/flex-auth/internal/loadgen -duration 15s -target both
+//
+// The opa binary is OPAVersion, installed with go install into the tools
+// cache ($AUTHGATE_TOOLS, default ~/.cache/authgate-tools) on first use,
+// unless -opa names one (which must report the same version).
 package main
 
 import (
@@ -44,7 +47,7 @@ func main() {
 	flag.IntVar(&o.conns, "conns", 32, "concurrent keep-alive connections")
 	flag.IntVar(&o.synthetic, "synthetic", 1000, "synthetic actors added to the registry snapshot")
 	flag.StringVar(&o.bin, "bin", "", "flex-auth binary (default: go build into the work directory)")
-	flag.StringVar(&o.opa, "opa", "opa", "opa binary (v1.22.2) for -target opa")
+	flag.StringVar(&o.opa, "opa", "", "opa binary ("+OPAVersion+") for -target opa or both (default: installed into the tools cache on first use)")
 	flag.StringVar(&o.policy, "policy", "configs/ops-warden/policy_package.md", "policy package for flex-auth")
 	flag.StringVar(&o.workdir, "workdir", "", "directory for the snapshot, decision log and binary (default: a temporary directory)")
 	flag.StringVar(&o.logSync, "log-sync", "batch", "flex-auth decision log sync mode")
@@ -55,6 +58,18 @@ func main() {
 	targets := []string{o.target}
 	if o.target == "both" {
 		targets = []string{"flex-auth", "opa"}
+	}
+	if o.target == "opa" || o.target == "both" {
+		var err error
+		if o.opa == "" {
+			o.opa, err = ensureOPA(ctx, os.Stderr)
+		} else {
+			err = checkOPAVersion(ctx, o.opa)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			os.Exit(1)
+		}
 	}
 	var reps []*report
 	for _, t := range targets {
@@ -76,6 +91,11 @@ func main() {
 	}
 	for _, r := range reps {
 		if r.Errors > 0 {
+			fmt.Fprintf(os.Stderr, "loadgen: %s gave %d unexpected answers\n", r.Target, r.Errors)
+			os.Exit(1)
+		}
+		if r.LogSync != "" && r.LoggedDecisions < r.Requests {
+			fmt.Fprintf(os.Stderr, "loadgen: %s answered %d decisions but logged only %d\n", r.Target, r.Requests, r.LoggedDecisions)
 			os.Exit(1)
 		}
 	}
