@@ -44,7 +44,7 @@ func TestValuesDocumented(t *testing.T) {
 			}
 			// A parent of documented children needs no comment of its own.
 			hasChildren := i+1 < len(lines) && strings.HasPrefix(lines[i+1], m[1]+"  ") && strings.TrimSpace(lines[i+1]) != "" && !strings.HasPrefix(strings.TrimSpace(lines[i+1]), "-")
-			if !strings.HasPrefix(prev, "#") && !(hasChildren && !documentedAsWhole[m[2]]) {
+			if !strings.HasPrefix(prev, "#") && (!hasChildren || documentedAsWhole[m[2]]) {
 				t.Errorf("%s/values.yaml:%d: %s has no comment", chart, i+1, strings.Join(parents, "."))
 			}
 		}

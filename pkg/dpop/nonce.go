@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/binary"
 	"errors"
+	"math"
 	"time"
 )
 
@@ -72,7 +73,11 @@ func (n *HMACNonces) CheckNonce(nonce string, now time.Time) bool {
 	if subtle.ConstantTimeCompare(buf[8:], n.tag(buf[:8])) != 1 {
 		return false
 	}
-	issued := time.UnixMilli(int64(binary.BigEndian.Uint64(buf[:8])))
+	ms := binary.BigEndian.Uint64(buf[:8])
+	if ms > math.MaxInt64 {
+		return false
+	}
+	issued := time.UnixMilli(int64(ms))
 	return !issued.Before(now.Add(-n.lifetime)) && !issued.After(now.Add(nonceFutureSkew))
 }
 

@@ -21,7 +21,7 @@ func NewReplayKey(jkt, htm, htu, jti string) ReplayKey {
 	h := sha256.New()
 	var n [4]byte
 	for _, s := range [...]string{jkt, htm, htu, jti} {
-		binary.BigEndian.PutUint32(n[:], uint32(len(s)))
+		binary.BigEndian.PutUint32(n[:], uint32(len(s))) //nolint:gosec // G115: parts of a proof, which is at most MaxProofSize bytes
 		h.Write(n[:])
 		h.Write([]byte(s))
 	}

@@ -100,7 +100,7 @@ var errPanic = errors.New("handler panic")
 func callRecovering(log *zap.Logger, next echo.HandlerFunc, c echo.Context) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			if r == http.ErrAbortHandler {
+			if err, ok := r.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 				panic(r)
 			}
 			log.Error("panic", zap.Any("panic", r), zap.String("route", c.Path()))

@@ -28,7 +28,7 @@ func testMapper(err error) *Problem {
 	return nil
 }
 
-func newTestEcho(t *testing.T) (*echo.Echo, *observer.ObservedLogs) {
+func newTestEcho() (*echo.Echo, *observer.ObservedLogs) {
 	core, logs := observer.New(zapcore.DebugLevel)
 	e := New(Options{Logger: zap.New(core), Mapper: testMapper, Now: time.Now})
 	e.GET("/denied", func(echo.Context) error { return errDenied })
@@ -51,7 +51,7 @@ func decodeProblem(t *testing.T, rec *httptest.ResponseRecorder) map[string]any 
 }
 
 func TestMappedErrorBecomesProblemWithRegistryErrors(t *testing.T) {
-	e, logs := newTestEcho(t)
+	e, logs := newTestEcho()
 	rec := httptest.NewRecorder()
 	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/denied?token=abc", nil))
 	if rec.Code != http.StatusForbidden {
@@ -83,7 +83,7 @@ func TestMappedErrorBecomesProblemWithRegistryErrors(t *testing.T) {
 }
 
 func TestUnknownErrorIsGeneric500(t *testing.T) {
-	e, _ := newTestEcho(t)
+	e, _ := newTestEcho()
 	for _, path := range []string{"/boom", "/panic"} {
 		rec := httptest.NewRecorder()
 		e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
@@ -100,7 +100,7 @@ func TestUnknownErrorIsGeneric500(t *testing.T) {
 }
 
 func TestEchoRoutingErrorsKeepStatus(t *testing.T) {
-	e, _ := newTestEcho(t)
+	e, _ := newTestEcho()
 	rec := httptest.NewRecorder()
 	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/nope", nil))
 	if rec.Code != http.StatusNotFound || decodeProblem(t, rec)["error"] != "not_found" {
@@ -114,7 +114,7 @@ func TestEchoRoutingErrorsKeepStatus(t *testing.T) {
 }
 
 func TestServeDrainsAndStops(t *testing.T) {
-	e, _ := newTestEcho(t)
+	e, _ := newTestEcho()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -141,7 +141,7 @@ func TestServeDrainsAndStops(t *testing.T) {
 }
 
 func TestOversizedHeadersAreRejected(t *testing.T) {
-	e, _ := newTestEcho(t)
+	e, _ := newTestEcho()
 	srv := httptest.NewUnstartedServer(e)
 	srv.Config = NewServer(e, DefaultLimits)
 	srv.Start()
@@ -159,7 +159,7 @@ func TestOversizedHeadersAreRejected(t *testing.T) {
 }
 
 func TestRequestLogIgnoresForwardedFor(t *testing.T) {
-	e, logs := newTestEcho(t)
+	e, logs := newTestEcho()
 	req := httptest.NewRequest(http.MethodGet, "/ok", nil)
 	req.RemoteAddr = "192.0.2.10:4711"
 	req.Header.Set("X-Forwarded-For", "203.0.113.99")

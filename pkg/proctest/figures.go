@@ -28,11 +28,17 @@ type Figures struct {
 // NewFigures starts the figures of scenario (e.g. "4" or "8-flex-auth").
 func NewFigures(scenario string) *Figures { return &Figures{Scenario: scenario} }
 
-// Sent, Allowed, Denied and Lost count one request each.
-func (f *Figures) Sent()    { f.sent.Add(1) }
+// Sent counts one request sent.
+func (f *Figures) Sent() { f.sent.Add(1) }
+
+// Allowed counts one request answered with an allow (or a token).
 func (f *Figures) Allowed() { f.allowed.Add(1) }
-func (f *Figures) Denied()  { f.denied.Add(1) }
-func (f *Figures) Lost()    { f.lost.Add(1) }
+
+// Denied counts one request refused with a clear answer.
+func (f *Figures) Denied() { f.denied.Add(1) }
+
+// Lost counts one request that got no clear answer.
+func (f *Figures) Lost() { f.lost.Add(1) }
 
 // AddLost adds n lost requests found after the fact (e.g. decision ids
 // missing from a log).

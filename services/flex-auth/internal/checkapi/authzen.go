@@ -1,6 +1,9 @@
 package checkapi
 
-import "strings"
+import (
+	"errors"
+	"strings"
+)
 
 // Evaluation is an OpenID AuthZEN 1.0 Access Evaluation request
 // (POST /access/v1/evaluation).
@@ -73,7 +76,10 @@ func DecodeEvaluation(body []byte) (Request, error) {
 		return Request{}, err
 	}
 	if err := normalizeContext(ev.Resource.Properties); err != nil {
-		fe := err.(*FieldError)
+		var fe *FieldError
+		if !errors.As(err, &fe) {
+			return Request{}, err
+		}
 		return Request{}, &FieldError{Field: "resource.properties" + strings.TrimPrefix(fe.Field, "context"), Problem: fe.Problem}
 	}
 	for _, src := range []struct {

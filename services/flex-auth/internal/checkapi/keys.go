@@ -1,6 +1,9 @@
 package checkapi
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"errors"
+)
 
 // shape lists the members an object may have, exactly as spelled. A nil
 // child is a value whose inside is not checked here (scalars, and the
@@ -27,7 +30,7 @@ const maxDepth = 32
 func checkKeys(body []byte, s shape) error {
 	sc := scanner{b: body}
 	if err := sc.value(s, "", 0); err != nil {
-		if _, quiet := err.(stop); !quiet {
+		if !errors.As(err, new(stop)) {
 			return err
 		}
 	}
@@ -186,7 +189,7 @@ func (sc *scanner) object(s shape, path string, depth int) error {
 		}
 		sc.i++
 		if err := sc.value(child, path+key+".", depth+1); err != nil {
-			if _, quiet := err.(stop); quiet {
+			if errors.As(err, new(stop)) {
 				return nil
 			}
 			return err

@@ -74,7 +74,7 @@ func runSchema(_ context.Context, env Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "flex-auth schema: %v\n", err)
 		return ExitFailure
 	}
-	if err := os.MkdirAll(*dir, 0o755); err != nil {
+	if err := os.MkdirAll(*dir, 0o755); err != nil { //nolint:gosec // G301: published schemas, readable by all
 		fmt.Fprintf(env.Stderr, "flex-auth schema: %v\n", err)
 		return ExitFailure
 	}
@@ -85,7 +85,7 @@ func runSchema(_ context.Context, env Env, args []string) int {
 	sort.Strings(names)
 	for _, name := range names {
 		path := filepath.Join(*dir, name)
-		if err := os.WriteFile(path, schemas[name], 0o644); err != nil {
+		if err := os.WriteFile(path, schemas[name], 0o644); err != nil { //nolint:gosec // G306: published schemas, readable by all
 			fmt.Fprintf(env.Stderr, "flex-auth schema: %v\n", err)
 			return ExitFailure
 		}

@@ -146,7 +146,7 @@ func (l *Log) Append(e *Entry) error {
 		l.lead()
 	}
 	err := <-p.done
-	if err == errLead {
+	if errors.Is(err, errLead) {
 		l.lead()
 		err = <-p.done
 	}

@@ -79,7 +79,7 @@ func unwritable(t *testing.T, scenario, log string, before int64, breakIt, fix f
 	var mu sync.Mutex
 	answered := map[string]bool{} // allowed decision ids
 	var unavailable int64
-	phase := func(name string, count int64, wantOK bool) (ok, refused int64) {
+	phase := func(name string, count int64) (ok, refused int64) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		var pmu sync.Mutex
@@ -110,7 +110,7 @@ func unwritable(t *testing.T, scenario, log string, before int64, breakIt, fix f
 		return ok, refused
 	}
 
-	if ok, _ := phase("before", before, true); ok != before {
+	if ok, _ := phase("before", before); ok != before {
 		t.Fatalf("before the fault: %d of %d allowed", ok, before)
 	}
 	if breakIt != nil {
@@ -121,11 +121,11 @@ func unwritable(t *testing.T, scenario, log string, before int64, breakIt, fix f
 	// in the space a cut torn line freed; it is logged like any other).
 	brokenAt := time.Now()
 	waitFor(t, 2*time.Minute, "decision log failures", func() bool {
-		_, refused := phase("until failure", 50, false)
+		_, refused := phase("until failure", 50)
 		return refused > 0
 	})
 	failedAt := time.Now()
-	if ok, refused := phase("broken", n, false); refused == 0 || ok > refused/10 {
+	if ok, refused := phase("broken", n); refused == 0 || ok > refused/10 {
 		t.Errorf("while the log is unwritable: %d allowed, %d denied", ok, refused)
 	}
 	h := getHealth(t, fa.URL)
@@ -147,14 +147,14 @@ func unwritable(t *testing.T, scenario, log string, before int64, breakIt, fix f
 	fixedAt := time.Now()
 	var recoveredAt time.Time
 	waitFor(t, time.Minute, "allows after the fix", func() bool {
-		if ok, _ := phase("until recovery", 8, true); ok > 0 {
+		if ok, _ := phase("until recovery", 8); ok > 0 {
 			recoveredAt = time.Now()
 			return true
 		}
 		return false
 	})
 	fig.Disruption(recoveredAt.Sub(fixedAt))
-	if ok, _ := phase("after", n, true); ok != n {
+	if ok, _ := phase("after", n); ok != n {
 		t.Errorf("after the fix: %d of %d allowed", ok, n)
 	}
 	if h := getHealth(t, fa.URL); h.DecisionLog.LastError != "" {

@@ -23,7 +23,7 @@ func TestStartupErrors(t *testing.T) {
 		args   func(dir string) []string
 		want   []string
 	}{
-		{"unknown config key and invalid values", "server:\n  adress: \"127.0.0.1:1\"\ndecisionLog:\n  sync: sometimes\nlogLevel: loud\n",
+		{"unknown config key and invalid values", "server:\n  adress: \"127.0.0.1:1\"\ndecisionLog:\n  sync: sometimes\nlogLevel: loud\n", //nolint:misspell // the misspelt key is the test
 			func(dir string) []string { return nil },
 			[]string{`server.adress`, `sometimes`, `logLevel "loud"`, "registry (--registry) is required", "policy (--policy) is required"}},
 		{"snapshot and policy both broken", "",

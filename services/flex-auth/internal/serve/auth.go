@@ -25,7 +25,7 @@ func newGuard(ctx context.Context, cfg AuthConfig, log *zap.Logger, now func() t
 		DPoPMaxAge: cfg.DPoPMaxAge, DPoPClockSkew: cfg.DPoPClockSkew, Replay: cache, Now: now,
 	})
 	if err != nil {
-		cache.Close()
+		_ = cache.Close()
 		return nil, nil, err
 	}
 	log.Info("caller authentication on", zap.String("issuer", cfg.Issuer), zap.Strings("scopes", cfg.RequiredScopes))
@@ -36,5 +36,5 @@ func newGuard(ctx context.Context, cfg AuthConfig, log *zap.Logger, now func() t
 			}
 			return next(c)
 		}
-	}, func() { cache.Close() }, nil
+	}, func() { _ = cache.Close() }, nil
 }

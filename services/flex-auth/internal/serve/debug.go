@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -14,8 +15,8 @@ import (
 // serveDebug serves the net/http/pprof handlers on addr until ctx is done.
 // It is off by default; operators bind it to loopback only, since profiles
 // expose the process internals.
-func serveDebug(addr string, log *zap.Logger) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
+func serveDebug(ctx context.Context, addr string, log *zap.Logger) (stop func(), err error) {
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen debug %s: %w", addr, err)
 	}

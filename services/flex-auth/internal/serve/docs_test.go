@@ -22,7 +22,7 @@ var readmeFile = flag.String("readme", "", "README to check (default: README.md 
 // backquotes) with the koanf keys of Config: none may be missing or extra.
 func TestConfigReference(t *testing.T) {
 	doc := documentedKeys(t, "<!-- config-reference:flex-auth -->", "<!-- /config-reference:flex-auth -->")
-	real := map[string]bool{}
+	actual := map[string]bool{}
 	var walk func(reflect.Type, string)
 	walk = func(typ reflect.Type, path string) {
 		for i := range typ.NumField() {
@@ -34,21 +34,21 @@ func TestConfigReference(t *testing.T) {
 			if ft := typ.Field(i).Type; ft.Kind() == reflect.Struct && ft != reflect.TypeFor[time.Duration]() {
 				walk(ft, key)
 			} else {
-				real[key] = true
+				actual[key] = true
 			}
 		}
 	}
 	walk(reflect.TypeFor[Config](), "")
-	if !real["auth.dpopMaxAge"] || !real["decisionLog.file"] {
-		t.Fatalf("the key walk is broken: %v", real)
+	if !actual["auth.dpopMaxAge"] || !actual["decisionLog.file"] {
+		t.Fatalf("the key walk is broken: %v", actual)
 	}
 	var extra, missing []string
 	for k := range doc {
-		if !real[k] {
+		if !actual[k] {
 			extra = append(extra, k)
 		}
 	}
-	for k := range real {
+	for k := range actual {
 		if !doc[k] {
 			missing = append(missing, k)
 		}

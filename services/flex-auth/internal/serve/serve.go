@@ -119,7 +119,7 @@ func Run(ctx context.Context, env Env) error {
 		Exporter: om.Handler(), Now: now, Guard: guard})
 
 	if cfg.Server.DebugAddr != "" {
-		stopDebug, err := serveDebug(cfg.Server.DebugAddr, log)
+		stopDebug, err := serveDebug(ctx, cfg.Server.DebugAddr, log)
 		if err != nil {
 			return err
 		}
@@ -131,7 +131,7 @@ func Run(ctx context.Context, env Env) error {
 			return fmt.Errorf("server.tls.%w", err)
 		}
 	}
-	ln, err := net.Listen("tcp", cfg.Server.Addr)
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", cfg.Server.Addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Server.Addr, err)
 	}

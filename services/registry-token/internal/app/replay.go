@@ -45,6 +45,7 @@ func redisOptions(raw string) (*redis.Options, error) {
 	return opts, nil
 }
 
+//nolint:unparam // the four Redis timeouts are separate settings that happen to share a value
 func setDefault(d *time.Duration, v time.Duration) {
 	if *d == 0 {
 		*d = v

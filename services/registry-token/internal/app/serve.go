@@ -142,7 +142,7 @@ func serve(ctx context.Context, cfg config.Config, key *signing.Key, env Env) (e
 			return err
 		}
 	}
-	ln, err := net.Listen("tcp", cfg.Server.Addr)
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", cfg.Server.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}

@@ -14,8 +14,8 @@ type tokenCache struct {
 	entries map[[32]byte]*OpTok
 }
 
-func newTokenCache(max int) *tokenCache {
-	return &tokenCache{max: max, entries: make(map[[32]byte]*OpTok)}
+func newTokenCache(capacity int) *tokenCache {
+	return &tokenCache{max: capacity, entries: make(map[[32]byte]*OpTok)}
 }
 
 func (c *tokenCache) get(sum [32]byte, now time.Time) (*OpTok, bool) {
@@ -55,10 +55,4 @@ func (c *tokenCache) put(sum [32]byte, t *OpTok, now time.Time) {
 		}
 	}
 	c.entries[sum] = t
-}
-
-func (c *tokenCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.entries)
 }

@@ -41,10 +41,9 @@ type Grant struct {
 type MintOption func(*mintRequest)
 
 type mintRequest struct {
-	claims   map[string]any
-	headers  map[string]any
-	foreign  bool // sign with a throwaway key that is never published
-	issuedAt time.Time
+	claims  map[string]any
+	headers map[string]any
+	foreign bool // sign with a throwaway key that is never published
 }
 
 // WithClaim sets (or replaces) a claim.

@@ -50,7 +50,7 @@ func newEnv(t *testing.T, tlsm *TLSMaterial) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var logs io.Writer = io.Discard
+	logs := io.Discard
 	if testing.Verbose() {
 		logs = os.Stderr
 	}

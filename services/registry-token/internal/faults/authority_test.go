@@ -31,7 +31,8 @@ func TestAuthorityUnreachable(t *testing.T) {
 	// burst sends n requests from 8 workers, each from callers(i), and
 	// classifies them: want is the expected outcome ("ok", or the error
 	// code of a refusal).
-	burst := func(phase string, callers func(i int) *caller, want string) (ok, refused int) {
+	burst := func(phase string, callers func(i int) *caller, want string) {
+		var ok, refused int
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		next := make(chan int)
@@ -74,7 +75,6 @@ func TestAuthorityUnreachable(t *testing.T) {
 		}
 		wg.Wait()
 		t.Logf("%s: %d issued, %d refused", phase, ok, refused)
-		return ok, refused
 	}
 	fresh := func(opts ...devauthority.MintOption) func(int) *caller {
 		return func(int) *caller { return newCaller(t, auth.Authority, realm, opts...) }

@@ -289,12 +289,3 @@ func rejected(t *testing.T, p *proctest.Proc) map[string]float64 {
 	}
 	return m.Labels("registry_token_rejected_total", "reason")
 }
-
-func issued(t *testing.T, p *proctest.Proc) float64 {
-	t.Helper()
-	m, err := p.Metrics(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m.Value("registry_token_issued_total")
-}

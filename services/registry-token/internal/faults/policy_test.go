@@ -63,7 +63,10 @@ func TestPolicyOutages(t *testing.T) {
 					an := requestToken(context.Background(), client, p.URL, c, c.proof(t))
 					fig.Sent()
 					d := an.At.Sub(an.Start)
-					for old := slowest.Load(); int64(d) > old && !slowest.CompareAndSwap(old, int64(d)); old = slowest.Load() {
+					for old := slowest.Load(); int64(d) > old; old = slowest.Load() {
+						if slowest.CompareAndSwap(old, int64(d)) {
+							break
+						}
 					}
 					got := reasonOf(an)
 					if got == "ok" {
@@ -102,7 +105,7 @@ func TestPolicyOutages(t *testing.T) {
 	burst("flex-auth killed", rt, n, "policy_unavailable")
 	fa.StartAgain(t)
 	back := time.Now()
-	recover := func(phase string) {
+	recovered := func(phase string) {
 		realm := rt.URL + "/token"
 		waitFor(t, 15*time.Second, phase, func() bool {
 			c := newCaller(t, auth.Authority, realm)
@@ -120,7 +123,7 @@ func TestPolicyOutages(t *testing.T) {
 			return true
 		})
 	}
-	recover("first token after flex-auth is back")
+	recovered("first token after flex-auth is back")
 	fig.Disruption(time.Since(back))
 	burst("flex-auth back", rt, n, "ok")
 
@@ -137,7 +140,7 @@ func TestPolicyOutages(t *testing.T) {
 		t.Fatal(err)
 	}
 	cont := time.Now()
-	recover("first token after SIGCONT")
+	recovered("first token after SIGCONT")
 	fig.Disruption(time.Since(cont))
 	burst("flex-auth continued", rt, n, "ok")
 

@@ -6,7 +6,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -205,7 +204,7 @@ func BenchmarkTokenRequest(b *testing.B) {
 		b.Fatal(err)
 	}
 	if n := failures.Load(); n > 0 {
-		b.Fatal(fmt.Sprintf("%d of %d requests failed", n, b.N))
+		b.Fatalf("%d of %d requests failed", n, b.N)
 	}
 	b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 }

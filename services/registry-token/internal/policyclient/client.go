@@ -219,8 +219,7 @@ type envelope struct {
 }
 
 func (c *Client) check(ctx context.Context, ch Check) (Decision, error) {
-	body, err := json.Marshal(request{Actor: ch.Actor, Subject: ch.Subject, Action: ch.Action,
-		Resource: ch.Resource, Context: ch.Context})
+	body, err := json.Marshal(request(ch))
 	if err != nil {
 		return Decision{}, fmt.Errorf("%w: %v", ErrInvalidResponse, err)
 	}

@@ -132,8 +132,8 @@ func TestCheckAllDecisions(t *testing.T) {
 			if len(fa.requests) != len(tc.checks) {
 				t.Fatalf("%d requests sent, want %d", len(fa.requests), len(tc.checks))
 			}
-			if max := fa.maxSeen.Load(); max > 3 {
-				t.Fatalf("%d checks in flight, concurrency is 3", max)
+			if most := fa.maxSeen.Load(); most > 3 {
+				t.Fatalf("%d checks in flight, concurrency is 3", most)
 			}
 		})
 	}
@@ -229,7 +229,7 @@ func TestOutages(t *testing.T) {
 				t.Fatalf("err %v, want %v", err, tc.want)
 			}
 			for _, other := range []error{policyclient.ErrUnavailable, policyclient.ErrTimeout, policyclient.ErrInvalidResponse} {
-				if other != tc.want && errors.Is(err, other) {
+				if !errors.Is(tc.want, other) && errors.Is(err, other) {
 					t.Fatalf("err %v matches %v as well", err, other)
 				}
 			}

@@ -26,6 +26,9 @@ func issued(t *testing.T, f *fixture, rec interface {
 	Result() *http.Response
 }, body []byte) jwt.Token {
 	t.Helper()
+	if res := rec.Result(); res.StatusCode != http.StatusOK || res.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("status %d, Cache-Control %q, want 200 and no-store: %s", res.StatusCode, res.Header.Get("Cache-Control"), body)
+	}
 	var resp struct {
 		Token       string `json:"token"`
 		AccessToken string `json:"access_token"`
