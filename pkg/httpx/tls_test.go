@@ -8,11 +8,14 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -86,5 +89,201 @@ func TestTLSConfig(t *testing.T) {
 				t.Errorf("ClientAuth %v, ClientCAs set %v", c.ClientAuth, c.ClientCAs != nil)
 			}
 		})
+	}
+}
+
+// pair is a self-signed certificate (usable as its own CA) and its key.
+type pair struct {
+	serial   int64
+	cert     *x509.Certificate
+	certPEM  []byte
+	keyPEM   []byte
+	keyPair  tls.Certificate
+	certPool *x509.CertPool
+}
+
+func newPair(t *testing.T, serial int64) pair {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pair{serial: serial,
+		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		keyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})}
+	if p.cert, err = x509.ParseCertificate(der); err != nil {
+		t.Fatal(err)
+	}
+	if p.keyPair, err = tls.X509KeyPair(p.certPEM, p.keyPEM); err != nil {
+		t.Fatal(err)
+	}
+	p.certPool = x509.NewCertPool()
+	p.certPool.AddCert(p.cert)
+	return p
+}
+
+// secretVolume lays files out as the kubelet does for a Secret volume:
+// each version in its own directory, ..data a symlink to the current
+// one, and every file name a symlink through ..data. update swaps the
+// version atomically.
+type secretVolume struct {
+	t       *testing.T
+	dir     string
+	version int
+}
+
+func (v *secretVolume) path(name string) string { return filepath.Join(v.dir, name) }
+
+func (v *secretVolume) update(files map[string][]byte) {
+	v.t.Helper()
+	v.version++
+	ver := fmt.Sprintf("..v%d", v.version)
+	if err := os.Mkdir(filepath.Join(v.dir, ver), 0o700); err != nil {
+		v.t.Fatal(err)
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(v.dir, ver, name), b, 0o600); err != nil {
+			v.t.Fatal(err)
+		}
+		link := filepath.Join(v.dir, name)
+		if _, err := os.Lstat(link); err != nil {
+			if err := os.Symlink(filepath.Join("..data", name), link); err != nil {
+				v.t.Fatal(err)
+			}
+		}
+	}
+	tmp := filepath.Join(v.dir, "..data_tmp")
+	if err := os.Symlink(ver, tmp); err != nil {
+		v.t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(v.dir, "..data")); err != nil {
+		v.t.Fatal(err)
+	}
+}
+
+// serveTLS accepts connections with cfg on 127.0.0.1 and completes each
+// handshake; it returns the address.
+func serveTLS(t *testing.T, cfg *tls.Config) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				tc := tls.Server(c, cfg)
+				_ = tc.SetDeadline(time.Now().Add(5 * time.Second))
+				if tc.Handshake() == nil {
+					_, _ = tc.Write([]byte("ok"))
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// dial completes a handshake trusting roots and presenting client (if
+// any), and returns the serial of the server's certificate.
+func dial(t *testing.T, addr string, roots *x509.CertPool, client *tls.Certificate) (int64, error) {
+	t.Helper()
+	cfg := &tls.Config{RootCAs: roots, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+	if client != nil {
+		cfg.Certificates = []tls.Certificate{*client}
+	}
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, cfg)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	// TLS 1.3 reports a rejected client certificate on the first read.
+	buf := make([]byte, 2)
+	if _, err := io.ReadFull(c, buf); err != nil {
+		return 0, err
+	}
+	return c.ConnectionState().PeerCertificates[0].SerialNumber.Int64(), nil
+}
+
+func TestTLSConfigReadsRenewedCertificate(t *testing.T) {
+	a, b := newPair(t, 1), newPair(t, 2)
+	roots := x509.NewCertPool()
+	roots.AddCert(a.cert)
+	roots.AddCert(b.cert)
+	vol := &secretVolume{t: t, dir: t.TempDir()}
+	vol.update(map[string][]byte{"tls.crt": a.certPEM, "tls.key": a.keyPEM})
+
+	var mu sync.Mutex
+	var reports []error
+	cfg, err := TLSConfig(vol.path("tls.crt"), vol.path("tls.key"), "",
+		WithReloadReport(func(err error) { mu.Lock(); reports = append(reports, err); mu.Unlock() }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serveTLS(t, cfg)
+	if got, err := dial(t, addr, roots, nil); err != nil || got != 1 {
+		t.Fatalf("first certificate: serial %d, %v; want 1", got, err)
+	}
+
+	vol.update(map[string][]byte{"tls.crt": b.certPEM, "tls.key": b.keyPEM})
+	if got, err := dial(t, addr, roots, nil); err != nil || got != 2 {
+		t.Fatalf("after the Secret update: serial %d, %v; want the renewed certificate 2", got, err)
+	}
+
+	// A broken update (the key of another certificate) is not used.
+	vol.update(map[string][]byte{"tls.crt": a.certPEM, "tls.key": b.keyPEM})
+	for range 2 {
+		if got, err := dial(t, addr, roots, nil); err != nil || got != 2 {
+			t.Fatalf("after a broken update: serial %d, %v; want the previous certificate 2", got, err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(reports) != 2 || reports[0] != nil || reports[1] == nil || !strings.Contains(reports[1].Error(), "certFile/keyFile") {
+		t.Fatalf("reports %v, want [nil, one certFile/keyFile error]", reports)
+	}
+}
+
+func TestTLSConfigReadsUpdatedClientCAs(t *testing.T) {
+	server, ca1, ca2 := newPair(t, 1), newPair(t, 10), newPair(t, 20)
+	vol := &secretVolume{t: t, dir: t.TempDir()}
+	vol.update(map[string][]byte{"tls.crt": server.certPEM, "tls.key": server.keyPEM, "ca.crt": ca1.certPEM})
+	cfg, err := TLSConfig(vol.path("tls.crt"), vol.path("tls.key"), vol.path("ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serveTLS(t, cfg)
+	if _, err := dial(t, addr, server.certPool, &ca1.keyPair); err != nil {
+		t.Fatalf("client certificate of the configured CA refused: %v", err)
+	}
+	if _, err := dial(t, addr, server.certPool, &ca2.keyPair); err == nil {
+		t.Fatal("client certificate of another CA accepted")
+	}
+	vol.update(map[string][]byte{"tls.crt": server.certPEM, "tls.key": server.keyPEM, "ca.crt": ca2.certPEM})
+	if _, err := dial(t, addr, server.certPool, &ca2.keyPair); err != nil {
+		t.Fatalf("client certificate of the new CA refused after the update: %v", err)
+	}
+	if _, err := dial(t, addr, server.certPool, &ca1.keyPair); err == nil {
+		t.Fatal("client certificate of the replaced CA still accepted")
+	}
+	if _, err := dial(t, addr, server.certPool, nil); err != nil {
+		t.Fatalf("a client without a certificate must still connect (VerifyClientCertIfGiven): %v", err)
 	}
 }
