@@ -75,6 +75,16 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "flex-auth.policyDir" -}}/etc/flex-auth/policy{{- end }}
 {{- define "flex-auth.configPath" -}}/etc/flex-auth/config/flex-auth.yaml{{- end }}
 {{- define "flex-auth.logDir" -}}/var/log/flex-auth{{- end }}
+{{- define "flex-auth.tlsDir" -}}/etc/flex-auth/tls{{- end }}
+
+{{- define "flex-auth.scheme" -}}
+{{- if .Values.tls.enabled }}HTTPS{{ else }}HTTP{{ end }}
+{{- end }}
+
+{{/* The in-cluster URL of the Service. */}}
+{{- define "flex-auth.url" -}}
+{{- printf "%s://%s.%s.svc.cluster.local:%v" (include "flex-auth.scheme" . | lower) (include "flex-auth.serviceName" .) .Release.Namespace .Values.service.port }}
+{{- end }}
 {{- define "flex-auth.logPath" -}}{{ include "flex-auth.logDir" . }}/{{ .Values.decisionLog.fileName }}{{- end }}
 
 {{/* Fails the render when the release is not in the namespace the wiring expects. */}}

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stellaops/authgate/services/flex-auth/internal/smoke"
 )
@@ -58,6 +60,38 @@ func TestSmokeFailsOnUnhealthyOrForeignService(t *testing.T) {
 		srv.Close()
 		if !errors.Is(err, smoke.ErrSurprise) {
 			t.Fatalf("err = %v", err)
+		}
+	}
+}
+
+func TestSmokeOverHTTPSWithCAFile(t *testing.T) {
+	ca := newTestCA(t, "ca")
+	in := startTLS(t, ca, "")
+	client, err := smoke.NewClient(5*time.Second, ca.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := smoke.Run(context.Background(), smoke.Options{URL: in.url, Actor: "agt-state-hub-bridge", Client: client, Out: &out}); err != nil {
+		t.Fatalf("smoke over https with the server's CA: %v\n%s", err, out.String())
+	}
+	// Without the CA (system roots), or with another CA, the certificate is not trusted.
+	for name, caFile := range map[string]string{"system roots": "", "another CA": newTestCA(t, "other").file} {
+		client, err := smoke.NewClient(5*time.Second, caFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = smoke.Run(context.Background(), smoke.Options{URL: in.url, Actor: "agt-state-hub-bridge", Client: client, Out: &strings.Builder{}})
+		if !errors.Is(err, smoke.ErrSurprise) || !strings.Contains(err.Error(), "certificate") {
+			t.Fatalf("%s: %v, want a certificate verification failure", name, err)
+		}
+	}
+	for name, tc := range map[string]struct{ file, want string }{
+		"missing": {filepath.Join(t.TempDir(), "absent.pem"), "--ca-file: open"},
+		"not PEM": {in.logFile, "--ca-file: no PEM certificates"},
+	} {
+		if _, err := smoke.NewClient(time.Second, tc.file); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Fatalf("%s: %v, want %q", name, err, tc.want)
 		}
 	}
 }

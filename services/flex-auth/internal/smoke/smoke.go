@@ -7,13 +7,17 @@ package smoke
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/stellaops/authgate/services/flex-auth/internal/checkapi"
 )
@@ -117,4 +121,25 @@ func check(ctx context.Context, o Options, base, step string, body checkapi.Requ
 		return fmt.Errorf("%w: %s check: got %s/%s, want %s/%s", ErrSurprise, step, d.Effect, d.Reason, effect, reason)
 	}
 	return nil
+}
+
+// NewClient returns the HTTP client of the pre-flight: timeout bounds each
+// request and, when caFile is not empty, an https URL's certificate is
+// verified against the CAs in that PEM file instead of the system roots
+// (a flex-auth serving a certificate from a private CA).
+func NewClient(timeout time.Duration, caFile string) (*http.Client, error) {
+	c := &http.Client{Timeout: timeout}
+	if caFile == "" {
+		return c, nil
+	}
+	b, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("--ca-file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("--ca-file: no PEM certificates in %s", caFile)
+	}
+	c.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	return c, nil
 }
