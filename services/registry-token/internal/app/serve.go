@@ -203,17 +203,25 @@ func warnSample(log *zap.Logger, key *signing.Key) {
 
 // newGate returns the flex-auth policy client, or nil when policy.url is
 // empty. A Gate interface holding a nil pointer would not be nil, hence
-// the interface return type.
+// the interface return type. policy.caFile is read here, once: a
+// replaced CA bundle takes effect at the next start.
 func newGate(log *zap.Logger, p config.Policy) (token.Gate, error) {
 	if !p.Enabled() {
 		log.Info("policy check disabled (policy.url is empty)")
 		return nil, nil
 	}
-	c, err := policyclient.New(policyclient.Config{URL: p.URL, Timeout: p.Timeout})
+	roots, err := p.RootCAs()
+	if err != nil {
+		return nil, err
+	}
+	c, err := policyclient.New(policyclient.Config{URL: p.URL, Timeout: p.Timeout, RootCAs: roots})
 	if err != nil {
 		return nil, err
 	}
 	fields := []zap.Field{zap.String("url", config.Redact(p.URL)), zap.Duration("timeout", p.Timeout), zap.Bool("fail_closed", p.FailClosed)}
+	if p.CAFile != "" {
+		fields = append(fields, zap.String("ca_file", p.CAFile))
+	}
 	if !p.FailClosed {
 		log.Warn("!!! policy.failClosed is false: while flex-auth is down, tokens are issued on the plan alone "+
 			"(each one logged and counted in registry_token_policy_fail_open_total)", fields...)

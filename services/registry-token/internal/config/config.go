@@ -86,6 +86,10 @@ type Policy struct {
 	// or answers nonsense. When false, such an outage keeps the plan's
 	// grant (logged as a warning and counted); it never grants more.
 	FailClosed bool `koanf:"failClosed" yaml:"failClosed"`
+	// CAFile is a PEM bundle of the CA certificates flex-auth's server
+	// certificate is verified against instead of the system roots (an
+	// https url with a private CA). Empty: the system roots.
+	CAFile string `koanf:"caFile" yaml:"caFile"`
 }
 
 // Enabled reports whether the policy call is configured.

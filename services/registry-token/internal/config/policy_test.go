@@ -1,6 +1,15 @@
 package config_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -76,5 +85,172 @@ func TestPolicyURLPasswordIsRedacted(t *testing.T) {
 	_, err = config.LoadData([]byte(valid+"policy: {url: \"ftp://rt:pa55word@flex-auth\"}\n"), nil)
 	if err == nil || strings.Contains(err.Error(), "pa55word") {
 		t.Fatalf("error %v", err)
+	}
+}
+
+// writeCA writes a self-signed CA certificate (PEM) to dir/name and
+// returns its path.
+func writeCA(t *testing.T, dir, name string) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "flex-auth test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestPolicyCAFile(t *testing.T) {
+	dir := t.TempDir()
+	ca := writeCA(t, dir, "ca.crt")
+	files := map[string]string{
+		"CA":      ca,
+		"MISSING": filepath.Join(dir, "missing.crt"),
+		"DIR":     dir,
+		"EMPTY":   filepath.Join(dir, "empty.crt"),
+		"GARBAGE": filepath.Join(dir, "garbage.crt"),
+		"KEY":     filepath.Join(dir, "key.pem"),
+	}
+	for name, body := range map[string]string{
+		"EMPTY":   "",
+		"GARBAGE": "not a certificate\n",
+		"KEY":     "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n-----END PRIVATE KEY-----\n",
+	} {
+		if err := os.WriteFile(files[name], []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// expand replaces $NAME with the path of that file.
+	expand := func(s string) string { return os.Expand(s, func(k string) string { return files[k] }) }
+
+	cases := []struct {
+		name     string
+		yaml     string
+		env      []string
+		caFile   string
+		problems []string
+	}{
+		{name: "absent: system roots", yaml: "policy: {url: \"https://flex-auth.example.com\"}\n"},
+		{name: "https url and a CA bundle",
+			yaml:   "policy: {url: \"https://flex-auth.flex-auth.svc.cluster.local:8080\", caFile: \"$CA\"}\n",
+			caFile: ca},
+		{name: "from the environment",
+			yaml:   "policy: {url: \"https://flex-auth.example.com\"}\n",
+			env:    []string{"REGISTRY_TOKEN_POLICY__CAFILE=$CA"},
+			caFile: ca},
+		{name: "without url", yaml: "policy: {caFile: \"$CA\"}\n",
+			problems: []string{"policy.caFile: requires policy.url"}},
+		{name: "without url from the environment", env: []string{"REGISTRY_TOKEN_POLICY__CAFILE=$CA"},
+			problems: []string{"policy.caFile: requires policy.url"}},
+		{name: "http url", yaml: "policy: {url: \"http://flex-auth:8080\", caFile: \"$CA\"}\n",
+			problems: []string{"policy.caFile: requires an https:// policy.url"}},
+		{name: "http url with a password", yaml: "policy: {url: \"http://rt:pa55word@flex-auth:8080\", caFile: \"$CA\"}\n",
+			problems: []string{"policy.caFile: requires an https:// policy.url", "rt:REDACTED@flex-auth"}},
+		{name: "missing file", yaml: "policy: {url: \"https://flex-auth:8080\", caFile: \"$MISSING\"}\n",
+			problems: []string{"policy.caFile: open " + files["MISSING"], "no such file"}},
+		{name: "unreadable (a directory)", yaml: "policy: {url: \"https://flex-auth:8080\", caFile: \"$DIR\"}\n",
+			problems: []string{"policy.caFile: read " + dir}},
+		{name: "empty file", yaml: "policy: {url: \"https://flex-auth:8080\", caFile: \"$EMPTY\"}\n",
+			problems: []string{"policy.caFile: no PEM certificates in " + files["EMPTY"]}},
+		{name: "not PEM", yaml: "policy: {url: \"https://flex-auth:8080\", caFile: \"$GARBAGE\"}\n",
+			problems: []string{"policy.caFile: no PEM certificates in " + files["GARBAGE"]}},
+		{name: "PEM without a certificate", yaml: "policy: {url: \"https://flex-auth:8080\", caFile: \"$KEY\"}\n",
+			problems: []string{"policy.caFile: no PEM certificates in " + files["KEY"]}},
+		{name: "key spelled in lower case", yaml: "policy: {url: \"https://flex-auth:8080\", cafile: \"$CA\"}\n",
+			problems: []string{`"policy.cafile"`}},
+		{name: "every problem at once", yaml: "policy: {caFile: \"$MISSING\", timeout: 1m}\n",
+			problems: []string{"policy.caFile: requires policy.url", "policy.caFile: open", "policy.timeout"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var env []string
+			for _, e := range tc.env {
+				env = append(env, expand(e))
+			}
+			cfg, err := config.LoadData([]byte(valid+expand(tc.yaml)), env)
+			if len(tc.problems) > 0 {
+				if err == nil {
+					t.Fatal("accepted")
+				}
+				for _, p := range tc.problems {
+					if !strings.Contains(err.Error(), p) {
+						t.Errorf("%q not reported in:\n%v", p, err)
+					}
+				}
+				if strings.Contains(err.Error(), "pa55word") {
+					t.Errorf("password in:\n%v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Policy.CAFile != tc.caFile {
+				t.Fatalf("policy.caFile %q, want %q", cfg.Policy.CAFile, tc.caFile)
+			}
+			pool, err := cfg.Policy.RootCAs()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (pool != nil) != (tc.caFile != "") {
+				t.Fatalf("pool %v for caFile %q", pool, tc.caFile)
+			}
+		})
+	}
+}
+
+// The pool holds the bundle's certificates: a certificate the CA signed
+// verifies against it.
+func TestPolicyRootCAsVerify(t *testing.T) {
+	dir := t.TempDir()
+	a, b := writeCA(t, dir, "a.crt"), writeCA(t, dir, "b.crt")
+	bundle := filepath.Join(dir, "bundle.crt")
+	var all []byte
+	for _, f := range []string{a, b} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, data...)
+	}
+	if err := os.WriteFile(bundle, all, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pool, err := config.Policy{CAFile: bundle}.RootCAs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{a, b} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		block, _ := pem.Decode(data)
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cert.Verify(x509.VerifyOptions{Roots: pool}); err != nil {
+			t.Errorf("%s does not verify against the bundle: %v", f, err)
+		}
+	}
+	if pool, err := (config.Policy{}).RootCAs(); pool != nil || err != nil {
+		t.Fatalf("no caFile: %v, %v", pool, err)
 	}
 }

@@ -1,11 +1,13 @@
 package config
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/stellaops/authgate/pkg/plans"
@@ -111,7 +113,35 @@ func (p *Policy) validate() []error {
 	if p.Timeout <= 0 || p.Timeout > MaxPolicyTimeout {
 		add("policy.timeout: %s is outside (0, %s]", p.Timeout, MaxPolicyTimeout)
 	}
+	if p.CAFile != "" {
+		if p.URL == "" {
+			add("policy.caFile: requires policy.url")
+		} else if u, err := url.Parse(p.URL); err == nil && u.Scheme != "https" {
+			add("policy.caFile: requires an https:// policy.url (the url is %q)", Redact(p.URL))
+		}
+		if _, err := p.RootCAs(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errs
+}
+
+// RootCAs reads CAFile into the pool flex-auth's certificate is verified
+// against; nil (the system roots) when CAFile is empty. Errors name the
+// key, as the other validation problems do.
+func (p Policy) RootCAs() (*x509.CertPool, error) {
+	if p.CAFile == "" {
+		return nil, nil
+	}
+	pemBytes, err := os.ReadFile(p.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("policy.caFile: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemBytes) {
+		return nil, fmt.Errorf("policy.caFile: no PEM certificates in %s", p.CAFile)
+	}
+	return pool, nil
 }
 
 func (a *Authority) validate() []error {

@@ -8,6 +8,8 @@ package policyclient
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,7 +44,9 @@ const (
 // of them with errors.Is.
 var (
 	// ErrUnavailable: flex-auth could not be reached (connection refused,
-	// DNS failure, connection reset).
+	// DNS failure, connection reset) or no trusted connection could be
+	// established (TLS handshake failure, a server certificate that does
+	// not verify against the roots).
 	ErrUnavailable = errors.New("policyclient: flex-auth unavailable")
 	// ErrTimeout: no answer before the deadline.
 	ErrTimeout = errors.New("policyclient: flex-auth timed out")
@@ -88,6 +92,10 @@ type Config struct {
 	Timeout time.Duration
 	// Concurrency bounds the checks in flight per CheckAll call.
 	Concurrency int
+	// RootCAs, when set, are the CAs an https URL's server certificate is
+	// verified against instead of the system roots (flex-auth behind a
+	// private CA). Ignored when HTTPClient is set.
+	RootCAs *x509.CertPool
 	// HTTPClient, when set, replaces the client New builds (tests).
 	HTTPClient *http.Client
 }
@@ -115,7 +123,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Transport: NewTransport(cfg.Concurrency)}
+		t := NewTransport(cfg.Concurrency)
+		t.TLSClientConfig.RootCAs = cfg.RootCAs
+		hc = &http.Client{Transport: t}
 	}
 	return &Client{
 		endpoint:    strings.TrimSuffix(cfg.URL, "/") + CheckPath,
@@ -127,11 +137,14 @@ func New(cfg Config) (*Client, error) {
 
 // NewTransport returns a transport tuned for many small requests to one
 // host: keep-alive with enough idle connections per host for the
-// concurrency of several token requests at once.
+// concurrency of several token requests at once. Over https it speaks
+// TLS 1.2 or later and verifies the server against the system roots
+// (New sets RootCAs from Config.RootCAs).
 func NewTransport(concurrency int) *http.Transport {
 	idle := 4 * concurrency
 	return &http.Transport{
-		Proxy: nil, // in-cluster calls never go through a proxy
+		Proxy:           nil, // in-cluster calls never go through a proxy
+		TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12},
 		DialContext: (&net.Dialer{
 			Timeout:   5 * time.Second,
 			KeepAlive: 30 * time.Second,
