@@ -64,5 +64,8 @@ policy:
   url: {{ .Values.flexAuth.url | quote }}
   timeout: {{ .Values.flexAuth.timeout }}
   failClosed: {{ .Values.flexAuth.failClosed }}
+  {{- if .Values.flexAuth.caSecret.name }}
+  caFile: {{ printf "%s/%s" (include "registry-token.flexAuthCADir" .) .Values.flexAuth.caSecret.key | quote }}
+  {{- end }}
 {{- end }}
 {{- end }}
