@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"sync"
+
+	"go.uber.org/zap"
 )
 
 // TLSOption adjusts TLSConfig.
@@ -17,6 +19,18 @@ type TLSOption func(*tlsFiles)
 // although every handshake tries again).
 func WithReloadReport(report func(error)) TLSOption {
 	return func(f *tlsFiles) { f.report = report }
+}
+
+// WithReloadLog logs every reload WithReloadReport would report: an info
+// line when new files serve, an error when they do not load.
+func WithReloadLog(log *zap.Logger) TLSOption {
+	return WithReloadReport(func(err error) {
+		if err != nil {
+			log.Error("TLS files changed but do not load; the previous ones keep serving", zap.Error(err))
+			return
+		}
+		log.Info("TLS files changed; serving the new ones")
+	})
 }
 
 // TLSConfig loads the server certificate (TLS 1.2 or later) and, when

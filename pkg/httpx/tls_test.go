@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -18,6 +19,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // writeSelfSigned writes a self-signed certificate and its key as PEM files.
@@ -285,5 +290,18 @@ func TestTLSConfigReadsUpdatedClientCAs(t *testing.T) {
 	}
 	if _, err := dial(t, addr, server.certPool, nil); err != nil {
 		t.Fatalf("a client without a certificate must still connect (VerifyClientCertIfGiven): %v", err)
+	}
+}
+
+func TestWithReloadLog(t *testing.T) {
+	core, logs := observer.New(zapcore.InfoLevel)
+	f := &tlsFiles{}
+	WithReloadLog(zap.New(core))(f)
+	f.report(nil)
+	f.report(errors.New("certFile/keyFile: tls: private key does not match public key"))
+	entries := logs.All()
+	if len(entries) != 2 || entries[0].Level != zapcore.InfoLevel || entries[1].Level != zapcore.ErrorLevel ||
+		!strings.Contains(entries[1].ContextMap()["error"].(string), "does not match") {
+		t.Fatalf("log entries %+v", entries)
 	}
 }

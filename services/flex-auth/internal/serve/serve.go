@@ -128,13 +128,7 @@ func Run(ctx context.Context, env Env) error {
 	var tlsCfg *tls.Config
 	if cfg.Server.TLS.Enabled() {
 		if tlsCfg, err = httpx.TLSConfig(cfg.Server.TLS.CertFile, cfg.Server.TLS.KeyFile, cfg.Server.TLS.ClientCAFile,
-			httpx.WithReloadReport(func(err error) {
-				if err != nil {
-					log.Error("TLS files changed but do not load; the previous ones keep serving", zap.Error(err))
-					return
-				}
-				log.Info("TLS files changed; serving the new ones")
-			})); err != nil {
+			httpx.WithReloadLog(log)); err != nil {
 			return fmt.Errorf("server.tls.%w", err)
 		}
 	}

@@ -138,7 +138,7 @@ func serve(ctx context.Context, cfg config.Config, key *signing.Key, env Env) (e
 	srv := httpx.NewServer(e, httpx.DefaultLimits)
 	srv.ErrorLog = zap.NewStdLog(log.Named("http"))
 	if cfg.Server.TLS.Enabled() {
-		if srv.TLSConfig, err = tlsConfig(cfg.Server.TLS); err != nil {
+		if srv.TLSConfig, err = tlsConfig(cfg.Server.TLS, log); err != nil {
 			return err
 		}
 	}
