@@ -1,26 +1,19 @@
 package deploy_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/stellaops/authgate/deploy/internal/render"
+	"github.com/stellaops/authgate/pkg/certtest"
 )
 
 const httpsFlexAuthURL = "https://flex-auth.flex-auth.svc.cluster.local:8080"
@@ -171,7 +164,7 @@ func TestRegistryTokenFlexAuthCAConfigLoads(t *testing.T) {
 		pem     []byte
 		wantErr string
 	}{
-		{name: "CA bundle", pem: selfSignedCAPEM(t)},
+		{name: "CA bundle", pem: certtest.SelfSigned(t, "flex-auth CA", 1).CertPEM},
 		{name: "no certificate", pem: []byte("not a certificate\n"), wantErr: "policy.caFile: no PEM certificates"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -199,23 +192,4 @@ func TestRegistryTokenFlexAuthCAConfigLoads(t *testing.T) {
 			}
 		})
 	}
-}
-
-// selfSignedCAPEM is a freshly made self-signed CA certificate, PEM-encoded.
-func selfSignedCAPEM(t *testing.T) []byte {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "flex-auth CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }

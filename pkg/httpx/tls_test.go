@@ -1,17 +1,11 @@
 package httpx
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -23,34 +17,15 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/stellaops/authgate/pkg/certtest"
 )
 
 // writeSelfSigned writes a self-signed certificate and its key as PEM files.
 func writeSelfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
 	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	certtest.SelfSigned(t, "127.0.0.1", 1).WriteFiles(t, certFile, keyFile)
 	return certFile, keyFile
 }
 
@@ -95,48 +70,6 @@ func TestTLSConfig(t *testing.T) {
 			}
 		})
 	}
-}
-
-// pair is a self-signed certificate (usable as its own CA) and its key.
-type pair struct {
-	serial   int64
-	cert     *x509.Certificate
-	certPEM  []byte
-	keyPEM   []byte
-	keyPair  tls.Certificate
-	certPool *x509.CertPool
-}
-
-func newPair(t *testing.T, serial int64) pair {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := pair{serial: serial,
-		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		keyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})}
-	if p.cert, err = x509.ParseCertificate(der); err != nil {
-		t.Fatal(err)
-	}
-	if p.keyPair, err = tls.X509KeyPair(p.certPEM, p.keyPEM); err != nil {
-		t.Fatal(err)
-	}
-	p.certPool = x509.NewCertPool()
-	p.certPool.AddCert(p.cert)
-	return p
 }
 
 // secretVolume lays files out as the kubelet does for a Secret volume:
@@ -228,12 +161,12 @@ func dial(t *testing.T, addr string, roots *x509.CertPool, client *tls.Certifica
 }
 
 func TestTLSConfigReadsRenewedCertificate(t *testing.T) {
-	a, b := newPair(t, 1), newPair(t, 2)
+	a, b := certtest.SelfSigned(t, "127.0.0.1", 1), certtest.SelfSigned(t, "127.0.0.1", 2)
 	roots := x509.NewCertPool()
-	roots.AddCert(a.cert)
-	roots.AddCert(b.cert)
+	roots.AddCert(a.X509)
+	roots.AddCert(b.X509)
 	vol := &secretVolume{t: t, dir: t.TempDir()}
-	vol.update(map[string][]byte{"tls.crt": a.certPEM, "tls.key": a.keyPEM})
+	vol.update(map[string][]byte{"tls.crt": a.CertPEM, "tls.key": a.KeyPEM})
 
 	var mu sync.Mutex
 	var reports []error
@@ -247,13 +180,13 @@ func TestTLSConfigReadsRenewedCertificate(t *testing.T) {
 		t.Fatalf("first certificate: serial %d, %v; want 1", got, err)
 	}
 
-	vol.update(map[string][]byte{"tls.crt": b.certPEM, "tls.key": b.keyPEM})
+	vol.update(map[string][]byte{"tls.crt": b.CertPEM, "tls.key": b.KeyPEM})
 	if got, err := dial(t, addr, roots, nil); err != nil || got != 2 {
 		t.Fatalf("after the Secret update: serial %d, %v; want the renewed certificate 2", got, err)
 	}
 
 	// A broken update (the key of another certificate) is not used.
-	vol.update(map[string][]byte{"tls.crt": a.certPEM, "tls.key": b.keyPEM})
+	vol.update(map[string][]byte{"tls.crt": a.CertPEM, "tls.key": b.KeyPEM})
 	for range 2 {
 		if got, err := dial(t, addr, roots, nil); err != nil || got != 2 {
 			t.Fatalf("after a broken update: serial %d, %v; want the previous certificate 2", got, err)
@@ -267,28 +200,28 @@ func TestTLSConfigReadsRenewedCertificate(t *testing.T) {
 }
 
 func TestTLSConfigReadsUpdatedClientCAs(t *testing.T) {
-	server, ca1, ca2 := newPair(t, 1), newPair(t, 10), newPair(t, 20)
+	server, ca1, ca2 := certtest.SelfSigned(t, "127.0.0.1", 1), certtest.SelfSigned(t, "127.0.0.1", 10), certtest.SelfSigned(t, "127.0.0.1", 20)
 	vol := &secretVolume{t: t, dir: t.TempDir()}
-	vol.update(map[string][]byte{"tls.crt": server.certPEM, "tls.key": server.keyPEM, "ca.crt": ca1.certPEM})
+	vol.update(map[string][]byte{"tls.crt": server.CertPEM, "tls.key": server.KeyPEM, "ca.crt": ca1.CertPEM})
 	cfg, err := TLSConfig(vol.path("tls.crt"), vol.path("tls.key"), vol.path("ca.crt"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := serveTLS(t, cfg)
-	if _, err := dial(t, addr, server.certPool, &ca1.keyPair); err != nil {
+	if _, err := dial(t, addr, server.Pool(), &ca1.TLS); err != nil {
 		t.Fatalf("client certificate of the configured CA refused: %v", err)
 	}
-	if _, err := dial(t, addr, server.certPool, &ca2.keyPair); err == nil {
+	if _, err := dial(t, addr, server.Pool(), &ca2.TLS); err == nil {
 		t.Fatal("client certificate of another CA accepted")
 	}
-	vol.update(map[string][]byte{"tls.crt": server.certPEM, "tls.key": server.keyPEM, "ca.crt": ca2.certPEM})
-	if _, err := dial(t, addr, server.certPool, &ca2.keyPair); err != nil {
+	vol.update(map[string][]byte{"tls.crt": server.CertPEM, "tls.key": server.KeyPEM, "ca.crt": ca2.CertPEM})
+	if _, err := dial(t, addr, server.Pool(), &ca2.TLS); err != nil {
 		t.Fatalf("client certificate of the new CA refused after the update: %v", err)
 	}
-	if _, err := dial(t, addr, server.certPool, &ca1.keyPair); err == nil {
+	if _, err := dial(t, addr, server.Pool(), &ca1.TLS); err == nil {
 		t.Fatal("client certificate of the replaced CA still accepted")
 	}
-	if _, err := dial(t, addr, server.certPool, nil); err != nil {
+	if _, err := dial(t, addr, server.Pool(), nil); err != nil {
 		t.Fatalf("a client without a certificate must still connect (VerifyClientCertIfGiven): %v", err)
 	}
 }
