@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/stellaops/authgate/deploy/internal/render"
+	"github.com/stellaops/authgate/pkg/proctest"
 )
 
 // TestRenderedConfigLoads feeds registry-token's own `check-config` with the
@@ -19,12 +20,7 @@ import (
 // since the Secret does not exist here.
 func TestRenderedConfigLoads(t *testing.T) {
 	helm := helmBin(t)
-	bin := filepath.Join(t.TempDir(), "registry-token")
-	build := exec.Command("go", "build", "-o", bin, "./services/registry-token")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := proctest.Build(t, "./services/registry-token")
 	sample, err := filepath.Abs("../configs/registry-signing-sample.pem")
 	if err != nil {
 		t.Fatal(err)

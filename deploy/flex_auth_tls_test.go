@@ -16,6 +16,7 @@ import (
 
 	"github.com/stellaops/authgate/deploy/internal/render"
 	"github.com/stellaops/authgate/pkg/certtest"
+	"github.com/stellaops/authgate/pkg/proctest"
 )
 
 // tlsRelease is the flex-auth chart with its tls-values.yaml scenario.
@@ -109,12 +110,7 @@ func TestFlexAuthChartTLSEnvServesHTTPS(t *testing.T) {
 	dir := t.TempDir()
 	pool := writeTLSSecret(t, dir)
 
-	bin := filepath.Join(t.TempDir(), "flex-auth")
-	build := exec.Command("go", "build", "-o", bin, "./services/flex-auth")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := proctest.Build(t, "./services/flex-auth")
 	environ := cleanEnv("FLEX_AUTH_")
 	var tlsVars int
 	for _, e := range c.Env {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stellaops/authgate/deploy/internal/render"
 	"github.com/stellaops/authgate/pkg/certtest"
+	"github.com/stellaops/authgate/pkg/proctest"
 )
 
 const httpsFlexAuthURL = "https://flex-auth.flex-auth.svc.cluster.local:8080"
@@ -140,12 +141,7 @@ func TestRegistryTokenFlexAuthCA(t *testing.T) {
 // that holds no certificate it is refused, naming policy.caFile.
 func TestRegistryTokenFlexAuthCAConfigLoads(t *testing.T) {
 	helm := helmBin(t)
-	bin := filepath.Join(t.TempDir(), "registry-token")
-	build := exec.Command("go", "build", "-o", bin, "./services/registry-token")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := proctest.Build(t, "./services/registry-token")
 	sample, err := filepath.Abs("../configs/registry-signing-sample.pem")
 	if err != nil {
 		t.Fatal(err)

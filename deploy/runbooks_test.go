@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/stellaops/authgate/pkg/proctest"
 )
 
 var runbooks = []string{"runbooks/registry-token.md", "runbooks/ops-warden-registry-sync.md", "README.md", "examples/registry/README.md"}
@@ -211,16 +213,9 @@ func hasValue(m map[string]any, path []string) bool {
 // buildCLIs builds both services' binaries once.
 func buildCLIs(t *testing.T) map[string]string {
 	t.Helper()
-	dir := t.TempDir()
 	bins := map[string]string{}
 	for _, name := range []string{"registry-token", "flex-auth"} {
-		bin := filepath.Join(dir, name)
-		cmd := exec.Command("go", "build", "-o", bin, "./services/"+name)
-		cmd.Dir = ".."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build ./services/%s: %v\n%s", name, err, out)
-		}
-		bins[name] = bin
+		bins[name] = proctest.Build(t, "./services/"+name)
 	}
 	return bins
 }

@@ -6,9 +6,7 @@ import (
 	"net"
 	"net/http"
 	"testing"
-	"time"
 
-	"github.com/stellaops/authgate/pkg/dpop"
 	"github.com/stellaops/authgate/services/registry-token/internal/authority/authoritytest"
 	"github.com/stellaops/authgate/services/registry-token/internal/token"
 )
@@ -28,25 +26,7 @@ func TestPolicyOutageResponseMatchesOpenAPI(t *testing.T) {
 	}
 	base := startWith(t, a, fmt.Sprintf("policy: {url: %q, timeout: 1s, failClosed: true}\n", down))
 
-	clientKey := authoritytest.NewKey(t)
-	jkt, err := dpop.Thumbprint(clientKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := a.Claims("u", time.Now())
-	c["cnf"] = map[string]any{"jkt": jkt}
-	tok := a.Mint(t, c)
-	p, err := dpop.NewProof(clientKey, "ES256", http.MethodGet, publicURL+"/token", tok, "", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, _ := http.NewRequest(http.MethodGet, base+"/token?service=registry.localhost&scope=repository:stella-ops/public/base:pull", nil)
-	req.Header.Set("Authorization", "DPoP "+tok)
-	req.Header.Set("DPoP", p)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := pullResponse(t, a, base)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {

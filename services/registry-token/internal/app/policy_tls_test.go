@@ -53,9 +53,9 @@ func httpsFlexAuth(t *testing.T) (url, caFile string, hits *atomic.Int64) {
 	return srv.URL, caFile, hits
 }
 
-// pullToken asks the service at base for a pull token and returns the
-// status and body.
-func pullToken(t *testing.T, a *authoritytest.Authority, base string) (int, string) {
+// pullResponse asks the service at base for a pull token with a fresh
+// DPoP-bound access token and proof; the caller closes the body.
+func pullResponse(t *testing.T, a *authoritytest.Authority, base string) *http.Response {
 	t.Helper()
 	clientKey := authoritytest.NewKey(t)
 	jkt, err := dpop.Thumbprint(clientKey)
@@ -76,6 +76,14 @@ func pullToken(t *testing.T, a *authoritytest.Authority, base string) (int, stri
 	if err != nil {
 		t.Fatal(err)
 	}
+	return resp
+}
+
+// pullToken asks the service at base for a pull token and returns the
+// status and body.
+func pullToken(t *testing.T, a *authoritytest.Authority, base string) (int, string) {
+	t.Helper()
+	resp := pullResponse(t, a, base)
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body)
