@@ -29,17 +29,27 @@ func supportsKeepSize(t *testing.T, dir string) bool {
 	return preallocate(f, 0, 1<<20) == nil
 }
 
-func TestPreallocatedTailIsInvisibleAndReleased(t *testing.T) {
+// reserve is the Preallocate of the tests below.
+const reserve = 1 << 20
+
+// openReserving opens a log that reserves disk in a fresh directory whose
+// file system supports FALLOC_FL_KEEP_SIZE, and returns it with its path.
+func openReserving(t *testing.T) (*Log, string) {
+	t.Helper()
 	dir := t.TempDir()
 	if !supportsKeepSize(t, dir) {
 		t.Fatalf("the test directory's file system has no fallocate(FALLOC_FL_KEEP_SIZE); run the tests on ext4, xfs or tmpfs")
 	}
 	path := filepath.Join(dir, "decisions.jsonl")
-	const reserve = 1 << 20
 	log, err := Open(Config{Path: path, Preallocate: reserve})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return log, path
+}
+
+func TestPreallocatedTailIsInvisibleAndReleased(t *testing.T) {
+	log, path := openReserving(t)
 	for i := range 10 {
 		if err := log.Append(entry(i)); err != nil {
 			t.Fatal(err)
@@ -79,16 +89,7 @@ func TestPreallocatedTailIsInvisibleAndReleased(t *testing.T) {
 }
 
 func TestReopenReleasesTheRotatedFilesReserve(t *testing.T) {
-	dir := t.TempDir()
-	if !supportsKeepSize(t, dir) {
-		t.Fatalf("the test directory's file system has no fallocate(FALLOC_FL_KEEP_SIZE)")
-	}
-	path := filepath.Join(dir, "decisions.jsonl")
-	const reserve = 1 << 20
-	log, err := Open(Config{Path: path, Preallocate: reserve})
-	if err != nil {
-		t.Fatal(err)
-	}
+	log, path := openReserving(t)
 	defer log.Close()
 	if err := log.Append(entry(1)); err != nil {
 		t.Fatal(err)
