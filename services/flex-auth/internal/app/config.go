@@ -1,6 +1,6 @@
 // Package serve runs the flex-auth decision service: configuration, the
 // decision log, the engine, the HTTP server, signals and shutdown.
-package serve
+package app
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package serve
+package app
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 )
 
 // readmeFile lets a draft be checked instead of the module's README.md:
-// go test ./services/flex-auth/internal/serve -run ConfigReference -args -readme FILE
+// go test ./services/flex-auth/internal/app -run ConfigReference -args -readme FILE
 var readmeFile = flag.String("readme", "", "README to check (default: README.md at the module root)")
 
 // TestConfigReference compares the keys documented between the
