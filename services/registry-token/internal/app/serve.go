@@ -65,6 +65,7 @@ func serve(ctx context.Context, cfg config.Config, key *signing.Key, env Env) (e
 		Audiences:            cfg.Authority.Audiences,
 		RequiredScopes:       cfg.Authority.RequiredScopes,
 		ClockSkew:            cfg.Authority.ClockSkew,
+		MaxTokenLifetime:     cfg.Authority.MaxTokenLifetime,
 		RefreshInterval:      cfg.Authority.JWKSRefreshInterval,
 		MaxStale:             cfg.Authority.JWKSMaxStale,
 		MinRefreshGap:        config.DefaultJWKSMinRefresh,

@@ -31,6 +31,9 @@ type Config struct {
 	Audiences            []string
 	RequiredScopes       []string
 	ClockSkew            time.Duration
+	// MaxTokenLifetime, when positive, refuses OpToks whose exp - iat is
+	// longer (ErrLifetime); such OpToks must then carry iat.
+	MaxTokenLifetime time.Duration
 	// RefreshInterval: periodic JWKS refresh.
 	RefreshInterval time.Duration
 	// MinRefreshGap: at most one refresh triggered by an unknown kid per gap.

@@ -28,6 +28,9 @@ var (
 	ErrExpired           = errors.New("optok expired")
 	ErrNotYetValid       = errors.New("optok not yet valid")
 	ErrInsufficientScope = errors.New("optok lacks a required scope")
+	// ErrLifetime: exp - iat is longer than authority.maxTokenLifetime,
+	// or iat is missing while that limit is set.
+	ErrLifetime = errors.New("optok lifetime exceeds authority.maxTokenLifetime")
 )
 
 // OpTok is a validated Authority token, reduced to what the service needs.
@@ -206,8 +209,17 @@ func (c *Client) checkClaims(cl *claims, now time.Time) (*OpTok, error) {
 	if nbf, ok := numericDate(cl.Nbf); ok && nbf.After(now.Add(skew)) {
 		return nil, ErrNotYetValid
 	}
-	if iat, ok := numericDate(cl.Iat); ok && iat.After(now.Add(skew)) {
+	iat, hasIat := numericDate(cl.Iat)
+	if hasIat && iat.After(now.Add(skew)) {
 		return nil, ErrNotYetValid
+	}
+	if limit := c.cfg.MaxTokenLifetime; limit > 0 {
+		if !hasIat {
+			return nil, fmt.Errorf("%w: no iat", ErrLifetime)
+		}
+		if life := exp.Sub(iat); life > limit {
+			return nil, fmt.Errorf("%w: exp - iat is %s, the limit %s", ErrLifetime, life, limit)
+		}
 	}
 	scopes, err := scopeList(cl.Scope, cl.Scp)
 	if err != nil {

@@ -135,6 +135,9 @@ type Authority struct {
 	SenderConstraint     string   `koanf:"senderConstraint" yaml:"senderConstraint"`
 	// ClockSkew tolerated on OpTok exp/nbf/iat (beyond DESIGN.md).
 	ClockSkew time.Duration `koanf:"clockSkew" yaml:"clockSkew"`
+	// MaxTokenLifetime, when positive, refuses OpToks whose exp - iat is
+	// longer, and OpToks without iat (beyond DESIGN.md). 0: no limit.
+	MaxTokenLifetime time.Duration `koanf:"maxTokenLifetime" yaml:"maxTokenLifetime"`
 	// JWKSRefreshInterval is how often the JWKS is re-fetched (beyond DESIGN.md).
 	JWKSRefreshInterval time.Duration `koanf:"jwksRefreshInterval" yaml:"jwksRefreshInterval"`
 	// JWKSMaxStale: without a successful JWKS refresh for this long the

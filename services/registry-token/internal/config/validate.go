@@ -180,6 +180,9 @@ func (a *Authority) validate() []error {
 	if a.ClockSkew < 0 || a.ClockSkew > MaxClockSkew {
 		add("authority.clockSkew: %s is outside [0, %s]", a.ClockSkew, MaxClockSkew)
 	}
+	if a.MaxTokenLifetime < 0 {
+		add("authority.maxTokenLifetime: %s is negative (0 means no limit)", a.MaxTokenLifetime)
+	}
 	if a.JWKSRefreshInterval < DefaultJWKSMinRefresh {
 		add("authority.jwksRefreshInterval: %s is shorter than %s", a.JWKSRefreshInterval, DefaultJWKSMinRefresh)
 	}

@@ -85,12 +85,19 @@ func credentials(r *http.Request) (string, bool, error) {
 	return raw, usedDPoP, nil
 }
 
+// errLifetime is the public description of an OpTok refused by
+// authority.maxTokenLifetime.
+var errLifetime = dpop.ErrInvalidToken.WithDescription(
+	"The access token lives longer than this service accepts (exp - iat above authority.maxTokenLifetime, or no iat).")
+
 func authorityDenial(err error, usedDPoP bool) error {
 	switch {
 	case errors.Is(err, authority.ErrInsufficientScope):
 		return deny(ReasonInsufficientScope, err)
 	case errors.Is(err, authority.ErrNotReady):
 		return deny(ReasonAuthorityUnavailable, err)
+	case errors.Is(err, authority.ErrLifetime):
+		return &Denial{Reason: ReasonInvalidToken, DPoP: usedDPoP, cause: errors.Join(err, errLifetime)}
 	}
 	return &Denial{Reason: ReasonInvalidToken, DPoP: usedDPoP, cause: err}
 }

@@ -74,6 +74,8 @@ type options struct {
 	// replayEntries entries, default when 0).
 	replay        func(ctx context.Context, now func() time.Time) dpop.ReplayCache
 	authorityDown bool // the Authority's keys are never fetched
+	// maxTokenLifetime is authority.maxTokenLifetime (0: no limit).
+	maxTokenLifetime time.Duration
 }
 
 func newFixture(t testing.TB, o options) *fixture {
@@ -86,7 +88,7 @@ func newFixture(t testing.TB, o options) *fixture {
 		Issuer: auth.Issuer, MetadataURL: auth.MetadataURL(),
 		Audiences: []string{"registry"}, RequiredScopes: []string{"registry.token.issue"},
 		ClockSkew: 30 * time.Second, RefreshInterval: time.Hour, MinRefreshGap: 10 * time.Second,
-		CacheSize: 100, Now: clk.Now,
+		CacheSize: 100, MaxTokenLifetime: o.maxTokenLifetime, Now: clk.Now,
 	})
 	if !o.authorityDown {
 		if err := client.Refresh(ctx); err != nil {
