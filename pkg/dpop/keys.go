@@ -113,7 +113,7 @@ func importJWK(raw json.RawMessage, alg *algInfo) (*proofKey, string) {
 		copy(point[1:], x)
 		copy(point[1+alg.size:], y)
 		pub, err := ecdsa.ParseUncompressedPublicKey(alg.curve, point)
-		if err != nil {
+		if err != nil || CheckPublicKey(pub, maxRSABits) != nil {
 			return nil, "jwk EC point is not on the curve"
 		}
 		return &proofKey{pub: pub, jkt: thumbprintEC(crv, x, y)}, ""
@@ -125,6 +125,9 @@ func importJWK(raw json.RawMessage, alg *algInfo) (*proofKey, string) {
 		x, ok := b64Member(m, "x")
 		if !ok || len(x) != ed25519.PublicKeySize {
 			return nil, "jwk OKP key is malformed"
+		}
+		if err := checkEd25519(x); err != nil {
+			return nil, "jwk Ed25519 key is a small-order or non-canonical point"
 		}
 		return &proofKey{pub: ed25519.PublicKey(x), jkt: thumbprintOKP(crv, x)}, ""
 	case "RSA":
