@@ -1,13 +1,13 @@
 // Command dpop-proof prints a DPoP proof (RFC 9449) for one HTTP request,
 // signed with a client key kept in a file, for curl and scripts:
 //
-//	OPTOK=$(registry-token dev token --plan community)
+//	OPTOK=$(registry-token-dev token --plan community)
 //	curl -H "Authorization: Bearer $OPTOK" \
 //	     -H "DPoP: $(dpop-proof --url http://localhost:8085/token --access-token "$OPTOK")" \
 //	     "http://localhost:8085/token?service=registry.localhost&scope=repository:stella-ops/public/base:pull"
 //
 // The key file (--key, a private JWK or PEM) is created with mode 0600
-// when it does not exist; "registry-token dev token" uses the same default
+// when it does not exist; "registry-token-dev token" uses the same default
 // file, so its OpToks are bound to this key.
 package main
 
@@ -18,7 +18,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/stellaops/authgate/services/registry-token/internal/devstack"
+	"github.com/stellaops/authgate/services/registry-token/internal/dpopclient"
 )
 
 func main() {
@@ -39,7 +39,7 @@ var errUsage = errors.New("usage error")
 func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("dpop-proof", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	keyFile := fs.String("key", devstack.DefaultClientKey, "client key: private JWK or PEM (created with mode 0600 when absent)")
+	keyFile := fs.String("key", dpopclient.DefaultKeyFile, "client key: private JWK or PEM (created with mode 0600 when absent)")
 	method := fs.String("method", "GET", "HTTP method of the request (htm)")
 	url := fs.String("url", "", "request URL (htu; query and fragment are dropped)")
 	token := fs.String("access-token", "", "access token sent with the request (ath); empty for a token request")
@@ -54,7 +54,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if *url == "" && !*jkt {
 		return fmt.Errorf("%w: --url is required", errUsage)
 	}
-	key, created, err := devstack.LoadOrCreateClientKey(*keyFile)
+	key, created, err := dpopclient.LoadOrCreateKey(*keyFile)
 	if err != nil {
 		return err
 	}

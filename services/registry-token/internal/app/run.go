@@ -38,7 +38,6 @@ commands:
   serve          run the token service (--config FILE, --addr HOST:PORT)
   check-config   validate the configuration and print it with secrets redacted (--config FILE)
   jwks           print the public JWK Set of the signing key (--config FILE)
-  dev            DEVELOPMENT ONLY: dev up | dev token | dev demo (see "registry-token dev help")
 `
 
 // Run runs one command. It returns nil on a clean shutdown after ctx is
@@ -76,8 +75,6 @@ func Run(ctx context.Context, env Env) error {
 		return checkConfig(args, env)
 	case "jwks":
 		return printJWKS(args, env)
-	case "dev":
-		return runDev(ctx, args, env)
 	case "help", "-h", "--help":
 		fmt.Fprint(env.Stdout, usage)
 		return nil

@@ -26,7 +26,7 @@ type TokenRequest struct {
 
 // RequestToken asks the token endpoint at tokenURL for an OpTok bound to
 // key (a private JWK) with a fresh DPoP proof signed with alg. It is the
-// client side of the development flow ("dev token").
+// client side of the development flow ("registry-token-dev token").
 func RequestToken(ctx context.Context, c *http.Client, tokenURL string, key jwk.Key, alg string, tr TokenRequest) (TokenResponse, error) {
 	proof, err := dpop.NewProof(key, alg, http.MethodPost, tokenURL, "", "", time.Now())
 	if err != nil {

@@ -18,7 +18,7 @@ import (
 )
 
 // TestTokenEndpointWithRealProofs mints an OpTok over HTTP for a proof
-// built by pkg/dpop, as the dev token command does, and checks the
+// built by pkg/dpop, as "registry-token-dev token" does, and checks the
 // binding and the replay protection.
 func TestTokenEndpointWithRealProofs(t *testing.T) {
 	srv := httptest.NewUnstartedServer(nil)
@@ -85,7 +85,7 @@ func TestTokenEndpointWithRealProofs(t *testing.T) {
 	if replay.StatusCode != http.StatusBadRequest {
 		t.Errorf("replayed proof: status %d, want 400", replay.StatusCode)
 	}
-	// The client helper of the dev token command.
+	// The client helper of "registry-token-dev token".
 	got, err := RequestToken(t.Context(), http.DefaultClient, a.TokenURL(), key, "ES256",
 		TokenRequest{Subject: "dev", Plan: "community", License: "lic", TTL: time.Minute})
 	if err != nil {

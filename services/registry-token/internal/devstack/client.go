@@ -2,9 +2,6 @@ package devstack
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -13,64 +10,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwk"
-
 	"github.com/stellaops/authgate/pkg/dpop"
 	"github.com/stellaops/authgate/services/registry-token/internal/devauthority"
+	"github.com/stellaops/authgate/services/registry-token/internal/dpopclient"
 )
-
-// ProofAlg is the algorithm of generated client proof keys.
-const ProofAlg = "ES256"
-
-// ClientKey is a client's DPoP key pair and its RFC 7638 thumbprint (the
-// cnf.jkt its OpToks are bound to).
-type ClientKey struct {
-	Key jwk.Key
-	JKT string
-	// Alg is the proof algorithm for Key (default ProofAlg).
-	Alg string
-	Now func() time.Time
-}
-
-// NewClientKey generates a P-256 proof key.
-func NewClientKey() (*ClientKey, error) {
-	raw, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	k, err := jwk.FromRaw(raw)
-	if err != nil {
-		return nil, err
-	}
-	return wrapClientKey(k, ProofAlg)
-}
-
-func wrapClientKey(k jwk.Key, alg string) (*ClientKey, error) {
-	jkt, err := dpop.Thumbprint(k)
-	if err != nil {
-		return nil, err
-	}
-	return &ClientKey{Key: k, JKT: jkt, Alg: alg, Now: time.Now}, nil
-}
-
-// Proof signs a fresh DPoP proof for method and url, bound to accessToken
-// (ath) when it is not empty.
-func (k *ClientKey) Proof(method, url, accessToken string) (string, error) {
-	return k.ProofWithNonce(method, url, accessToken, "")
-}
-
-// ProofWithNonce is Proof carrying a server DPoP-Nonce when nonce is set.
-func (k *ClientKey) ProofWithNonce(method, url, accessToken, nonce string) (string, error) {
-	alg := k.Alg
-	if alg == "" {
-		alg = ProofAlg
-	}
-	now := time.Now
-	if k.Now != nil {
-		now = k.Now
-	}
-	return dpop.NewProof(k.Key, alg, method, url, accessToken, nonce, now())
-}
 
 // Transport is the client side of registry-token's DPoP flow. Requests
 // whose URL starts with Realm get "Authorization: <Scheme> <OpTok>" and a
@@ -86,7 +29,7 @@ type Transport struct {
 	// OpTok is the Authority access token to present.
 	OpTok string
 	// Key signs the proofs; nil sends the OpTok without a DPoP header.
-	Key *ClientKey
+	Key *dpopclient.Key
 	// Scheme is the Authorization scheme (default "DPoP"; the seed's sample
 	// uses "Bearer").
 	Scheme string

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/stellaops/authgate/services/registry-token/internal/devauthority"
+	"github.com/stellaops/authgate/services/registry-token/internal/dpopclient"
 )
 
 // DemoOptions points the demo at a running stack.
@@ -105,7 +106,7 @@ func (d *demo) opToks(ctx context.Context) (string, error) {
 }
 
 func (d *demo) transport(ctx context.Context, plan string) (*Transport, error) {
-	key, err := NewClientKey()
+	key, err := dpopclient.NewKey()
 	if err != nil {
 		return nil, err
 	}

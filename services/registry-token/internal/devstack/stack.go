@@ -15,7 +15,7 @@ import (
 	"github.com/stellaops/authgate/services/registry-token/internal/config"
 )
 
-// Defaults of "registry-token dev up", relative to the module root.
+// Defaults of "registry-token-dev up", relative to the module root.
 const (
 	DefaultConfigFile       = "configs/registry-token.dev.yaml"
 	DefaultRunDir           = ".run"
@@ -24,8 +24,6 @@ const (
 	DefaultFlexAuthPolicy   = "configs/ops-warden/policy_package.md"
 	DefaultService          = "registry.localhost"
 	DefaultActor            = "agt-state-hub-bridge"
-	// DefaultClientKey is the DPoP key file of "dev token" and dpop-proof.
-	DefaultClientKey = ".run/dpop-client.jwk"
 )
 
 // Ports are the 127.0.0.1 ports of the stack; 0 picks a free port.
@@ -33,7 +31,7 @@ type Ports struct {
 	FlexAuth, Authority, Token, Registry int
 }
 
-// DefaultPorts are the ports of "registry-token dev up".
+// DefaultPorts are the ports of "registry-token-dev up".
 func DefaultPorts() Ports { return Ports{FlexAuth: 8080, Authority: 8081, Token: 8085, Registry: 5000} }
 
 // ServiceRunner runs registry-token with command-line args and

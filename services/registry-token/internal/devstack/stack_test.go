@@ -3,15 +3,12 @@ package devstack_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/lestrrat-go/jwx/v2/jwt"
 
 	"github.com/stellaops/authgate/pkg/proctest"
 	"github.com/stellaops/authgate/services/registry-token/internal/app"
@@ -20,7 +17,7 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(proctest.Main(m)) }
 
-// runService is what "registry-token dev up" passes: the real entry point.
+// runService is what "registry-token-dev up" passes: the real entry point.
 func runService(logs *bytes.Buffer) devstack.ServiceRunner {
 	return func(ctx context.Context, args, environ []string, listening func(net.Addr)) error {
 		return app.Run(ctx, app.Env{Args: args, Environ: environ, Stdout: logs, Stderr: logs, Listening: listening})
@@ -28,7 +25,7 @@ func runService(logs *bytes.Buffer) devstack.ServiceRunner {
 }
 
 // upStack starts the whole development stack on free ports with the
-// shipped dev config and the ops-warden fixtures, as "dev up" does.
+// shipped dev config and the ops-warden fixtures, as "registry-token-dev up" does.
 func upStack(t *testing.T) (*devstack.Stack, string) {
 	t.Helper()
 	root, err := proctest.ModuleRoot()
@@ -94,39 +91,6 @@ func TestDevStackDemo(t *testing.T) {
 	decisions, err := os.ReadFile(s.DecisionLog)
 	if err != nil || bytes.Count(decisions, []byte("\n")) < 2 {
 		t.Fatalf("flex-auth decision log: %v, %q", err, decisions)
-	}
-}
-
-// TestDevToken runs "registry-token dev token" against the stack's
-// Authority: the printed OpTok carries the plan and licence and is bound
-// to the key file (created 0600), which dpop-proof shares.
-func TestDevToken(t *testing.T) {
-	s, _ := upStack(t)
-	keyFile := filepath.Join(t.TempDir(), "client.jwk")
-	var out, errOut bytes.Buffer
-	err := app.Run(context.Background(), app.Env{
-		Args:   []string{"dev", "token", "--authority", s.Authority.URL, "--key", keyFile, "--plan", "enterprise", "--license", "lic-1", "--sub", "alice"},
-		Stdout: &out, Stderr: &errOut,
-	})
-	if err != nil {
-		t.Fatalf("dev token: %v (%s)", err, errOut.String())
-	}
-	key, created, err := devstack.LoadOrCreateClientKey(keyFile)
-	if err != nil || created {
-		t.Fatalf("key file not kept: %v, created again %v", err, created)
-	}
-	tok, err := jwt.ParseString(strings.TrimSpace(out.String()), jwt.WithVerify(false))
-	if err != nil {
-		t.Fatalf("dev token printed %q: %v", out.String(), err)
-	}
-	claims, _ := json.Marshal(tok.PrivateClaims())
-	for _, want := range []string{`"stellaops:plan":"enterprise"`, `"stellaops:license":"lic-1"`, `"jkt":"` + key.JKT + `"`} {
-		if !strings.Contains(string(claims), want) {
-			t.Errorf("claims %s lack %s", claims, want)
-		}
-	}
-	if tok.Subject() != "alice" {
-		t.Errorf("sub %q", tok.Subject())
 	}
 }
 

@@ -25,7 +25,7 @@ func (s *Stack) PrintSummary(w io.Writer) {
 Next, in another terminal at the repository root:
   go tool task demo                  # push, pull, a denied push, flex-auth smoke
   export PATH="$PWD/bin:$PATH"
-  OPTOK=$(registry-token dev token --authority %[1]s --plan community)
+  OPTOK=$(registry-token-dev token --authority %[1]s --plan community)
   curl -H "Authorization: Bearer $OPTOK" \
        -H "DPoP: $(dpop-proof --url %[2]s --access-token "$OPTOK")" \
        "%[2]s?%[3]s"

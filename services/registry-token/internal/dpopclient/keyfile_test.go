@@ -1,4 +1,4 @@
-package devstack
+package dpopclient
 
 import (
 	"crypto/ecdsa"
@@ -12,11 +12,11 @@ import (
 	"testing"
 )
 
-func TestLoadOrCreateClientKey(t *testing.T) {
+func TestLoadOrCreateKey(t *testing.T) {
 	for _, name := range []string{"client.jwk", "client.pem", "sub/dir/client.json"} {
 		t.Run(name, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), name)
-			k, created, err := LoadOrCreateClientKey(file)
+			k, created, err := LoadOrCreateKey(file)
 			if err != nil || !created {
 				t.Fatalf("create: %v, created %v", err, created)
 			}
@@ -28,7 +28,7 @@ func TestLoadOrCreateClientKey(t *testing.T) {
 			if isPEM := strings.HasPrefix(string(data), "-----BEGIN PRIVATE KEY-----"); isPEM != strings.HasSuffix(name, ".pem") {
 				t.Errorf("format of %s: %.30q", name, data)
 			}
-			again, created, err := LoadOrCreateClientKey(file)
+			again, created, err := LoadOrCreateKey(file)
 			if err != nil || created || again.JKT != k.JKT || again.Alg != "ES256" {
 				t.Fatalf("reload: %v, created %v, jkt %s vs %s, alg %s", err, created, again.JKT, k.JKT, again.Alg)
 			}
@@ -36,7 +36,7 @@ func TestLoadOrCreateClientKey(t *testing.T) {
 	}
 }
 
-func TestParseClientKeyRejects(t *testing.T) {
+func TestParseKeyRejects(t *testing.T) {
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -52,26 +52,8 @@ func TestParseClientKeyRejects(t *testing.T) {
 		"empty":       nil,
 		"broken JSON": []byte(`{"kty":`),
 	} {
-		if _, err := ParseClientKey(data); err == nil {
+		if _, err := ParseKey(data); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
-	}
-}
-
-func TestEnsureSigningKey(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "run", "signing.pem")
-	created, err := EnsureSigningKey(file)
-	if err != nil || !created {
-		t.Fatalf("%v %v", created, err)
-	}
-	first, _ := os.ReadFile(file)
-	if info, _ := os.Stat(file); info.Mode().Perm() != 0o600 {
-		t.Errorf("mode %v", info.Mode().Perm())
-	}
-	if created, err = EnsureSigningKey(file); err != nil || created {
-		t.Fatalf("second call: %v %v", created, err)
-	}
-	if second, _ := os.ReadFile(file); string(second) != string(first) {
-		t.Error("an existing key was replaced")
 	}
 }

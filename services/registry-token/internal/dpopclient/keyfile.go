@@ -1,4 +1,4 @@
-package devstack
+package dpopclient
 
 import (
 	"bytes"
@@ -17,34 +17,32 @@ import (
 	"strings"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
-
-	"github.com/stellaops/authgate/services/registry-token/internal/signing"
 )
 
-// LoadOrCreateClientKey reads the private DPoP key in file, a JWK (JSON)
+// LoadOrCreateKey reads the private DPoP key in file, a JWK (JSON)
 // or a PEM file (PKCS#8, SEC 1 or PKCS#1). When file does not exist it
 // generates a P-256 key and writes it with mode 0600, as PEM when the name
 // ends in ".pem" and as a JWK otherwise; created reports that.
-func LoadOrCreateClientKey(file string) (k *ClientKey, created bool, err error) {
+func LoadOrCreateKey(file string) (k *Key, created bool, err error) {
 	data, err := os.ReadFile(file)
 	if errors.Is(err, fs.ErrNotExist) {
-		k, err := createClientKey(file)
+		k, err := createKey(file)
 		return k, err == nil, err
 	}
 	if err != nil {
 		return nil, false, err
 	}
-	k, err = ParseClientKey(data)
+	k, err = ParseKey(data)
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: %w", file, err)
 	}
 	return k, false, nil
 }
 
-// ParseClientKey parses a private key given as a JWK or PEM and picks its
+// ParseKey parses a private key given as a JWK or PEM and picks its
 // proof algorithm: ES256/ES384/ES512 by curve, EdDSA for Ed25519, PS256
 // for RSA.
-func ParseClientKey(data []byte) (*ClientKey, error) {
+func ParseKey(data []byte) (*Key, error) {
 	var k jwk.Key
 	var err error
 	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] == '{' {
@@ -66,7 +64,7 @@ func ParseClientKey(data []byte) (*ClientKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return wrapClientKey(k, alg)
+	return wrapKey(k, alg)
 }
 
 func proofAlgorithm(raw any) (string, error) {
@@ -91,8 +89,8 @@ func proofAlgorithm(raw any) (string, error) {
 	return "", fmt.Errorf("unsupported key type %T", raw)
 }
 
-func createClientKey(file string) (*ClientKey, error) {
-	k, err := NewClientKey()
+func createKey(file string) (*Key, error) {
+	k, err := NewKey()
 	if err != nil {
 		return nil, err
 	}
@@ -109,23 +107,6 @@ func createClientKey(file string) (*ClientKey, error) {
 		return nil, err
 	}
 	return k, writeSecret(file, data)
-}
-
-// EnsureSigningKey makes sure file holds a signing key for registry-token:
-// when it does not exist, a fresh P-256 key is written as PKCS#8 PEM with
-// mode 0600. It reports whether it created one.
-func EnsureSigningKey(file string) (bool, error) {
-	if _, err := os.Stat(file); err == nil {
-		return false, nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return false, err
-	}
-	if dir := filepath.Dir(file); dir != "." {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return false, err
-		}
-	}
-	return true, signing.WriteNewKey(file)
 }
 
 func pkcs8PEM(key any) ([]byte, error) {

@@ -1,20 +1,34 @@
-package app
+// Command registry-token-dev is the local development stack on 127.0.0.1:
+// flex-auth, a development Authority, registry-token and an in-memory
+// distribution registry, plus the client commands that drive them.
+//
+// DEVELOPMENT ONLY. The Authority mints OpToks for anyone who asks; none
+// of this is part of the registry-token binary or its image.
+package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
+	"github.com/stellaops/authgate/services/registry-token/internal/app"
 	"github.com/stellaops/authgate/services/registry-token/internal/devauthority"
 	"github.com/stellaops/authgate/services/registry-token/internal/devstack"
+	"github.com/stellaops/authgate/services/registry-token/internal/dpopclient"
 )
 
-const devUsage = `usage: registry-token dev <command> [flags]
+const usage = `usage: registry-token-dev <command> [flags]
 
 DEVELOPMENT ONLY: a local stack on 127.0.0.1 with an Authority that mints
-OpToks for anyone who asks. Never part of "serve" or a production config.
+OpToks for anyone who asks. Never part of "registry-token serve" or a
+production config.
 
 commands:
   up      start flex-auth, the development Authority, registry-token and an
@@ -24,11 +38,33 @@ commands:
           flex-auth smoke against a running stack
 `
 
-// runDev dispatches "registry-token dev <command>".
-func runDev(ctx context.Context, args []string, env Env) error {
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], env{Environ: os.Environ(), Stdout: os.Stdout, Stderr: os.Stderr})
+	stop()
+	switch {
+	case err == nil:
+	case errors.Is(err, app.ErrUsage):
+		fmt.Fprintln(os.Stderr, "registry-token-dev:", err)
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "registry-token-dev:", err)
+		os.Exit(1)
+	}
+}
+
+// env is the command's environment: the process environment and the
+// output streams.
+type env struct {
+	Environ        []string
+	Stdout, Stderr io.Writer
+}
+
+// run dispatches "registry-token-dev <command>".
+func run(ctx context.Context, args []string, env env) error {
 	if len(args) == 0 {
-		fmt.Fprint(env.Stderr, devUsage)
-		return fmt.Errorf("%w: dev needs a command", ErrUsage)
+		fmt.Fprint(env.Stderr, usage)
+		return fmt.Errorf("%w: no command", app.ErrUsage)
 	}
 	switch args[0] {
 	case "up":
@@ -38,25 +74,25 @@ func runDev(ctx context.Context, args []string, env Env) error {
 	case "demo":
 		return devDemo(ctx, args[1:], env)
 	case "help", "-h", "--help":
-		fmt.Fprint(env.Stdout, devUsage)
+		fmt.Fprint(env.Stdout, usage)
 		return nil
 	}
-	fmt.Fprint(env.Stderr, devUsage)
-	return fmt.Errorf("%w: unknown dev command %q", ErrUsage, args[0])
+	fmt.Fprint(env.Stderr, usage)
+	return fmt.Errorf("%w: unknown command %q", app.ErrUsage, args[0])
 }
 
 func parseDevFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %v", ErrUsage, err)
+		return fmt.Errorf("%w: %v", app.ErrUsage, err)
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", ErrUsage, fs.Arg(0))
+		return fmt.Errorf("%w: unexpected argument %q", app.ErrUsage, fs.Arg(0))
 	}
 	return nil
 }
 
-func devUp(ctx context.Context, args []string, env Env) error {
-	fs := flag.NewFlagSet("dev up", flag.ContinueOnError)
+func devUp(ctx context.Context, args []string, env env) error {
+	fs := flag.NewFlagSet("up", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	ports := devstack.DefaultPorts()
 	o := devstack.Options{Environ: env.Environ}
@@ -74,7 +110,7 @@ func devUp(ctx context.Context, args []string, env Env) error {
 	}
 	o.Ports = ports
 	o.RunService = func(ctx context.Context, args, environ []string, listening func(net.Addr)) error {
-		return Run(ctx, Env{Args: args, Environ: environ, Stdout: env.Stdout, Stderr: env.Stderr, Listening: listening})
+		return app.Run(ctx, app.Env{Args: args, Environ: environ, Stdout: env.Stdout, Stderr: env.Stderr, Listening: listening})
 	}
 	s, err := devstack.Up(ctx, o)
 	if err != nil {
@@ -90,11 +126,11 @@ func devUp(ctx context.Context, args []string, env Env) error {
 	return closeErr
 }
 
-func devToken(ctx context.Context, args []string, env Env) error {
-	fs := flag.NewFlagSet("dev token", flag.ContinueOnError)
+func devToken(ctx context.Context, args []string, env env) error {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	authority := fs.String("authority", "http://127.0.0.1:8081", "development Authority base URL")
-	keyFile := fs.String("key", devstack.DefaultClientKey, "DPoP client key (JWK or PEM; created with mode 0600 when absent)")
+	keyFile := fs.String("key", dpopclient.DefaultKeyFile, "DPoP client key (JWK or PEM; created with mode 0600 when absent)")
 	var tr devauthority.TokenRequest
 	fs.StringVar(&tr.Plan, "plan", "", "stellaops:plan claim (empty: registry-token's defaultPlan applies)")
 	fs.StringVar(&tr.License, "license", "", "stellaops:license claim")
@@ -103,7 +139,7 @@ func devToken(ctx context.Context, args []string, env Env) error {
 	if err := parseDevFlags(fs, args); err != nil {
 		return err
 	}
-	key, created, err := devstack.LoadOrCreateClientKey(*keyFile)
+	key, created, err := dpopclient.LoadOrCreateKey(*keyFile)
 	if err != nil {
 		return err
 	}
@@ -120,8 +156,8 @@ func devToken(ctx context.Context, args []string, env Env) error {
 	return err
 }
 
-func devDemo(ctx context.Context, args []string, env Env) error {
-	fs := flag.NewFlagSet("dev demo", flag.ContinueOnError)
+func devDemo(ctx context.Context, args []string, env env) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	o := devstack.DemoOptions{Out: env.Stdout}
 	fs.StringVar(&o.Registry, "registry", "localhost:5000", "registry host:port")
