@@ -195,6 +195,12 @@ func (p *provider) FindStructType(name string) (*types.Type, bool) {
 	if o, ok := p.objects[name]; ok {
 		return types.NewTypeTypeWithParam(o.typ), true
 	}
+	switch name {
+	case entityTypeName:
+		return types.NewTypeTypeWithParam(entityType), true
+	case actionTypeName:
+		return types.NewTypeTypeWithParam(actionType), true
+	}
 	return p.Registry.FindStructType(name)
 }
 
@@ -203,6 +209,9 @@ func (p *provider) FindStructFieldNames(name string) ([]string, bool) {
 	if o, ok := p.objects[name]; ok {
 		return append([]string(nil), o.names...), true
 	}
+	if names, ok := authzenFieldNames[name]; ok {
+		return append([]string(nil), names...), true
+	}
 	return p.Registry.FindStructFieldNames(name)
 }
 
@@ -210,6 +219,9 @@ func (p *provider) FindStructFieldNames(name string) ([]string, bool) {
 func (p *provider) FindStructFieldType(name, fieldName string) (*types.FieldType, bool) {
 	o, ok := p.objects[name]
 	if !ok {
+		if _, authzen := authzenFieldNames[name]; authzen {
+			return authzenField(name, fieldName)
+		}
 		return p.Registry.FindStructFieldType(name, fieldName)
 	}
 	f, ok := o.fields[fieldName]
@@ -223,7 +235,8 @@ func (p *provider) FindStructFieldType(name, fieldName string) (*types.FieldType
 // NewValue implements types.Provider; policy conditions cannot construct
 // requests or actors.
 func (p *provider) NewValue(name string, fields map[string]ref.Val) ref.Val {
-	if _, ok := p.objects[name]; ok {
+	_, authzen := authzenFieldNames[name]
+	if _, ok := p.objects[name]; ok || authzen {
 		return types.NewErr("%s values cannot be constructed in a condition", name)
 	}
 	return p.Registry.NewValue(name, fields)

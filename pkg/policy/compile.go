@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/cel-go/cel"
@@ -40,17 +41,19 @@ type compiled struct {
 	conjuncts []string // top-level && operands, unparsed, for shadow detection
 }
 
-// newEnv builds the CEL environment: request, actor, and the package's
-// declared variables.
-func newEnv(vars map[string]*types.Type) (*cel.Env, error) {
+// newEnv builds the CEL environment of a request shape: request and
+// actor (check) or subject, resource, action, context and the entity data
+// functions (authzen), and the package's declared variables.
+func newEnv(shape string, vars map[string]*types.Type, data Data) (*cel.Env, error) {
 	prov, err := newProvider()
 	if err != nil {
 		return nil, err
 	}
-	opts := []cel.EnvOption{
-		cel.CustomTypeProvider(prov),
-		cel.Variable("request", requestType),
-		cel.Variable("actor", actorType),
+	opts := []cel.EnvOption{cel.CustomTypeProvider(prov)}
+	if shape == ShapeAuthZEN {
+		opts = append(opts, authzenEnvOptions(data)...)
+	} else {
+		opts = append(opts, cel.Variable("request", requestType), cel.Variable("actor", actorType))
 	}
 	for name, t := range vars {
 		opts = append(opts, cel.Variable(name, t))
@@ -59,7 +62,7 @@ func newEnv(vars map[string]*types.Type) (*cel.Env, error) {
 }
 
 // declareVariables checks and converts the front matter's variables.
-func declareVariables(s *diagSink, decls []variableDecl) (map[string]*types.Type, map[string]ref.Val) {
+func declareVariables(s *diagSink, shape string, decls []variableDecl) (map[string]*types.Type, map[string]ref.Val) {
 	typesByName := map[string]*types.Type{}
 	values := map[string]ref.Val{}
 	for i, d := range decls {
@@ -72,7 +75,7 @@ func declareVariables(s *diagSink, decls []variableDecl) (map[string]*types.Type
 		case !isIdent(d.Name):
 			s.errorf(line, CodeInvalidVariable, "%s: name %q is not an identifier", where, d.Name)
 			continue
-		case d.Name == "request" || d.Name == "actor":
+		case slices.Contains(builtinNames(shape), d.Name):
 			s.errorf(line, CodeInvalidVariable, "%s: %q is a built-in variable", where, d.Name)
 			continue
 		case typesByName[d.Name] != nil:
@@ -103,8 +106,9 @@ func supportedTypes() string {
 	return "bool, int, double, string, list(string), list(int), map(string, string)"
 }
 
-// compileRule parses, type-checks and plans one condition.
-func compileRule(s *diagSink, env *cel.Env, rb *ruleBlock) *compiled {
+// compileRule parses, type-checks, estimates the cost of and plans one
+// condition.
+func compileRule(s *diagSink, env *cel.Env, rb *ruleBlock, lim costLimits) *compiled {
 	parsed, iss := env.Parse(rb.When)
 	if iss.Err() != nil {
 		reportCEL(s, rb, CodeCELParse, iss)
@@ -119,7 +123,16 @@ func compileRule(s *diagSink, env *cel.Env, rb *ruleBlock) *compiled {
 		s.errorf(rb.line, CodeNonBool, "rule %q: condition has type %s, want bool", rb.ID, checked.OutputType())
 		return nil
 	}
-	prg, err := env.Program(checked, cel.EvalOptions(cel.OptOptimize))
+	est, err := env.EstimateCost(checked, sizeEstimator{maxList: lim.maxList})
+	if err != nil {
+		s.errorf(rb.line, CodeCost, "rule %q: cost cannot be estimated: %v", rb.ID, err)
+		return nil
+	}
+	if est.Max > lim.limit {
+		s.errorf(rb.line, CodeCost, "rule %q: estimated worst-case cost %d exceeds the limit %d (nested loops over request or data collections?)", rb.ID, est.Max, lim.limit)
+		return nil
+	}
+	prg, err := env.Program(checked, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(lim.limit))
 	if err != nil {
 		s.errorf(rb.line, CodeCELCheck, "rule %q: %v", rb.ID, err)
 		return nil

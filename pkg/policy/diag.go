@@ -41,6 +41,8 @@ const (
 	CodeNeverMatches    = "never_matches"    // the condition is the constant false (style)
 	CodeMissingProse    = "missing_prose"    // no explaining prose before the rule (style)
 	CodeInvalidVariable = "invalid_variable" // a declared variable is malformed
+	CodeCost            = "cost_limit"       // a condition's worst-case cost exceeds the limit
+	CodeDecides         = "decides"          // the request shape or the decides block is malformed
 )
 
 // Diagnostic is one problem found in a policy package.

@@ -66,12 +66,12 @@ func FuzzCompileCondition(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, cond string) {
 		s := &diagSink{file: "f.md"}
-		env, err := newEnv(nil)
+		env, err := newEnv(ShapeCheck, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		rb := &ruleBlock{line: 3, whenLine: 4, ID: "r", When: cond}
-		c := compileRule(s, env, rb)
+		c := compileRule(s, env, rb, costLimits{limit: DefaultCostLimit, maxList: estimateCollection})
 		if c == nil {
 			if !s.diags.HasErrors() {
 				t.Fatal("compile failed without a diagnostic")

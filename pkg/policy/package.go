@@ -44,6 +44,26 @@ type Package struct {
 	reasons       []Reason
 	rules         []rule
 	extras        map[string]ref.Val
+	shape         string
+	decides       *Decides
+}
+
+// Shape returns the request shape the package decides: ShapeCheck or
+// ShapeAuthZEN.
+func (p *Package) Shape() string { return p.shape }
+
+// Decides returns the requests the package declares it decides, or nil
+// for a default package (no decides block).
+func (p *Package) Decides() *Decides { return p.decides }
+
+// Options tune loading.
+type Options struct {
+	// Data is the entity data conditions of an authzen package read; nil
+	// answers empty maps.
+	Data Data
+	// CostLimit is the CEL cost one condition may spend (DefaultCostLimit
+	// when zero).
+	CostLimit uint64
 }
 
 // Name returns the package name from the front matter.
@@ -95,7 +115,12 @@ func LoadFile(path string) (*Package, error) {
 // error-severity problems (errors.Is(err, ErrInvalidPackage) holds);
 // warnings are dropped: use Check to see them.
 func Parse(filename string, src []byte) (*Package, error) {
-	p, diags := Check(filename, src)
+	return ParseWith(filename, src, Options{})
+}
+
+// ParseWith is Parse with options.
+func ParseWith(filename string, src []byte, opts Options) (*Package, error) {
+	p, diags := CheckWith(filename, src, opts)
 	if diags.HasErrors() {
 		return nil, diags.Errors()
 	}
@@ -105,8 +130,16 @@ func Parse(filename string, src []byte) (*Package, error) {
 // Check loads a package and returns every diagnostic, warnings included.
 // The package is nil when any diagnostic has error severity.
 func Check(filename string, src []byte) (*Package, Diagnostics) {
+	return CheckWith(filename, src, Options{})
+}
+
+// CheckWith is Check with options.
+func CheckWith(filename string, src []byte, opts Options) (*Package, Diagnostics) {
+	if opts.CostLimit == 0 {
+		opts.CostLimit = DefaultCostLimit
+	}
 	s := &diagSink{file: filename}
-	p := check(s, src)
+	p := check(s, src, opts)
 	if s.diags.HasErrors() {
 		return nil, s.diags
 	}
@@ -117,7 +150,7 @@ func Check(filename string, src []byte) (*Package, Diagnostics) {
 	return p, s.diags
 }
 
-func check(s *diagSink, src []byte) *Package {
+func check(s *diagSink, src []byte, opts Options) *Package {
 	doc := readDocument(s, src)
 	if doc == nil {
 		return nil
@@ -143,9 +176,21 @@ func check(s *diagSink, src []byte) *Package {
 	if fm.DefaultReason != "" && !declared[fm.DefaultReason] {
 		s.errorf(1, CodeUnknownReason, "front matter: default_reason %q is not a declared reason", fm.DefaultReason)
 	}
-	varTypes, values := declareVariables(s, fm.Variables)
+	p.shape = fm.Request
+	if p.shape == "" {
+		p.shape = ShapeCheck
+	}
+	if err := validShape(p.shape); err != nil {
+		s.errorf(1, CodeDecides, "front matter: %v", err)
+		return nil
+	}
+	if fm.Decides != nil {
+		checkDecides(s, fm.Decides)
+		p.decides = fm.Decides
+	}
+	varTypes, values := declareVariables(s, p.shape, fm.Variables)
 	p.extras = values
-	env, err := newEnv(varTypes)
+	env, err := newEnv(p.shape, varTypes, opts.Data)
 	if err != nil {
 		s.errorf(1, CodeInvalidVariable, "front matter: %v", err)
 		return nil
@@ -153,7 +198,10 @@ func check(s *diagSink, src []byte) *Package {
 	if len(doc.rules) == 0 {
 		s.errorf(1, CodeNoRules, "no ```%s blocks found", RuleInfoString)
 	}
-	p.rules = compileRules(s, env, doc.rules, declared)
+	if declared[ReasonCostLimitExceeded] {
+		s.errorf(1, CodeFrontMatter, "front matter: reason %q is reserved for the cost limit", ReasonCostLimitExceeded)
+	}
+	p.rules = compileRules(s, env, doc.rules, declared, costLimits{limit: opts.CostLimit, maxList: maxListLen(values)})
 	used := map[string]bool{fm.DefaultReason: true}
 	complete := len(doc.rules) > 0
 	for _, rb := range doc.rules {
@@ -173,7 +221,7 @@ func check(s *diagSink, src []byte) *Package {
 
 // compileRules checks every rule block, compiles its condition and runs the
 // reachability analysis.
-func compileRules(s *diagSink, env *cel.Env, blocks []*ruleBlock, declared map[string]bool) []rule {
+func compileRules(s *diagSink, env *cel.Env, blocks []*ruleBlock, declared map[string]bool, lim costLimits) []rule {
 	var rules []rule
 	ids := map[string]int{}
 	type prior struct {
@@ -207,7 +255,7 @@ func compileRules(s *diagSink, env *cel.Env, blocks []*ruleBlock, declared map[s
 		if unconditional != nil {
 			s.errorf(rb.line, CodeUnreachable, "rule %q is unreachable: rule %q at line %d always matches", rb.ID, unconditional.ID, unconditional.line)
 		}
-		c := compileRule(s, env, rb)
+		c := compileRule(s, env, rb, lim)
 		if c == nil {
 			continue
 		}
@@ -269,12 +317,43 @@ func (p *Package) Evaluate(req *Request, actor *Actor) (Decision, error) {
 		r := &p.rules[i]
 		out, _, err := r.prg.Eval(act)
 		if err != nil {
-			deny.RuleID = r.info.ID
-			return deny, &EvalError{RuleID: r.info.ID, Err: err}
+			return evalFailure(deny, r, err)
 		}
 		if out == types.True {
 			return Decision{Effect: r.info.Effect, Reason: r.info.Reason, RuleID: r.info.ID}, nil
 		}
 	}
 	return deny, nil
+}
+
+// EvaluateAuthZEN runs the rules of an authzen package against ev, like
+// Evaluate. A package of the check shape denies with its default reason.
+func (p *Package) EvaluateAuthZEN(ev *Evaluation) (Decision, error) {
+	deny := Decision{Effect: EffectDeny, Reason: p.defaultReason}
+	if ev == nil || p.shape != ShapeAuthZEN {
+		return deny, &EvalError{Err: errors.New("not an authzen package, or nil request")}
+	}
+	act := &authzenActivation{ev: ev, extras: p.extras}
+	for i := range p.rules {
+		r := &p.rules[i]
+		out, _, err := r.prg.Eval(act)
+		if err != nil {
+			return evalFailure(deny, r, err)
+		}
+		if out == types.True {
+			return Decision{Effect: r.info.Effect, Reason: r.info.Reason, RuleID: r.info.ID}, nil
+		}
+	}
+	return deny, nil
+}
+
+// evalFailure is the deny given when a rule's condition fails; a condition
+// stopped by the cost limit has its own reason.
+func evalFailure(deny Decision, r *rule, err error) (Decision, error) {
+	deny.RuleID = r.info.ID
+	if isCostLimit(err) {
+		deny.Reason = ReasonCostLimitExceeded
+		err = fmt.Errorf("%w: %v", ErrCostLimit, err)
+	}
+	return deny, &EvalError{RuleID: r.info.ID, Err: err}
 }

@@ -26,6 +26,8 @@ type frontMatter struct {
 	Reasons       []reasonDecl   `yaml:"reasons"`
 	DefaultReason string         `yaml:"default_reason"`
 	Variables     []variableDecl `yaml:"variables"`
+	Request       string         `yaml:"request"`
+	Decides       *Decides       `yaml:"decides"`
 }
 
 type reasonDecl struct {

@@ -1,0 +1,91 @@
+package policy
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/google/cel-go/checker"
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/common/types/traits"
+)
+
+// DefaultCostLimit is the CEL cost a single condition may spend on one
+// evaluation. A condition whose estimated worst case exceeds it does not
+// load; an evaluation that spends more is stopped and denied with
+// ReasonCostLimitExceeded.
+const DefaultCostLimit uint64 = 1_000_000
+
+// ReasonCostLimitExceeded is the reason of a deny given because a condition
+// exceeded the cost limit at run time. Packages cannot declare it.
+const ReasonCostLimitExceeded = "cost_limit_exceeded"
+
+// Bounds of the values conditions read. Callers enforce MaxMembers and
+// MaxDepth on AuthZEN request values and entity data.
+const (
+	// MaxMembers bounds the members of one object or elements of one array.
+	MaxMembers = 1024
+	// MaxDepth bounds the nesting of objects and arrays.
+	MaxDepth = 8
+)
+
+// Sizes the cost estimate assumes. A collection read from a request has
+// at most estimateCollection elements: a request body is at most 64 KiB
+// and a member takes at least six bytes. Strings are assumed to be at most
+// estimateString bytes: the estimate is there to catch conditions whose
+// cost grows with the product of collection sizes (nested loops); a
+// longer string is still bounded by the run-time limit.
+const (
+	estimateCollection = (64 << 10) / 6
+	estimateString     = 1024
+)
+
+// ErrCostLimit is wrapped by the EvalError of an evaluation stopped by
+// the cost limit.
+var ErrCostLimit = errors.New("condition exceeded the CEL cost limit")
+
+// sizeEstimator bounds the size of every list, map and string a condition
+// reads by the input bounds above, so that the checker's estimate is a
+// real worst case.
+type sizeEstimator struct{ maxList uint64 }
+
+func (e sizeEstimator) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
+	if l := n.ComputedSize(); l != nil {
+		return l
+	}
+	t := n.Type()
+	if t != nil && t.TypeName() == "string" {
+		return &checker.SizeEstimate{Min: 0, Max: estimateString}
+	}
+	return &checker.SizeEstimate{Min: 0, Max: e.maxList}
+}
+
+func (sizeEstimator) EstimateCallCost(function, overloadID string, target *checker.AstNode, args []checker.AstNode) *checker.CallEstimate {
+	return nil
+}
+
+// isCostLimit reports whether err is CEL's "cost limit exceeded".
+func isCostLimit(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "cost limit exceeded")
+}
+
+// costLimits are the limit and the largest declared collection of a
+// package, for the estimate.
+type costLimits struct {
+	limit   uint64
+	maxList uint64
+}
+
+// maxListLen returns the larger of estimateCollection and the longest
+// declared list or map variable.
+func maxListLen(values map[string]ref.Val) uint64 {
+	n := uint64(estimateCollection)
+	for _, v := range values {
+		if s, ok := v.(traits.Sizer); ok {
+			if l, ok := s.Size().(types.Int); ok && uint64(l) > n {
+				n = uint64(l)
+			}
+		}
+	}
+	return n
+}
