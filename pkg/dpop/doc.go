@@ -57,6 +57,16 @@
 // Verify return ErrTemporarilyUnavailable; a replay is ErrInvalidDPoPProof
 // wrapping ErrReplayed.
 //
+// A cache that loses its entries (a process restart, a Redis restart or
+// flush) can no longer tell a replay from a first use. Both caches keep
+// an epoch (the memory cache's start; for Redis, a marker key that
+// disappears with the data), and a Verifier with Config.ReplayEpoch
+// refuses every proof whose iat is earlier than the epoch plus ClockSkew
+// (ErrInvalidDPoPProof wrapping ErrProofBeforeEpoch). For that long after
+// a new epoch fresh proofs are refused too; a service should not report
+// ready before it has passed (MemoryReplayCache.Epoch,
+// RedisReplayCache.Epoch).
+//
 // # Mutual TLS
 //
 // For a token with cnf["x5t#S256"]:

@@ -62,6 +62,11 @@ var (
 var (
 	// ErrReplayed: the proof was already used (wrapped in ErrInvalidDPoPProof).
 	ErrReplayed = errors.New("dpop: proof replayed")
+	// ErrProofBeforeEpoch: the proof's iat is earlier than the replay
+	// cache's epoch plus the clock skew, so the cache cannot tell whether
+	// it was used before (wrapped in ErrInvalidDPoPProof; see
+	// Config.ReplayEpoch).
+	ErrProofBeforeEpoch = errors.New("dpop: proof issued before the replay cache's epoch")
 	// ErrReplayCacheFull: the in-memory replay cache holds its maximum of
 	// unexpired entries and refused a new one (wrapped in
 	// ErrTemporarilyUnavailable).

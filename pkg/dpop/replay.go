@@ -45,3 +45,20 @@ func NewReplayKey(jkt, htm, htu, jti string) ReplayKey {
 type ReplayCache interface {
 	Claim(ctx context.Context, key ReplayKey, expiresAt time.Time) error
 }
+
+// EpochReplayCache is a ReplayCache that knows since when it remembers
+// claims: its epoch. A cache that loses its entries (a process restart, a
+// Redis restart or flush) starts a new epoch, and cannot tell whether a
+// proof accepted before it is being replayed. A Verifier with
+// Config.ReplayEpoch refuses every proof whose iat is earlier than the
+// epoch plus ClockSkew (ErrProofBeforeEpoch): no proof it could have
+// accepted before the loss passes, and clients sign a new one.
+//
+// ClaimEpoch is Claim that also returns the epoch in force when the claim
+// was made (also with ErrReplayed). An implementation must read the epoch
+// no earlier than it records the claim, so that a loss between the two is
+// seen as a new epoch.
+type EpochReplayCache interface {
+	ReplayCache
+	ClaimEpoch(ctx context.Context, key ReplayKey, expiresAt time.Time) (epoch time.Time, err error)
+}

@@ -8,8 +8,11 @@ import (
 	"time"
 )
 
+// testWindow gives the memory caches of the tests 1 s buckets.
+const testWindow = 8 * time.Second
+
 func newTestMemoryCache(t *testing.T) ReplayCache {
-	c := NewMemoryReplayCache(context.Background(), MemoryOptions{})
+	c := NewMemoryReplayCache(context.Background(), MemoryOptions{Window: testWindow})
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
@@ -29,7 +32,7 @@ func TestMemoryReplayCacheVerifier(t *testing.T) {
 func TestMemoryReplayCacheFullRejects(t *testing.T) {
 	ctx := context.Background()
 	ck := newClock(testNow)
-	c := NewMemoryReplayCache(ctx, MemoryOptions{MaxEntries: 100, Now: ck.Now})
+	c := NewMemoryReplayCache(ctx, MemoryOptions{MaxEntries: 100, Window: testWindow, Now: ck.Now})
 	t.Cleanup(func() { _ = c.Close() })
 	exp := testNow.Add(time.Minute)
 	keys := make([]ReplayKey, 100)
@@ -50,8 +53,8 @@ func TestMemoryReplayCacheFullRejects(t *testing.T) {
 			t.Fatalf("key %d after the full cache: %v, want ErrReplayed", i, err)
 		}
 	}
-	// Once the entries expire there is room again.
-	ck.Set(exp.Add(time.Nanosecond))
+	// Once their bucket expires there is room again.
+	ck.Set(exp.Add(testWindow / 8))
 	if err := c.Claim(ctx, extra, exp.Add(time.Minute)); err != nil {
 		t.Fatalf("claim after expiry: %v", err)
 	}
@@ -85,27 +88,36 @@ func TestVerifierFailsClosedWhenCacheFull(t *testing.T) {
 func TestMemoryReplayCacheExpiryIsInclusive(t *testing.T) {
 	ctx := context.Background()
 	ck := newClock(testNow)
-	c := NewMemoryReplayCache(ctx, MemoryOptions{Now: ck.Now})
+	c := NewMemoryReplayCache(ctx, MemoryOptions{Window: testWindow, Now: ck.Now})
 	t.Cleanup(func() { _ = c.Close() })
-	var k ReplayKey
-	exp := testNow.Add(time.Second)
-	if err := c.Claim(ctx, k, exp); err != nil {
-		t.Fatal(err)
-	}
-	ck.Set(exp)
-	if err := c.Claim(ctx, k, exp.Add(time.Minute)); !errors.Is(err, ErrReplayed) {
-		t.Fatalf("claim at the expiry instant: %v, want ErrReplayed", err)
-	}
-	ck.Set(exp.Add(time.Nanosecond))
-	if err := c.Claim(ctx, k, exp.Add(time.Minute)); err != nil {
-		t.Fatalf("claim after expiry: %v", err)
+	width := testWindow / 8
+	for _, exp := range []time.Time{
+		testNow.Add(time.Second),                    // the first instant of a bucket
+		testNow.Add(time.Second + width - 1),        // its last instant
+		testNow.Add(2*time.Second + width/2 + 1234), // somewhere inside
+	} {
+		var k ReplayKey
+		_, _ = rand.Read(k[:])
+		ck.Set(testNow)
+		if err := c.Claim(ctx, k, exp); err != nil {
+			t.Fatal(err)
+		}
+		ck.Set(exp)
+		if err := c.Claim(ctx, k, exp.Add(time.Minute)); !errors.Is(err, ErrReplayed) {
+			t.Fatalf("claim at the expiry instant %v: %v, want ErrReplayed", exp, err)
+		}
+		// Kept at most one bucket width past its expiry.
+		ck.Set(exp.Add(width))
+		if err := c.Claim(ctx, k, exp.Add(time.Minute)); err != nil {
+			t.Fatalf("claim one bucket width after expiry %v: %v", exp, err)
+		}
 	}
 }
 
 func TestMemoryReplayCacheSweeper(t *testing.T) {
 	ctx := context.Background()
 	ck := newClock(testNow)
-	c := NewMemoryReplayCache(ctx, MemoryOptions{Now: ck.Now, SweepInterval: 5 * time.Millisecond})
+	c := NewMemoryReplayCache(ctx, MemoryOptions{Window: testWindow, Now: ck.Now, SweepInterval: 5 * time.Millisecond})
 	t.Cleanup(func() { _ = c.Close() })
 	for range 500 {
 		var k ReplayKey
@@ -117,7 +129,7 @@ func TestMemoryReplayCacheSweeper(t *testing.T) {
 	if c.Len() != 500 {
 		t.Fatalf("Len() = %d", c.Len())
 	}
-	ck.Advance(2 * time.Second)
+	ck.Advance(3 * time.Second)
 	// The sweeper, not a claim, drops the expired entries.
 	deadline := time.Now().Add(10 * time.Second)
 	for c.Len() != 0 {
@@ -152,5 +164,32 @@ func assertStopped(t *testing.T, c *MemoryReplayCache) {
 	case <-c.done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("sweeper goroutine still running")
+	}
+}
+
+// TestMemoryReplayCacheProofsPerSecond: the stated rate is what the cache
+// holds when every entry is kept for the lifetime plus a bucket width.
+func TestMemoryReplayCacheProofsPerSecond(t *testing.T) {
+	ctx := context.Background()
+	ck := newClock(testNow)
+	const lifetime = 6 * time.Second
+	c := NewMemoryReplayCache(ctx, MemoryOptions{MaxEntries: 9000, Window: testWindow, Now: ck.Now})
+	t.Cleanup(func() { _ = c.Close() })
+	rate := c.ProofsPerSecond(lifetime)
+	if rate != 1285 { // 9000 / (6 s + 1 s)
+		t.Fatalf("ProofsPerSecond = %d", rate)
+	}
+	// Claim at that rate for three lifetimes, 10 ms apart: never full.
+	step := 10 * time.Millisecond
+	per := rate / 100
+	for tick := range int(3 * lifetime / step) {
+		for i := range per {
+			var k ReplayKey
+			_, _ = rand.Read(k[:])
+			if err := c.Claim(ctx, k, ck.Now().Add(lifetime)); err != nil {
+				t.Fatalf("tick %d claim %d (%d held): %v", tick, i, c.Len(), err)
+			}
+		}
+		ck.Advance(step)
 	}
 }

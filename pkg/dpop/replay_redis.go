@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -12,18 +13,32 @@ import (
 // DefaultRedisKeyPrefix prefixes the keys RedisReplayCache writes.
 const DefaultRedisKeyPrefix = "dpop:jti:"
 
+// RedisEpochKey is the name, after the prefix, of the epoch marker.
+const RedisEpochKey = "epoch"
+
 // RedisReplayCache is a ReplayCache shared by replicas through Redis. A
-// claim is one atomic command, SET key 1 NX PXAT <expiresAt in ms>, so
-// Redis keeps each entry until the proof's own expiry and drops it after.
-// Any error from Redis (unreachable, timeout, error reply) is returned
-// wrapped in ErrReplayStore, and the Verifier rejects the proof: a replay
-// check that cannot be made never accepts.
+// claim is one round trip: SET key 1 NX PXAT <expiresAt in ms>, so Redis
+// keeps each entry until the proof's own expiry and drops it after, and
+// GET of the epoch marker, read after the SET in the same pipeline.
+//
+// The epoch marker (prefix + RedisEpochKey, no expiry) holds the Unix
+// milliseconds at which the first claim found it missing, that is since
+// when this Redis has held every entry: it disappears with the data (a
+// restart without persistence, FLUSHALL, FLUSHDB), and the next claim
+// starts a new epoch. Run Redis with maxmemory-policy noeviction: an
+// evicted entry or marker would be a forgotten proof.
+//
+// Any error from Redis (unreachable, timeout, error reply, out of memory)
+// is returned wrapped in ErrReplayStore, and the Verifier rejects the
+// proof: a replay check that cannot be made never accepts.
 //
 // Redis expires keys by its own clock: keep it in sync with the
 // verifiers' clocks (NTP), as with any shared expiry.
 type RedisReplayCache struct {
 	client redis.UniversalClient
 	prefix string
+	marker string
+	now    func() time.Time
 }
 
 // NewRedisReplayCache returns a RedisReplayCache using client (for example
@@ -34,24 +49,73 @@ func NewRedisReplayCache(client redis.UniversalClient, prefix string) *RedisRepl
 	if prefix == "" {
 		prefix = DefaultRedisKeyPrefix
 	}
-	return &RedisReplayCache{client: client, prefix: prefix}
+	return &RedisReplayCache{client: client, prefix: prefix, marker: prefix + RedisEpochKey, now: time.Now}
+}
+
+// WithClock sets the clock that dates a new epoch (default time.Now) and
+// returns c.
+func (c *RedisReplayCache) WithClock(now func() time.Time) *RedisReplayCache {
+	c.now = now
+	return c
 }
 
 // Claim implements ReplayCache.
 func (c *RedisReplayCache) Claim(ctx context.Context, key ReplayKey, expiresAt time.Time) error {
+	_, err := c.ClaimEpoch(ctx, key, expiresAt)
+	return err
+}
+
+// ClaimEpoch implements EpochReplayCache.
+func (c *RedisReplayCache) ClaimEpoch(ctx context.Context, key ReplayKey, expiresAt time.Time) (time.Time, error) {
 	// Round up to the next millisecond so the key never expires early.
 	ms := expiresAt.UnixMilli()
 	if expiresAt.Sub(time.UnixMilli(ms)) > 0 {
 		ms++
 	}
-	res, err := c.client.Do(ctx, "SET", c.prefix+key.String(), "1", "NX", "PXAT", ms).Text()
+	pipe := c.client.Pipeline()
+	set := pipe.Do(ctx, "SET", c.prefix+key.String(), "1", "NX", "PXAT", ms)
+	get := pipe.Get(ctx, c.marker)
+	_, _ = pipe.Exec(ctx) // each command carries its own error
+	res, err := set.Text()
 	switch {
 	case errors.Is(err, redis.Nil):
-		return ErrReplayed
+		err = ErrReplayed
 	case err != nil:
-		return fmt.Errorf("%w: %w", ErrReplayStore, err)
+		return time.Time{}, fmt.Errorf("%w: %w", ErrReplayStore, err)
 	case res != "OK":
-		return fmt.Errorf("%w: unexpected reply %q to SET", ErrReplayStore, res)
+		return time.Time{}, fmt.Errorf("%w: unexpected reply %q to SET", ErrReplayStore, res)
 	}
-	return nil
+	epoch, gerr := c.epoch(ctx, get)
+	if gerr != nil {
+		return time.Time{}, gerr
+	}
+	return epoch, err
+}
+
+// Epoch returns the current epoch, starting one when the marker is
+// missing (a service calls it at start-up, so that its first clients
+// find the epoch already begun).
+func (c *RedisReplayCache) Epoch(ctx context.Context) (time.Time, error) {
+	return c.epoch(ctx, c.client.Get(ctx, c.marker))
+}
+
+// epoch parses the marker read by get; when it is missing, it sets it to
+// now unless another verifier did first, and reads it again.
+func (c *RedisReplayCache) epoch(ctx context.Context, get *redis.StringCmd) (time.Time, error) {
+	v, err := get.Result()
+	if errors.Is(err, redis.Nil) {
+		now := strconv.FormatInt(c.now().UnixMilli(), 10)
+		if err := c.client.SetNX(ctx, c.marker, now, 0).Err(); err != nil {
+			return time.Time{}, fmt.Errorf("%w: start epoch: %w", ErrReplayStore, err)
+		}
+		v, err = c.client.Get(ctx, c.marker).Result()
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: read epoch: %w", ErrReplayStore, err)
+	}
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || ms <= 0 {
+		return time.Time{}, fmt.Errorf("%w: epoch marker %s holds %.40q, not Unix milliseconds", ErrReplayStore, c.marker, v)
+	}
+	return time.UnixMilli(ms), nil
 }

@@ -50,6 +50,14 @@ type Config struct {
 	// Replay remembers accepted proofs (required): NewMemoryReplayCache for
 	// a single replica, NewRedisReplayCache when replicas share the load.
 	Replay ReplayCache
+	// ReplayEpoch refuses every proof whose iat is earlier than the replay
+	// cache's epoch plus ClockSkew (ErrProofBeforeEpoch), so that a proof
+	// accepted before the cache lost its entries (a restart, a Redis
+	// flush) cannot be replayed after. Replay must then be an
+	// EpochReplayCache (both caches of this package are). For ClockSkew
+	// (plus up to one second, iat being whole seconds) after a new epoch,
+	// fresh proofs are refused too: see EpochReplayCache.
+	ReplayEpoch bool
 	// Nonces, when set, requires server-issued nonces in proofs.
 	Nonces NonceSource
 	// Now is the clock (default time.Now).
@@ -68,6 +76,7 @@ type Verifier struct {
 	maxAge   time.Duration
 	skew     time.Duration
 	replay   ReplayCache
+	epochs   EpochReplayCache // set when Config.ReplayEpoch
 	nonces   NonceSource
 	now      func() time.Time
 	keys     *keyCache
@@ -165,6 +174,11 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	}
 	if v.replay == nil {
 		problems = append(problems, errors.New("dpop: a ReplayCache is required"))
+	} else if cfg.ReplayEpoch {
+		var ok bool
+		if v.epochs, ok = v.replay.(EpochReplayCache); !ok {
+			problems = append(problems, errors.New("dpop: ReplayEpoch needs a ReplayCache that keeps an epoch (EpochReplayCache)"))
+		}
 	}
 	if v.now == nil {
 		v.now = time.Now
@@ -277,7 +291,10 @@ func (v *Verifier) Verify(ctx context.Context, r Request) (*Proof, error) {
 
 	// Last step: claim the proof, only for proofs that passed everything.
 	key := NewReplayKey(p.key.jkt, c.htm, gotHTU, c.jti)
-	if err := v.replay.Claim(ctx, key, c.iat.Add(v.maxAge+v.skew)); err != nil {
+	if err := v.claim(ctx, key, c.iat); err != nil {
+		if errors.Is(err, ErrProofBeforeEpoch) {
+			return nil, invalidProof("The DPoP proof was issued before the replay cache started; sign a new proof.").WithCause(err)
+		}
 		if errors.Is(err, ErrReplayed) {
 			return nil, invalidProof("The DPoP proof has already been used.").WithCause(ErrReplayed)
 		}
@@ -293,6 +310,22 @@ func (v *Verifier) Verify(ctx context.Context, r Request) (*Proof, error) {
 		IssuedAt:  c.iat,
 		Nonce:     c.nonce,
 	}, nil
+}
+
+// claim records the proof in the replay cache until iat + MaxAge +
+// ClockSkew. With Config.ReplayEpoch, a proof dated before the cache's
+// epoch plus ClockSkew is ErrProofBeforeEpoch, replayed or not: the cache
+// cannot know whether it was accepted before the epoch.
+func (v *Verifier) claim(ctx context.Context, key ReplayKey, iat time.Time) error {
+	exp := iat.Add(v.maxAge + v.skew)
+	if v.epochs == nil {
+		return v.replay.Claim(ctx, key, exp)
+	}
+	epoch, err := v.epochs.ClaimEpoch(ctx, key, exp)
+	if (err == nil || errors.Is(err, ErrReplayed)) && iat.Before(epoch.Add(v.skew)) {
+		return ErrProofBeforeEpoch
+	}
+	return err
 }
 
 func (v *Verifier) expectedHTU(path string) (string, error) {
