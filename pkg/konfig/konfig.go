@@ -63,8 +63,13 @@ func Load(defaults any, src Source, out any) error {
 			return fmt.Errorf("%s: invalid YAML: %w", origin, err)
 		}
 		for _, key := range fk.Keys() {
-			if _, ok := shape.resolve(key, false); !ok {
+			p, ok := shape.resolve(key, false)
+			if !ok {
 				problems = append(problems, fmt.Errorf("%s: unknown key %q", origin, key))
+				continue
+			}
+			if elem := shape.lists[p]; elem != nil {
+				problems = append(problems, elem.checkItems(origin, p, fk.Get(key))...)
 			}
 		}
 		if err := k.Merge(fk); err != nil {
@@ -136,10 +141,42 @@ func decode(k *koanf.Koanf, out any) error {
 type shape struct {
 	leaves map[string]string // lower-case path -> path as spelled in tags
 	open   map[string]string
+	// lists are the shapes of the items of lists of structs, by path.
+	lists map[string]*shape
+}
+
+// checkItems reports the unknown keys of each item of the list at path.
+func (s *shape) checkItems(origin, path string, v any) []error {
+	items, ok := v.([]any)
+	if !ok {
+		return nil // not a list: the decoder reports it
+	}
+	var problems []error
+	for i, item := range items {
+		m, ok := item.(map[string]any)
+		if !ok {
+			continue
+		}
+		for _, k := range sortedKeys(m) {
+			if _, ok := s.resolve(k, false); !ok {
+				problems = append(problems, fmt.Errorf("%s: unknown key %q in %s[%d]", origin, k, path, i))
+			}
+		}
+	}
+	return problems
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func newShape(t reflect.Type) *shape {
-	s := &shape{leaves: map[string]string{}, open: map[string]string{}}
+	s := &shape{leaves: map[string]string{}, open: map[string]string{}, lists: map[string]*shape{}}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -175,6 +212,9 @@ func (s *shape) walk(t reflect.Type, prefix string) {
 			s.walk(ft, path)
 		case ft.Kind() == reflect.Map:
 			s.open[strings.ToLower(path)] = path
+		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
+			s.leaves[strings.ToLower(path)] = path
+			s.lists[path] = newShape(ft.Elem())
 		default:
 			s.leaves[strings.ToLower(path)] = path
 		}

@@ -149,3 +149,34 @@ func FuzzLoadYAML(f *testing.F) {
 		_ = Load(defaults(), Source{Data: data}, &cfg)
 	})
 }
+
+type listConfig struct {
+	Keys []testRule `koanf:"keys"`
+}
+
+// The items of a list of structs are checked for unknown keys too, each
+// named by its index.
+func TestUnknownKeysInListItems(t *testing.T) {
+	file := writeFile(t, `
+keys:
+  - {repository: a, actions: [pull]}
+  - {repository: b, action: [pull], extra: 1}
+`)
+	var cfg listConfig
+	err := Load(listConfig{}, Source{File: file}, &cfg)
+	if err == nil {
+		t.Fatal("want error")
+	}
+	for _, want := range []string{`unknown key "action" in keys[1]`, `unknown key "extra" in keys[1]`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "keys[0]") {
+		t.Errorf("valid item reported: %v", err)
+	}
+	good := writeFile(t, "keys: [{repository: a}]\n")
+	if err := Load(listConfig{}, Source{File: good}, &cfg); err != nil || len(cfg.Keys) != 1 || cfg.Keys[0].Repository != "a" {
+		t.Fatalf("%+v %v", cfg, err)
+	}
+}

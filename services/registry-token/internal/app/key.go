@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -9,17 +10,43 @@ import (
 	"github.com/stellaops/authgate/services/registry-token/internal/signing"
 )
 
-// loadKey reads the signing key with its password from keyPassword (which
-// the REGISTRY_TOKEN_SIGNING__KEYPASSWORD variable overrides) or
-// keyPasswordFile.
-func loadKey(s config.Signing) (*signing.Key, error) {
-	password := s.KeyPassword
-	if s.KeyPasswordFile != "" {
-		b, err := os.ReadFile(s.KeyPasswordFile)
+// loadKeyEntries reads the signing keys: signing.keys, or signing.keyFile
+// as the one active key. Every key with a file is loaded, so that the
+// problems of all of them are reported at once, each naming its key
+// (a missing file name is a configuration problem, reported there).
+func loadKeyEntries(s config.Signing) ([]signing.Entry, error) {
+	var (
+		entries []signing.Entry
+		errs    []error
+	)
+	for i, k := range s.KeySet() {
+		if k.File == "" {
+			continue
+		}
+		key, err := loadKey(k)
 		if err != nil {
-			return nil, fmt.Errorf("signing.keyPasswordFile: %w", err)
+			if len(s.Keys) > 0 {
+				err = fmt.Errorf("signing.keys[%d]: %w", i, err)
+			}
+			errs = append(errs, err)
+			continue
+		}
+		entries = append(entries, signing.Entry{Key: key, Status: k.Status, RetiredUntil: k.RetiredUntil(s.Lifetime)})
+	}
+	return entries, errors.Join(errs...)
+}
+
+// loadKey reads one key with its password from password (which the
+// REGISTRY_TOKEN_SIGNING__KEYPASSWORD variable overrides for keyFile) or
+// passwordFile.
+func loadKey(k config.SigningKey) (*signing.Key, error) {
+	password := k.Password
+	if k.PasswordFile != "" {
+		b, err := os.ReadFile(k.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("password file: %w", err)
 		}
 		password = strings.TrimRight(string(b), "\r\n")
 	}
-	return signing.Load(signing.Options{File: s.KeyFile, Password: password, KeyID: s.KeyID})
+	return signing.Load(signing.Options{File: k.File, Password: password, KeyID: k.KeyID})
 }

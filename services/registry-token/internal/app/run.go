@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"time"
 
 	"github.com/stellaops/authgate/services/registry-token/internal/config"
 	"github.com/stellaops/authgate/services/registry-token/internal/signing"
@@ -30,14 +32,17 @@ type Env struct {
 	// Listening, when set, is called with the bound address once the
 	// server accepts connections (tests use port 0).
 	Listening func(addr net.Addr)
+	// Signals, when set, replaces the process signals: SIGHUP reloads the
+	// configuration. When nil, serve subscribes to SIGHUP.
+	Signals <-chan os.Signal
 }
 
 const usage = `usage: registry-token <command> [flags]
 
 commands:
-  serve          run the token service (--config FILE, --addr HOST:PORT)
+  serve          run the token service (--config FILE, --addr HOST:PORT, --watch); SIGHUP reloads the configuration
   check-config   validate the configuration and print it with secrets redacted (--config FILE)
-  jwks           print the public JWK Set of the signing key (--config FILE)
+  jwks           print the public JWK Set of the signing keys: active, next and retired (--config FILE)
 `
 
 // Run runs one command. It returns nil on a clean shutdown after ctx is
@@ -57,20 +62,19 @@ func Run(ctx context.Context, env Env) error {
 	switch cmd {
 	case "serve":
 		fs, file, addr := flags(cmd, env.Stderr, true)
+		watch := fs.Bool("watch", false, "also reload when the configuration, key or CA files change (reload.watch)")
 		if err := fs.Parse(args); err != nil {
 			return fmt.Errorf("%w: %v", ErrUsage, err)
 		}
 		if fs.NArg() > 0 {
 			return fmt.Errorf("%w: unexpected argument %q", ErrUsage, fs.Arg(0))
 		}
-		cfg, key, err := prepare(*file, env.Environ)
+		src := source{file: *file, environ: env.Environ, addr: *addr, watch: *watch}
+		cfg, keys, err := src.load()
 		if err != nil {
 			return err
 		}
-		if *addr != "" {
-			cfg.Server.Addr = *addr
-		}
-		return serve(ctx, cfg, key, env)
+		return serve(ctx, src, cfg, keys, env)
 	case "check-config":
 		return checkConfig(args, env)
 	case "jwks":
@@ -102,23 +106,21 @@ func loadConfig(file string, environ []string) (config.Config, error) {
 	return cfg, nil
 }
 
-// prepare loads the configuration and the signing key before anything is
-// started. The key is loaded even when the configuration has problems
-// (as long as it names a key file), so that every problem of both is
-// reported at once.
-func prepare(file string, environ []string) (config.Config, *signing.Key, error) {
+// prepare loads the configuration and the signing keys before anything
+// is started. The keys are loaded even when the configuration has
+// problems (as long as it names key files), so that every problem of
+// both is reported at once.
+func prepare(file string, environ []string) (config.Config, *signing.Set, error) {
 	cfg, cfgErr := loadConfig(file, environ)
-	if cfg.Signing.KeyFile == "" {
-		if cfgErr == nil {
-			cfgErr = errors.New("signing.keyFile: required")
-		}
-		return cfg, nil, cfgErr
-	}
-	key, keyErr := loadKey(cfg.Signing)
+	entries, keyErr := loadKeyEntries(cfg.Signing)
 	if err := errors.Join(cfgErr, keyErr); err != nil {
 		return cfg, nil, err
 	}
-	return cfg, key, nil
+	keys, err := signing.NewSet(entries)
+	if err != nil {
+		return cfg, nil, err
+	}
+	return cfg, keys, nil
 }
 
 func checkConfig(args []string, env Env) error {
@@ -143,11 +145,11 @@ func printJWKS(args []string, env Env) error {
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", ErrUsage, err)
 	}
-	_, key, err := prepare(*file, env.Environ)
+	_, keys, err := prepare(*file, env.Environ)
 	if err != nil {
 		return err
 	}
-	out, err := key.PublicJWKS()
+	out, err := keys.PublicJWKS(time.Now())
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -29,9 +32,10 @@ const nonceLifetime = 5 * time.Minute
 
 // serve builds config -> logger -> meter -> stores/clients -> domain
 // services -> HTTP server, and serves until ctx is done.
-// The configuration and the key are loaded and checked before (prepare),
-// so a problem with either is reported before anything starts.
-func serve(ctx context.Context, cfg config.Config, key *signing.Key, env Env) (err error) {
+// The configuration and the keys are loaded and checked before (prepare),
+// so a problem with either is reported before anything starts. SIGHUP
+// (and file changes with reload.watch) reload the configuration from src.
+func serve(ctx context.Context, src source, cfg config.Config, keys *signing.Set, env Env) (err error) {
 	now := time.Now
 	log, err := obs.NewLogger(env.Stderr, cfg.Log.Level)
 	if err != nil {
@@ -75,15 +79,6 @@ func serve(ctx context.Context, cfg config.Config, key *signing.Key, env Env) (e
 	})
 
 	// Domain services.
-	warnSample(log, key)
-	signer, err := signing.NewSigner(key)
-	if err != nil {
-		return err
-	}
-	catalog, err := plans.NewCatalog(cfg.Plans)
-	if err != nil {
-		return err
-	}
 	nonces, err := newNonces(cfg.Authority.DPoP)
 	if err != nil {
 		return err
@@ -104,30 +99,18 @@ func serve(ctx context.Context, cfg config.Config, key *signing.Key, env Env) (e
 	if err != nil {
 		return err
 	}
-	gate, err := newGate(log, cfg.Policy)
+	// The reloadable part: plans, licences, services, signing keys, policy.
+	build := func(cfg config.Config, keys *signing.Set, prev *state) (*state, error) {
+		return buildState(log, cfg, keys, prev, token.Deps{
+			Logger: log.Named("decision"), Meter: meter, Now: now,
+			Authority: authz, Proofs: proofs, Proxies: proxies,
+		})
+	}
+	first, err := build(cfg, keys, nil)
 	if err != nil {
 		return err
 	}
-	tokens, err := token.New(token.Deps{
-		Logger:    log.Named("decision"),
-		Meter:     meter,
-		Now:       now,
-		Authority: authz,
-		Proofs:    proofs,
-		Proxies:   proxies,
-		Signer:    signer,
-		Catalog:   catalog,
-		Policy: token.Policy{
-			Issuer:                  cfg.Signing.Issuer,
-			Lifetime:                cfg.Signing.Lifetime,
-			Services:                cfg.Registry.Services,
-			DefaultPlan:             cfg.DefaultPlan,
-			RevokedLicenses:         cfg.RevokedLicenses,
-			RequireSenderConstraint: cfg.Authority.SenderConstraint == config.SenderConstraintRequire,
-			PolicyFailOpen:          !cfg.Policy.FailClosed,
-		},
-		Gate: gate,
-	})
+	reload, err := newReloader(src, first, build, log.Named("reload"), meter, now)
 	if err != nil {
 		return err
 	}
@@ -135,7 +118,7 @@ func serve(ctx context.Context, cfg config.Config, key *signing.Key, env Env) (e
 	// HTTP server.
 	var shuttingDown atomic.Bool
 	e := httpx.New(httpx.Options{Logger: log, Mapper: token.NewMapper(proofs.Algorithms()), Metrics: metrics.Handler(), Now: now})
-	routes(e, tokens, key, func() bool { return !shuttingDown.Load() && authz.Ready() })
+	routes(e, reload, now, func() bool { return !shuttingDown.Load() && authz.Ready() })
 	srv := httpx.NewServer(e, httpx.DefaultLimits)
 	srv.ErrorLog = zap.NewStdLog(log.Named("http"))
 	if cfg.Server.TLS.Enabled() {
@@ -147,10 +130,10 @@ func serve(ctx context.Context, cfg config.Config, key *signing.Key, env Env) (e
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	log.Info("registry-token listening", zap.String("addr", ln.Addr().String()),
+	log.Info("registry-token listening", append([]zap.Field{zap.String("addr", ln.Addr().String()),
 		zap.Bool("tls", srv.TLSConfig != nil), zap.String("public_url", cfg.Server.PublicURL),
-		zap.String("signing_alg", key.Algorithm()), zap.String("kid", key.KeyID()),
-		zap.String("replay_cache", cfg.Authority.ReplayCache.Backend))
+		zap.String("replay_cache", cfg.Authority.ReplayCache.Backend), zap.Bool("reload_watch", cfg.Reload.Watch)},
+		keyFields(keys, now())...)...)
 	if cfg.Authority.ReplayCache.Backend == config.ReplayBackendMemory {
 		log.Info("memory replay cache: above this many DPoP proofs per second new proofs are refused (replay_cache_full)",
 			zap.Int("max_proofs_per_second", cfg.Authority.ProofsPerSecond()),
@@ -158,6 +141,20 @@ func serve(ctx context.Context, cfg config.Config, key *signing.Key, env Env) (e
 	}
 	// The Authority keys are fetched once everything else is in place.
 	go authz.Run(runCtx)
+	sigs := env.Signals
+	if sigs == nil {
+		ch := make(chan os.Signal, 4)
+		signal.Notify(ch, syscall.SIGHUP)
+		defer signal.Stop(ch)
+		sigs = ch
+	}
+	go reloadOnSignal(runCtx, sigs, reload)
+	if cfg.Reload.Watch {
+		if err := reload.startWatch(runCtx, cfg.Reload.Debounce); err != nil {
+			_ = ln.Close()
+			return err
+		}
+	}
 	if env.Listening != nil {
 		env.Listening(ln.Addr())
 	}
@@ -170,25 +167,89 @@ func serve(ctx context.Context, cfg config.Config, key *signing.Key, env Env) (e
 }
 
 // routes wires the endpoints besides /metrics (added by httpx.New).
-func routes(e *echo.Echo, tokens *token.Handler, key *signing.Key, ready func() bool) {
+func routes(e *echo.Echo, reload *reloader, now func() time.Time, ready func() bool) {
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})
 	e.GET("/readyz", func(c echo.Context) error {
+		body := readiness{Status: "ready", Config: reload.Status()}
 		if !ready() {
-			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
+			body.Status = "not ready"
+			return c.JSON(http.StatusServiceUnavailable, body)
 		}
-		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+		return c.JSON(http.StatusOK, body)
 	})
-	jwks, err := key.PublicJWKS()
 	e.GET("/jwks.json", func(c echo.Context) error {
+		jwks, err := reload.current().keys.PublicJWKS(now())
 		if err != nil {
 			return err
 		}
-		c.Response().Header().Set("Cache-Control", "public, max-age=300")
+		// Short: a key set changes at a reload (rotation).
+		c.Response().Header().Set("Cache-Control", "public, max-age=60")
 		return c.Blob(http.StatusOK, "application/jwk-set+json", jwks)
 	})
-	tokens.Register(e)
+	reload.live.Register(e)
+}
+
+// readiness is the /readyz body: the status, and which configuration
+// serves with the outcome of the latest reload.
+type readiness struct {
+	Status string       `json:"status"`
+	Config ReloadStatus `json:"config"`
+}
+
+// reloadOnSignal reloads the configuration on each SIGHUP.
+func reloadOnSignal(ctx context.Context, sigs <-chan os.Signal, reload *reloader) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case s, ok := <-sigs:
+			if !ok {
+				return
+			}
+			if s == syscall.SIGHUP {
+				_ = reload.Reload("sighup") // logged, counted and shown by Reload
+			}
+		}
+	}
+}
+
+// buildState prepares what one configuration serves with: the flex-auth
+// client (kept from prev when the policy section is unchanged), the plan
+// catalogue and the token handler signing with the active key.
+func buildState(log *zap.Logger, cfg config.Config, keys *signing.Set, prev *state, deps token.Deps) (*state, error) {
+	for _, e := range keys.Entries() {
+		warnSample(log, e.Key)
+	}
+	var (
+		gate token.Gate
+		err  error
+	)
+	if prev != nil && prev.cfg.Policy == cfg.Policy && cfg.Policy.CAFile == "" {
+		gate = prev.gate
+	} else if gate, err = newGate(log, cfg.Policy); err != nil {
+		return nil, err
+	}
+	catalog, err := plans.NewCatalog(cfg.Plans)
+	if err != nil {
+		return nil, err
+	}
+	deps.Signer, deps.Catalog, deps.Gate = keys.Signer(), catalog, gate
+	deps.Policy = token.Policy{
+		Issuer:                  cfg.Signing.Issuer,
+		Lifetime:                cfg.Signing.Lifetime,
+		Services:                cfg.Registry.Services,
+		DefaultPlan:             cfg.DefaultPlan,
+		RevokedLicenses:         cfg.RevokedLicenses,
+		RequireSenderConstraint: cfg.Authority.SenderConstraint == config.SenderConstraintRequire,
+		PolicyFailOpen:          !cfg.Policy.FailClosed,
+	}
+	tokens, err := token.New(deps)
+	if err != nil {
+		return nil, err
+	}
+	return &state{cfg: cfg, keys: keys, tokens: tokens, gate: gate}, nil
 }
 
 func warnSample(log *zap.Logger, key *signing.Key) {

@@ -55,6 +55,9 @@ const (
 	// for flex-auth.
 	DefaultPolicyTimeout = 2 * time.Second
 	MaxPolicyTimeout     = 30 * time.Second
+	// DefaultReloadDebounce is reload.debounce; MaxReloadDebounce bounds it.
+	DefaultReloadDebounce = 500 * time.Millisecond
+	MaxReloadDebounce     = time.Minute
 	// Bounds of the clock settings.
 	MaxClockSkew = 5 * time.Minute
 	MaxProofAge  = 10 * time.Minute
@@ -74,6 +77,18 @@ type Config struct {
 	DefaultPlan     string                  `koanf:"defaultPlan" yaml:"defaultPlan"`
 	RevokedLicenses []string                `koanf:"revokedLicenses" yaml:"revokedLicenses"`
 	Policy          Policy                  `koanf:"policy" yaml:"policy"`
+	Reload          Reload                  `koanf:"reload" yaml:"reload"`
+}
+
+// Reload configures how the service notices a changed configuration
+// (beyond DESIGN.md). SIGHUP always reloads.
+type Reload struct {
+	// Watch also reloads when the configuration file, a signing key file,
+	// a password file or policy.caFile changes (Kubernetes ConfigMap and
+	// Secret volume updates included).
+	Watch bool `koanf:"watch" yaml:"watch"`
+	// Debounce is the quiet time after a change before the reload.
+	Debounce time.Duration `koanf:"debounce" yaml:"debounce"`
 }
 
 // Policy configures the optional flex-auth check made after the plan
@@ -182,7 +197,8 @@ func (a Authority) ProofsPerSecond() int {
 	return int(float64(a.ReplayCache.MaxEntries) / window.Seconds())
 }
 
-// Signing configures the registry token signer.
+// Signing configures the registry token signer: one key (KeyFile, the
+// simple case) or a rotation set (Keys).
 type Signing struct {
 	Issuer          string        `koanf:"issuer" yaml:"issuer"`
 	KeyFile         string        `koanf:"keyFile" yaml:"keyFile"`
@@ -190,6 +206,9 @@ type Signing struct {
 	KeyPasswordFile string        `koanf:"keyPasswordFile" yaml:"keyPasswordFile"`
 	KeyID           string        `koanf:"keyId" yaml:"keyId"`
 	Lifetime        time.Duration `koanf:"lifetime" yaml:"lifetime"`
+	// Keys, when not empty, replaces KeyFile: exactly one active key signs,
+	// next and retired keys are only published (beyond DESIGN.md).
+	Keys []SigningKey `koanf:"keys" yaml:"keys"`
 }
 
 // Registry describes the registry the tokens are for.
@@ -229,6 +248,7 @@ func Defaults() Config {
 		DefaultPlan:     DefaultDefaultPlan,
 		RevokedLicenses: []string{},
 		Policy:          Policy{Timeout: DefaultPolicyTimeout, FailClosed: true},
+		Reload:          Reload{Debounce: DefaultReloadDebounce},
 	}
 }
 
@@ -250,6 +270,7 @@ func load(src konfig.Source) (Config, error) {
 	if loadErr != nil && reflect.ValueOf(cfg).IsZero() {
 		return cfg, loadErr // unreadable file or YAML: nothing to validate
 	}
+	cfg.Signing.normalize()
 	// Validate even when loading reported problems (unknown keys, bad
 	// values), so that an operator sees every problem at once.
 	if err := errors.Join(loadErr, cfg.Validate()); err != nil {

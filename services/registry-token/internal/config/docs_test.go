@@ -55,7 +55,7 @@ func TestConfigReference(t *testing.T) {
 // cannot make the reference test pass vacuously.
 func TestConfigKeysWalk(t *testing.T) {
 	keys := configKeys(reflect.TypeOf(Config{}), "")
-	for _, want := range []string{"server.tls.clientCaFile", "authority.dpop.maxAge", "plans.<plan>[].actions", "revokedLicenses", "policy.failClosed"} {
+	for _, want := range []string{"server.tls.clientCaFile", "authority.dpop.maxAge", "plans.<plan>[].actions", "revokedLicenses", "policy.failClosed", "signing.keys[].retiredAt"} {
 		if !slices.Contains(keys, want) {
 			t.Errorf("walk misses %s: %v", want, keys)
 		}
@@ -79,8 +79,10 @@ func configKeys(t reflect.Type, prefix string) []string {
 		}
 		ft := f.Type
 		switch {
-		case ft.Kind() == reflect.Struct && ft != reflect.TypeOf(time.Duration(0)):
+		case ft.Kind() == reflect.Struct && ft != reflect.TypeOf(time.Time{}):
 			out = append(out, configKeys(ft, join(name))...)
+		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
+			out = append(out, configKeys(ft.Elem(), join(name)+"[]")...)
 		case ft.Kind() == reflect.Map && ft.Elem().Kind() == reflect.Slice && ft.Elem().Elem().Kind() == reflect.Struct:
 			out = append(out, configKeys(ft.Elem().Elem(), join(name)+".<plan>[]")...)
 		default:

@@ -20,6 +20,16 @@ func (c Config) Redacted() Config {
 	if c.Signing.KeyPassword != "" {
 		c.Signing.KeyPassword = redacted
 	}
+	if len(c.Signing.Keys) > 0 {
+		keys := make([]SigningKey, len(c.Signing.Keys))
+		for i, k := range c.Signing.Keys {
+			if k.Password != "" {
+				k.Password = redacted
+			}
+			keys[i] = k
+		}
+		c.Signing.Keys = keys
+	}
 	if c.Authority.DPoP.NonceKey != "" {
 		c.Authority.DPoP.NonceKey = redacted
 	}
@@ -46,7 +56,10 @@ func (c Config) YAML() ([]byte, error) {
 	return yaml.Marshal(toNode(reflect.ValueOf(c.Redacted())))
 }
 
-var durationType = reflect.TypeOf(time.Duration(0))
+var (
+	durationType = reflect.TypeOf(time.Duration(0))
+	timeType     = reflect.TypeOf(time.Time{})
+)
 
 // toNode converts v to a YAML node, keeping struct field order and writing
 // durations in time.Duration notation.
@@ -54,6 +67,8 @@ func toNode(v reflect.Value) *yaml.Node {
 	switch {
 	case v.Type() == durationType:
 		return &yaml.Node{Kind: yaml.ScalarNode, Value: time.Duration(v.Int()).String()}
+	case v.Type() == timeType:
+		return &yaml.Node{Kind: yaml.ScalarNode, Value: v.Interface().(time.Time).Format(time.RFC3339)}
 	case v.Kind() == reflect.Struct:
 		n := &yaml.Node{Kind: yaml.MappingNode}
 		for i := 0; i < v.NumField(); i++ {

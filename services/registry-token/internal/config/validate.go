@@ -97,6 +97,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.Policy.validate()...)
+	if c.Reload.Debounce < 0 || c.Reload.Debounce > MaxReloadDebounce {
+		add("reload.debounce: %s is outside [0, %s]", c.Reload.Debounce, MaxReloadDebounce)
+	}
 	return errors.Join(errs...)
 }
 
@@ -222,24 +225,6 @@ func (a *Authority) validate() []error {
 	}
 	if n := a.ReplayCache.MaxEntries; n <= 0 || n > MaxReplayCacheEntries {
 		add("authority.replayCache.maxEntries: %d is outside [1, %d]", n, MaxReplayCacheEntries)
-	}
-	return errs
-}
-
-func (s *Signing) validate() []error {
-	var errs []error
-	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if strings.TrimSpace(s.Issuer) == "" {
-		add("signing.issuer: required")
-	}
-	if s.KeyFile == "" {
-		add("signing.keyFile: required")
-	}
-	if s.KeyPassword != "" && s.KeyPasswordFile != "" {
-		add("signing.keyPassword and signing.keyPasswordFile: set at most one")
-	}
-	if s.Lifetime < MinLifetime || s.Lifetime > MaxLifetime {
-		add("signing.lifetime: %s is outside [%s, %s]", s.Lifetime, MinLifetime, MaxLifetime)
 	}
 	return errs
 }
