@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,14 +105,14 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bound := func(edit func(map[string]any)) (string, string) {
+	bound := func(method string, edit func(map[string]any)) (string, string) {
 		c := a.Claims("u", time.Now())
 		c["cnf"] = map[string]any{"jkt": jkt}
 		if edit != nil {
 			edit(c)
 		}
 		tok := a.Mint(t, c)
-		p, err := dpop.NewProof(clientKey, "ES256", http.MethodGet, publicURL+"/token", tok, "", time.Now())
+		p, err := dpop.NewProof(clientKey, "ES256", method, publicURL+"/token", tok, "", time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,6 +120,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	}
 	type call struct {
 		method, path, query string
+		form                string // POST body
 		edit                func(map[string]any)
 		noAuth              bool
 		status              int
@@ -131,7 +133,9 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{method: "GET", path: "/token", query: "service=registry.localhost", noAuth: true, status: 401},
 		{method: "GET", path: "/token", query: "service=registry.localhost", edit: func(c map[string]any) { c["aud"] = "other" }, status: 401},
 		{method: "GET", path: "/token", query: "service=registry.localhost&scope=repository:private/x:pull", status: 403},
-		{method: "POST", path: "/token", status: 404},
+		{method: "POST", path: "/token", form: "grant_type=refresh_token&service=registry.localhost&scope=repository:stella-ops/public/base:pull", status: 200},
+		{method: "POST", path: "/token", form: "grant_type=client_credentials&service=registry.localhost", status: 400},
+		{method: "POST", path: "/token", form: "grant_type=refresh_token&refresh_token=not-a-jwt&service=registry.localhost", noAuth: true, status: 401},
 		{method: "GET", path: "/jwks.json", noAuth: true, status: 200},
 		{method: "GET", path: "/healthz", noAuth: true, status: 200},
 		{method: "GET", path: "/readyz", noAuth: true, status: 200},
@@ -140,8 +144,12 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	for _, c := range calls {
 		t.Run(fmt.Sprintf("%s %s?%s %d", c.method, c.path, c.query, c.status), func(t *testing.T) {
 			req, _ := http.NewRequest(c.method, base+c.path+"?"+c.query, nil)
+			if c.form != "" {
+				req, _ = http.NewRequest(c.method, base+c.path, strings.NewReader(c.form))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
 			if !c.noAuth {
-				tok, p := bound(c.edit)
+				tok, p := bound(c.method, c.edit)
 				req.Header.Set("Authorization", "DPoP "+tok)
 				req.Header.Set("DPoP", p)
 			}

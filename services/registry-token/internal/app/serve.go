@@ -117,7 +117,7 @@ func serve(ctx context.Context, src source, cfg config.Config, keys *signing.Set
 
 	// HTTP server.
 	var shuttingDown atomic.Bool
-	e := httpx.New(httpx.Options{Logger: log, Mapper: token.NewMapper(proofs.Algorithms()), Metrics: metrics.Handler(), Now: now})
+	e := httpx.New(httpx.Options{Logger: log, Mapper: token.NewMapper(proofs.Algorithms(), basicRealm(cfg)), Metrics: metrics.Handler(), Now: now})
 	routes(e, reload, now, func() bool { return !shuttingDown.Load() && authz.Ready() })
 	srv := httpx.NewServer(e, httpx.DefaultLimits)
 	srv.ErrorLog = zap.NewStdLog(log.Named("http"))
@@ -305,4 +305,15 @@ func newNonces(d config.DPoP) (dpop.NonceSource, error) {
 		}
 	}
 	return dpop.NewHMACNonces(key, nonceLifetime)
+}
+
+// basicRealm is the realm of the Basic challenge the token endpoint's 401
+// answers add when client certificates reach it (the listener verifies
+// them, or trusted proxies forward them): a certificate-bound OpTok may
+// then come as a password. Empty otherwise.
+func basicRealm(cfg config.Config) string {
+	if cfg.Server.TLS.ClientCAFile == "" && len(cfg.Server.TrustedProxies) == 0 {
+		return ""
+	}
+	return cfg.Registry.Realm
 }

@@ -194,7 +194,7 @@ func TestTokenEndpoint(t *testing.T) {
 		}
 	})
 
-	t.Run("POST /token is a JSON 404, never a token", func(t *testing.T) {
+	t.Run("POST /token: the OAuth2 form with a DPoP proof for POST", func(t *testing.T) {
 		k := newClientKey(t)
 		tok := e.opTok(t, planEnterprise, "lic-1", k)
 		proof, err := k.Proof(http.MethodPost, e.stack.Realm, tok)
@@ -216,8 +216,9 @@ func TestTokenEndpoint(t *testing.T) {
 		defer resp.Body.Close()
 		raw, _ := io.ReadAll(resp.Body)
 		var body map[string]any
-		if resp.StatusCode != http.StatusNotFound || json.Unmarshal(raw, &body) != nil || body["token"] != nil {
-			t.Fatalf("POST /token: %d %s, want a JSON 404 without a token", resp.StatusCode, raw)
+		if resp.StatusCode != http.StatusOK || json.Unmarshal(raw, &body) != nil || body["token"] == nil ||
+			body["scope"] != "repository:stella-ops/public/base:pull" || body["refresh_token"] != nil {
+			t.Fatalf("POST /token: %d %s, want a token for the granted scope and no refresh_token", resp.StatusCode, raw)
 		}
 	})
 

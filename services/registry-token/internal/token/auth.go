@@ -11,30 +11,49 @@ import (
 // maxTokenLength bounds the OpTok before any decoding.
 const maxTokenLength = 16 << 10
 
-// authenticate extracts and validates the OpTok and its sender constraint:
+// requestCredential returns the OpTok of the request: the one of the
+// OAuth2 form (POST) or of the Authorization header, never both.
+func requestCredential(r *http.Request, form credential) (credential, error) {
+	if form.via == "" {
+		return headerCredential(r)
+	}
+	if len(r.Header.Values("Authorization")) > 0 {
+		return form, &Denial{Reason: ReasonInvalidForm, detail: msgTwoCredentials, cause: errors.New("token in header and form")}
+	}
+	return form, form.check()
+}
+
+// authenticate validates the OpTok and its sender constraint:
 //
 //   - "DPoP <tok>" or "Bearer <tok>" with a DPoP header: the token must be
 //     DPoP-bound (cnf.jkt) and the proof must be valid for this request,
 //     carry the token's hash and be signed by the bound key;
 //   - a DPoP-bound token is never accepted without such a proof, whatever
-//     the scheme;
+//     the scheme; as a password (Basic, the OAuth2 form) it is refused,
+//     except in the form of a POST that carries a DPoP header;
 //   - an mTLS-bound token (cnf.x5t#S256) must match the TLS client
 //     certificate, or one forwarded by a trusted proxy;
+//   - as a password, a token must be certificate-bound (or DPoP-bound in
+//     the form with a proof), and must look like a JWT before the
+//     Authority is asked about it;
 //   - an unbound token is accepted only when the sender constraint is
 //     optional, and only with the Bearer scheme and no DPoP header.
-func (h *Handler) authenticate(r *http.Request) (*authority.OpTok, error) {
-	raw, usedDPoP, err := credentials(r)
-	if err != nil {
-		return nil, err
+func (h *Handler) authenticate(r *http.Request, cred credential) (*authority.OpTok, error) {
+	if cred.password() && !looksLikeJWT(cred.raw) {
+		return nil, &Denial{Reason: ReasonInvalidToken, detail: msgNotJWT, cause: errors.New("password is not a JWT")}
 	}
+	usedDPoP := cred.via == carrierDPoP
 	hasProof := len(r.Header.Values(dpop.HeaderDPoP)) > 0
-	tok, err := h.d.Authority.Validate(r.Context(), raw)
+	tok, err := h.d.Authority.Validate(r.Context(), cred.raw)
 	if err != nil {
 		return nil, authorityDenial(err, usedDPoP)
 	}
 	if tok.JKT != "" {
+		if cred.via == carrierBasic || (cred.password() && !hasProof) {
+			return nil, &Denial{Reason: ReasonDPoPTokenAsPassword, cause: errors.New("DPoP-bound token as a password")}
+		}
 		req := dpop.FromHTTP(r)
-		req.AccessToken, req.TokenJKT = raw, tok.JKT
+		req.AccessToken, req.TokenJKT = cred.raw, tok.JKT
 		if _, err := h.d.Proofs.Verify(r.Context(), req); err != nil {
 			return nil, proofDenial(err)
 		}
@@ -52,37 +71,15 @@ func (h *Handler) authenticate(r *http.Request) (*authority.OpTok, error) {
 			return nil, &Denial{Reason: ReasonSenderConstraint, DPoP: tok.JKT != "", cause: err}
 		}
 	}
+	if cred.password() && !tok.Bound() {
+		return nil, &Denial{Reason: ReasonSenderConstraint, detail: msgNotCertBound,
+			cause: errors.New("unbound token as a password")}
+	}
 	if !tok.Bound() && h.d.Policy.RequireSenderConstraint {
 		return nil, &Denial{Reason: ReasonSenderConstraint,
 			cause: dpop.ErrInvalidToken.WithDescription("The access token is not sender-constrained.")}
 	}
 	return tok, nil
-}
-
-// credentials returns the OpTok of the Authorization header and whether
-// the DPoP scheme was used.
-func credentials(r *http.Request) (string, bool, error) {
-	values := r.Header.Values("Authorization")
-	if len(values) == 0 {
-		return "", false, deny(ReasonMissingToken, nil)
-	}
-	if len(values) > 1 {
-		return "", false, deny(ReasonInvalidToken, errors.New("several Authorization headers"))
-	}
-	var (
-		raw      string
-		usedDPoP bool
-		ok       bool
-	)
-	if raw, ok = hasScheme(values[0], dpop.SchemeDPoP); ok {
-		usedDPoP = true
-	} else if raw, ok = hasScheme(values[0], dpop.SchemeBearer); !ok {
-		return "", false, deny(ReasonMissingToken, errors.New("unsupported authorization scheme"))
-	}
-	if raw == "" || len(raw) > maxTokenLength {
-		return "", usedDPoP, &Denial{Reason: ReasonInvalidToken, DPoP: usedDPoP, cause: errors.New("empty or oversized token")}
-	}
-	return raw, usedDPoP, nil
 }
 
 // errLifetime is the public description of an OpTok refused by

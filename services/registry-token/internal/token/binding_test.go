@@ -148,21 +148,6 @@ func TestNonceRoundTrip(t *testing.T) {
 	}
 }
 
-func TestPostTokenIsA404Problem(t *testing.T) {
-	f := newFixture(t, options{})
-	tok := f.mint(f.claims())
-	r := httptest.NewRequest(http.MethodPost, "/token", strings.NewReader("grant_type=refresh_token&service=registry.localhost&scope=repository:stella-ops/public/base:pull"))
-	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	r.Header.Set("Authorization", "DPoP "+tok)
-	rec := f.do(r)
-	if rec.Code != http.StatusNotFound || problem(t, rec)["error"] != "unsupported_method" {
-		t.Fatalf("%d %s", rec.Code, rec.Body)
-	}
-	if strings.Contains(rec.Body.String(), `"token"`) {
-		t.Fatal("POST issued a token")
-	}
-}
-
 func TestLogsNeverCarryTokensOrProofs(t *testing.T) {
 	f := newFixture(t, options{})
 	tok := f.mint(f.claims())

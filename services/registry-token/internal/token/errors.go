@@ -3,6 +3,7 @@ package token
 import (
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/stellaops/authgate/pkg/dpop"
 	"github.com/stellaops/authgate/pkg/httpx"
@@ -46,6 +47,12 @@ func errorTable(r Reason) descriptor {
 		return descriptor{http.StatusForbidden, "access_denied", "The caller's licence has been revoked."}
 	case ReasonNotEntitled:
 		return descriptor{http.StatusForbidden, "access_denied", "The caller's plan grants none of the requested access."}
+	case ReasonDPoPTokenAsPassword:
+		return descriptor{http.StatusUnauthorized, "invalid_token", msgDPoPAsPassword}
+	case ReasonUnsupportedGrant:
+		return descriptor{http.StatusBadRequest, "unsupported_grant_type", "The grant_type is not supported; use refresh_token or password."}
+	case ReasonInvalidForm:
+		return descriptor{http.StatusBadRequest, "invalid_request", "The token request form is malformed."}
 	case ReasonAuthorityUnavailable:
 		return descriptor{http.StatusServiceUnavailable, "temporarily_unavailable", "The Authority's signing keys are not available; no token is issued."}
 	case ReasonReplayCacheFull:
@@ -75,8 +82,12 @@ const StatusClientClosed = 499
 const RetryAfter = "5"
 
 // NewMapper returns the service's httpx.Mapper. algs is the DPoP proof
-// allow-list advertised in DPoP challenges.
-func NewMapper(algs []string) httpx.Mapper {
+// allow-list advertised in DPoP challenges. basicRealm, when not empty,
+// adds a `Basic realm="..."` challenge to every 401: set it when the
+// listener verifies client certificates (or a trusted proxy forwards
+// them), so that clients know a certificate-bound OpTok may come as a
+// password.
+func NewMapper(algs []string, basicRealm string) httpx.Mapper {
 	algs = append([]string(nil), algs...)
 	return func(err error) *httpx.Problem {
 		var d *Denial
@@ -94,8 +105,11 @@ func NewMapper(algs []string) httpx.Mapper {
 			// pkg/dpop descriptions are fixed strings, never request input.
 			p.Description = de.Description
 		}
+		if d.detail != "" {
+			p.Description = d.detail
+		}
 		if desc.status == http.StatusUnauthorized {
-			p.Headers = challenges(d, p, algs)
+			p.Headers = challenges(d, p, algs, basicRealm)
 			if de != nil && de.Nonce != "" {
 				p.Headers.Set(dpop.HeaderDPoPNonce, de.Nonce)
 			}
@@ -107,8 +121,9 @@ func NewMapper(algs []string) httpx.Mapper {
 // challenges builds the RFC 6750 / RFC 9449 WWW-Authenticate headers: a
 // DPoP challenge with the accepted algorithms and a Bearer challenge. The
 // error attributes go on the scheme the client used (none when no token
-// was presented, RFC 6750 §3.1).
-func challenges(d *Denial, p *httpx.Problem, algs []string) http.Header {
+// was presented, RFC 6750 §3.1). With basicRealm, a Basic challenge
+// (RFC 7617) follows.
+func challenges(d *Denial, p *httpx.Problem, algs []string, basicRealm string) http.Header {
 	dp := dpop.Challenge{Scheme: dpop.SchemeDPoP, Algs: algs}
 	br := dpop.Challenge{Scheme: dpop.SchemeBearer}
 	if d.Reason != ReasonMissingToken {
@@ -121,5 +136,8 @@ func challenges(d *Denial, p *httpx.Problem, algs []string) http.Header {
 	h := http.Header{}
 	h.Add("WWW-Authenticate", dp.String())
 	h.Add("WWW-Authenticate", br.String())
+	if basicRealm != "" {
+		h.Add("WWW-Authenticate", `Basic realm=`+strconv.Quote(basicRealm)+`, charset="UTF-8"`)
+	}
 	return h
 }

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,6 +62,8 @@ type fixture struct {
 	jkt       string
 	logs      *observer.ObservedLogs
 	metrics   *obs.Metrics
+	// validations counts the calls to the Authority client.
+	validations *countingValidator
 }
 
 type options struct {
@@ -76,6 +79,20 @@ type options struct {
 	authorityDown bool // the Authority's keys are never fetched
 	// maxTokenLifetime is authority.maxTokenLifetime (0: no limit).
 	maxTokenLifetime time.Duration
+	// basicRealm is passed to NewMapper (client certificates reach the
+	// service: 401s offer Basic).
+	basicRealm string
+}
+
+// countingValidator counts the OpToks handed to the Authority client.
+type countingValidator struct {
+	token.Validator
+	calls atomic.Int64
+}
+
+func (v *countingValidator) Validate(ctx context.Context, raw string) (*authority.OpTok, error) {
+	v.calls.Add(1)
+	return v.Validator.Validate(ctx, raw)
 }
 
 func newFixture(t testing.TB, o options) *fixture {
@@ -143,8 +160,9 @@ func newFixture(t testing.TB, o options) *fixture {
 	}
 	core, logs := observer.New(zapcore.DebugLevel)
 	log := zap.New(core)
+	counting := &countingValidator{Validator: client}
 	h, err := token.New(token.Deps{
-		Logger: log, Meter: metrics.Meter("test"), Now: clk.Now, Authority: client, Proofs: proofs,
+		Logger: log, Meter: metrics.Meter("test"), Now: clk.Now, Authority: counting, Proofs: proofs,
 		Proxies: proxies, Signer: signer, Catalog: catalog,
 		Policy: token.Policy{Issuer: "registry-token", Lifetime: 5 * time.Minute, Services: []string{service},
 			DefaultPlan: "community", RevokedLicenses: []string{"lic-revoked"}, RequireSenderConstraint: !o.optional,
@@ -154,14 +172,14 @@ func newFixture(t testing.TB, o options) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := httpx.New(httpx.Options{Logger: log, Mapper: token.NewMapper(proofs.Algorithms()), Metrics: metrics.Handler(), Now: clk.Now})
+	e := httpx.New(httpx.Options{Logger: log, Mapper: token.NewMapper(proofs.Algorithms(), o.basicRealm), Metrics: metrics.Handler(), Now: clk.Now})
 	h.Register(e)
 	ck := authoritytest.NewKey(t)
 	jkt, err := dpop.Thumbprint(ck)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{t: t, clock: clk, auth: auth, client: client, e: e, key: key, clientKey: ck, jkt: jkt, logs: logs, metrics: metrics}
+	return &fixture{t: t, clock: clk, auth: auth, client: client, e: e, key: key, clientKey: ck, jkt: jkt, logs: logs, metrics: metrics, validations: counting}
 }
 
 // claims returns valid DPoP-bound OpTok claims.

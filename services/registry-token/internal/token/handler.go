@@ -17,7 +17,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/stellaops/authgate/pkg/dpop"
-	"github.com/stellaops/authgate/pkg/httpx"
 	"github.com/stellaops/authgate/pkg/plans"
 	"github.com/stellaops/authgate/services/registry-token/internal/authority"
 	"github.com/stellaops/authgate/services/registry-token/internal/signing"
@@ -101,6 +100,8 @@ type Response struct {
 	AccessToken string `json:"access_token"`
 	ExpiresIn   int64  `json:"expires_in"`
 	IssuedAt    string `json:"issued_at"`
+	// Scope is the granted scopes, space-separated (POST /token only).
+	Scope string `json:"scope,omitempty"`
 }
 
 // claims are the registry token's JWT claims.
@@ -120,17 +121,56 @@ const nbfBackdate = 5 * time.Second
 
 // decision is what the decision log line records.
 type decision struct {
-	service string
-	subject string
-	plan    string
-	granted []plans.Resource
-	denied  []plans.Resource
-	policy  policyOutcome
+	// credential is how the OpTok came (dpop, bearer, basic,
+	// refresh_token, password; "form" for a refused form).
+	credential string
+	service    string
+	subject    string
+	plan       string
+	granted    []plans.Resource
+	denied     []plans.Resource
+	policy     policyOutcome
+}
+
+// request is what a token request asks for, from GET's query or POST's
+// form.
+type request struct {
+	services []string
+	scopes   []string
+	// form is the OpTok of the OAuth2 form (POST), if it carries one.
+	form credential
 }
 
 func (h *Handler) getToken(c echo.Context) error {
+	q := c.Request().URL.Query()
+	return h.answer(c, nil, request{services: q["service"], scopes: q["scope"]})
+}
+
+// postToken serves the OAuth2 form of the distribution token spec:
+// grant_type refresh_token (the OpTok in refresh_token) or password (the
+// OpTok in password). The same rules as GET apply; no refresh token is
+// ever issued.
+func (h *Handler) postToken(c echo.Context) error {
+	r := c.Request()
+	form, err := ParseForm(r.Header.Get(echo.HeaderContentType), r.Body)
+	if err != nil {
+		d := decision{credential: "form"}
+		err = formDenial(err)
+		h.record(r.Context(), &d, err)
+		return err
+	}
+	req := request{services: form.Service, scopes: form.Scope}
+	if form.Token != "" {
+		req.form = credential{raw: form.Token, via: carrier(form.GrantType)}
+	}
+	return h.answer(c, form, req)
+}
+
+// answer runs the decision, records it and writes the response. form is
+// nil for GET.
+func (h *Handler) answer(c echo.Context, form *Form, req request) error {
 	var d decision
-	resp, err := h.issue(c, &d)
+	resp, err := h.issue(c, &d, req)
 	if err != nil && c.Request().Context().Err() != nil {
 		// The failure may only be the client's own cancellation reaching
 		// Redis or flex-auth: do not count it as their outage.
@@ -139,6 +179,9 @@ func (h *Handler) getToken(c echo.Context) error {
 	h.record(c.Request().Context(), &d, err)
 	if err != nil {
 		return err
+	}
+	if form != nil {
+		resp.Scope = strings.Join(scopeStrings(d.granted), " ")
 	}
 	hd := c.Response().Header()
 	hd.Set("Cache-Control", "no-store")
@@ -149,31 +192,17 @@ func (h *Handler) getToken(c echo.Context) error {
 	return c.JSON(http.StatusOK, resp)
 }
 
-// postToken answers the OAuth2 form variant with a 404 problem, so that
-// clients (containerd, docker) fall back to GET /token, where every rule
-// applies. It never issues a token.
-func (h *Handler) postToken(echo.Context) error {
-	return &httpx.Problem{
-		Status:      http.StatusNotFound,
-		Code:        "unsupported_method",
-		Description: "POST /token is not supported; use GET /token.",
-	}
-}
-
 // issue runs the whole decision; d is filled as far as it got.
-func (h *Handler) issue(c echo.Context, d *decision) (*Response, error) {
+func (h *Handler) issue(c echo.Context, d *decision, req request) (*Response, error) {
 	r := c.Request()
-	q := r.URL.Query()
-
-	services := q["service"]
-	if len(services) != 1 || services[0] == "" {
+	if len(req.services) != 1 || req.services[0] == "" {
 		return nil, deny(ReasonMissingService, nil)
 	}
-	d.service = services[0]
+	d.service = req.services[0]
 	if len(h.services) > 0 && !h.services[d.service] {
 		return nil, deny(ReasonServiceNotAllowed, nil)
 	}
-	requested, err := plans.ParseScopes(q["scope"])
+	requested, err := plans.ParseScopes(req.scopes)
 	switch {
 	case errors.Is(err, plans.ErrTooManyScopes):
 		return nil, deny(ReasonTooManyScopes, err)
@@ -181,7 +210,12 @@ func (h *Handler) issue(c echo.Context, d *decision) (*Response, error) {
 		return nil, deny(ReasonInvalidScope, err)
 	}
 
-	tok, err := h.authenticate(r)
+	cred, err := requestCredential(r, req.form)
+	d.credential = string(cred.via)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := h.authenticate(r, cred)
 	if err != nil {
 		return nil, err
 	}
@@ -254,6 +288,7 @@ func newJTI() (string, error) {
 // a token, proof or key.
 func (h *Handler) record(ctx context.Context, d *decision, err error) {
 	fields := []zap.Field{
+		zap.String("credential", d.credential),
 		zap.String("service", d.service),
 		zap.String("subject", d.subject),
 		zap.String("plan", d.plan),

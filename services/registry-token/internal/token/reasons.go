@@ -21,6 +21,14 @@ const (
 	ReasonUnknownPlan       Reason = "unknown_plan"
 	ReasonLicenseRevoked    Reason = "license_revoked"
 	ReasonNotEntitled       Reason = "not_entitled"
+	// A DPoP-bound OpTok came as a password (Basic, or the OAuth2 form
+	// without a DPoP header): no proof can ride there.
+	ReasonDPoPTokenAsPassword Reason = "dpop_token_as_password"
+	// POST /token: a grant_type other than refresh_token or password.
+	ReasonUnsupportedGrant Reason = "unsupported_grant_type"
+	// POST /token: wrong content type, oversized or malformed body,
+	// repeated or conflicting fields.
+	ReasonInvalidForm Reason = "invalid_form"
 	// The Authority's keys are not loaded (never fetched, or dropped after
 	// authority.jwksMaxStale without a successful refresh).
 	ReasonAuthorityUnavailable Reason = "authority_unavailable"
@@ -51,7 +59,8 @@ func Reasons() []Reason {
 		ReasonMissingService, ReasonServiceNotAllowed, ReasonInvalidScope, ReasonTooManyScopes,
 		ReasonMissingToken, ReasonInvalidToken, ReasonInvalidProof, ReasonProofReplayed,
 		ReasonNonceRequired, ReasonSenderConstraint, ReasonInsufficientScope, ReasonUnknownPlan,
-		ReasonLicenseRevoked, ReasonNotEntitled, ReasonAuthorityUnavailable, ReasonReplayStoreUnavailable,
+		ReasonLicenseRevoked, ReasonNotEntitled, ReasonDPoPTokenAsPassword, ReasonUnsupportedGrant, ReasonInvalidForm,
+		ReasonAuthorityUnavailable, ReasonReplayStoreUnavailable,
 		ReasonReplayCacheFull,
 		ReasonPolicyDenied, ReasonPolicyUnavailable, ReasonPolicyTimeout, ReasonPolicyInvalidResponse,
 		ReasonInternal, ReasonClientClosed,
@@ -65,8 +74,11 @@ type Denial struct {
 	Reason Reason
 	// DPoP is set when the challenge should use the DPoP scheme (the
 	// request used it, or the token is DPoP-bound).
-	DPoP  bool
-	cause error
+	DPoP bool
+	// detail, when set, replaces the table's public message: a fixed
+	// string that tells the client what to do, never request input.
+	detail string
+	cause  error
 }
 
 func (d *Denial) Error() string {
