@@ -66,6 +66,9 @@ type ReloadStatus struct {
 	LoadedAt time.Time `json:"loadedAt"`
 	// ActiveKeyID is the kid tokens are signed with.
 	ActiveKeyID string `json:"activeKeyId"`
+	// Reloads and FailedReloads count the reload attempts since start.
+	Reloads       int `json:"reloads"`
+	FailedReloads int `json:"failedReloads"`
 	// LastReload is the latest reload attempt, if any.
 	LastReload *ReloadAttempt `json:"lastReload,omitempty"`
 }
@@ -136,6 +139,7 @@ func (r *reloader) Reload(trigger string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	at := r.now()
+	r.status.Reloads++
 	cfg, keys, err := r.src.load()
 	var next *state
 	if err == nil {
@@ -146,6 +150,7 @@ func (r *reloader) Reload(trigger string) error {
 		r.log.Error("configuration reload failed: the previous configuration keeps serving",
 			zap.String("trigger", trigger), zap.String("file", r.src.file), zap.Strings("problems", problems))
 		r.reloads.Add(context.Background(), 1, r.result(ReloadFailure))
+		r.status.FailedReloads++
 		r.status.LastReload = &ReloadAttempt{At: at, Result: ReloadFailure, Problems: problems}
 		return err
 	}
