@@ -252,7 +252,7 @@ func TestReloadStorm(t *testing.T) {
 	writeAtomic(t, cfgFile, first)
 	s := startServer(t, "--config", cfgFile)
 
-	const versions = 101 // version 0 at start, then 100 reloads
+	const versions = 101        // version 0 at start, then 100 reloads
 	kidOf := map[int64]string{} // lifetime -> active kid of a valid version
 	for n := 0; n < versions; n += 2 {
 		_, _, kid := reloadConfig(a, keyA, keyB, n)
