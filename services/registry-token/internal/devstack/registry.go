@@ -13,7 +13,8 @@ import (
 	"github.com/distribution/distribution/v3/configuration"
 	_ "github.com/distribution/distribution/v3/registry/auth/token" // registers auth "token"
 	"github.com/distribution/distribution/v3/registry/handlers"
-	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory" // registers storage "inmemory"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem" // registers storage "filesystem"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory"   // registers storage "inmemory"
 )
 
 // RegistryOptions configures the in-process distribution registry.
@@ -24,6 +25,10 @@ type RegistryOptions struct {
 	// JWKSFile holds the public keys of registry-token (its /jwks.json or
 	// "registry-token jwks"), the registry's auth.token.jwks.
 	JWKSFile string
+	// StorageDir, when set, keeps the content in that directory
+	// (filesystem driver), so that several registries can serve the same
+	// content, as replicas rolled one after another do; empty: in memory.
+	StorageDir string
 }
 
 // RegistryServer is a running distribution registry.
@@ -36,7 +41,8 @@ type RegistryServer struct {
 }
 
 // StartRegistry serves the distribution registry v3 on ln with in-memory
-// storage (everything is lost when it stops) and token authentication
+// storage (everything is lost when it stops; o.StorageDir keeps it in a
+// directory instead) and token authentication
 // trusting the keys in o.JWKSFile. Close stops it.
 func StartRegistry(ctx context.Context, ln net.Listener, o RegistryOptions) (*RegistryServer, error) {
 	if _, err := os.Stat(o.JWKSFile); err != nil {
@@ -56,6 +62,12 @@ func StartRegistry(ctx context.Context, ln net.Listener, o RegistryOptions) (*Re
 	cfg.Storage = configuration.Storage{
 		"inmemory": configuration.Parameters{},
 		"delete":   configuration.Parameters{"enabled": true},
+	}
+	if o.StorageDir != "" {
+		cfg.Storage = configuration.Storage{
+			"filesystem": configuration.Parameters{"rootdirectory": o.StorageDir},
+			"delete":     configuration.Parameters{"enabled": true},
+		}
 	}
 	cfg.Auth = configuration.Auth{"token": configuration.Parameters{
 		"realm":   o.Realm,

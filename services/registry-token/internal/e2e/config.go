@@ -28,12 +28,24 @@ type ServiceConfig struct {
 	RevokedLicenses []string
 	// KeyFile is signing.keyFile.
 	KeyFile string
+	// Keys, when set, is signing.keys (and KeyFile is left out).
+	Keys []SigningKey
+	// Watch sets reload.watch (with a short debounce): the service reloads
+	// when the file changes.
+	Watch bool
 	// ClientCAFile, CertFile and KeyFileTLS enable the TLS listener with
 	// client certificates (server.tls) when set.
 	CertFile, TLSKeyFile, ClientCAFile string
 	// LogLevel is log.level (default "warn": a decision line per request
 	// would dominate a load run).
 	LogLevel string
+}
+
+// SigningKey is one entry of signing.keys.
+type SigningKey struct {
+	File      string `yaml:"file"`
+	Status    string `yaml:"status"`
+	RetiredAt string `yaml:"retiredAt,omitempty"`
 }
 
 // Realm returns the registry.realm value for the config.
@@ -66,11 +78,7 @@ func (c ServiceConfig) yamlDoc() ([]byte, error) {
 			"dpop":                 map[string]any{"maxAge": "60s", "clockSkew": "5s", "algorithms": []string{"ES256", "EdDSA"}},
 			"replayCache":          map[string]any{"backend": "memory"},
 		},
-		"signing": map[string]any{
-			"issuer":   SigningIssuer,
-			"keyFile":  c.KeyFile,
-			"lifetime": "5m",
-		},
+		"signing":         c.signing(),
 		"registry": map[string]any{
 			"realm":    c.Realm(),
 			"services": c.Services,
@@ -79,21 +87,38 @@ func (c ServiceConfig) yamlDoc() ([]byte, error) {
 		"defaultPlan":     c.DefaultPlan,
 		"revokedLicenses": revoked,
 	}
+	if c.Watch {
+		doc["reload"] = map[string]any{"watch": true, "debounce": "100ms"}
+	}
 	return yaml.Marshal(doc)
+}
+
+func (c ServiceConfig) signing() map[string]any {
+	s := map[string]any{"issuer": SigningIssuer, "lifetime": "5m"}
+	if len(c.Keys) > 0 {
+		s["keys"] = c.Keys
+	} else {
+		s["keyFile"] = c.KeyFile
+	}
+	return s
 }
 
 // SigningIssuer is the iss of registry tokens in harness configs; the
 // registry's auth.token.issuer must match it.
 const SigningIssuer = "registry-token"
 
-// writeConfig writes c as dir/registry-token.yaml.
+// writeConfig writes c as dir/registry-token.yaml, replacing it in one
+// rename (a running service with reload.watch never reads half a file).
 func writeConfig(dir string, c ServiceConfig) (string, error) {
 	b, err := c.yamlDoc()
 	if err != nil {
 		return "", fmt.Errorf("e2e: render config: %w", err)
 	}
 	path := filepath.Join(dir, "registry-token.yaml")
-	if err := os.WriteFile(path, b, 0o600); err != nil {
+	if err := os.WriteFile(path+".tmp", b, 0o600); err != nil {
+		return "", fmt.Errorf("e2e: write config: %w", err)
+	}
+	if err := os.Rename(path+".tmp", path); err != nil {
 		return "", fmt.Errorf("e2e: write config: %w", err)
 	}
 	return path, nil

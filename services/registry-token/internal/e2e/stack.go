@@ -38,6 +38,8 @@ type StackOptions struct {
 	LogLevel string
 	// StartTimeout bounds start-up and readiness (default 15s).
 	StartTimeout time.Duration
+	// Watch sets reload.watch: UpdateConfig then reloads the service.
+	Watch bool
 	// Runner runs registry-token with args until ctx is done. The default
 	// is the real entry point in-process (app.Run); the load generator
 	// passes one that runs it as a child process, so that the server's
@@ -74,6 +76,11 @@ type Stack struct {
 	// Addr is the service's listen address.
 	Addr net.Addr
 
+	// KeyFile is the generated signing key (signing.keyFile).
+	KeyFile string
+
+	cfg          ServiceConfig
+	dir          string
 	authoritySrv *devstack.AuthorityServer
 	cancel       context.CancelFunc
 	done         chan error
@@ -131,6 +138,14 @@ func StartStack(ctx context.Context, opts StackOptions) (_ *Stack, err error) {
 
 var errBind = errors.New("e2e: service did not bind its port")
 
+// UpdateConfig rewrites the service's configuration file with change
+// applied (in one rename). With StackOptions.Watch the service reloads it.
+func (s *Stack) UpdateConfig(change func(*ServiceConfig)) error {
+	change(&s.cfg)
+	_, err := writeConfig(s.dir, s.cfg)
+	return err
+}
+
 func (s *Stack) startAuthority(ctx context.Context) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -158,6 +173,7 @@ func (s *Stack) startService(ctx context.Context, opts StackOptions, keyFile str
 		RevokedLicenses: opts.RevokedLicenses,
 		KeyFile:         keyFile,
 		LogLevel:        opts.LogLevel,
+		Watch:           opts.Watch,
 	}
 	if opts.TLS != nil {
 		scheme = "https"
@@ -169,6 +185,7 @@ func (s *Stack) startService(ctx context.Context, opts StackOptions, keyFile str
 		return err
 	}
 	s.ConfigFile, s.PublicURL, s.Realm = file, cfg.PublicURL, cfg.Realm()
+	s.cfg, s.dir, s.KeyFile = cfg, opts.Dir, keyFile
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	listening := make(chan net.Addr, 1)
