@@ -78,7 +78,7 @@ func (c ServiceConfig) yamlDoc() ([]byte, error) {
 			"dpop":                 map[string]any{"maxAge": "60s", "clockSkew": "5s", "algorithms": []string{"ES256", "EdDSA"}},
 			"replayCache":          map[string]any{"backend": "memory"},
 		},
-		"signing":         c.signing(),
+		"signing": c.signing(),
 		"registry": map[string]any{
 			"realm":    c.Realm(),
 			"services": c.Services,
