@@ -85,5 +85,12 @@
 // # Clients and tests
 //
 // NewProof signs a proof for a request; Thumbprint gives the cnf.jkt of a
-// key and CertThumbprint the x5t#S256 of a certificate.
+// key and CertThumbprint the x5t#S256 of a certificate. Transport is an
+// http.RoundTripper for registry clients written in Go
+// (go-containerregistry, oras-go, regclient): it presents a DPoP-bound
+// access token with a fresh proof to one token endpoint, and retries once
+// on a DPoP-Nonce challenge.
+//
+//	tr := &dpop.Transport{Realm: "https://registry-token.example.com/token", AccessToken: opTok, Key: key}
+//	img, err := remote.Image(ref, remote.WithTransport(tr))
 package dpop

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
+	"github.com/stellaops/authgate/pkg/dpop"
 	"github.com/stellaops/authgate/services/registry-token/internal/devauthority"
 	"github.com/stellaops/authgate/services/registry-token/internal/dpopclient"
 )
@@ -47,8 +48,8 @@ type demo struct {
 	o      DemoOptions
 	client *http.Client
 	image  v1.Image
-	ent    *Transport // enterprise plan: pull and push
-	com    *Transport // community plan: pull only
+	ent    *dpop.Transport // enterprise plan: pull and push
+	com    *dpop.Transport // community plan: pull only
 }
 
 // Demo pushes a generated image through the full Bearer flow (registry
@@ -105,7 +106,7 @@ func (d *demo) opToks(ctx context.Context) (string, error) {
 	return "enterprise and community OpToks, each bound to its own DPoP key (cnf.jkt)", nil
 }
 
-func (d *demo) transport(ctx context.Context, plan string) (*Transport, error) {
+func (d *demo) transport(ctx context.Context, plan string) (*dpop.Transport, error) {
 	key, err := dpopclient.NewKey()
 	if err != nil {
 		return nil, err
@@ -115,7 +116,7 @@ func (d *demo) transport(ctx context.Context, plan string) (*Transport, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Transport{Base: LoopbackTransport(nil), Realm: d.o.Realm, OpTok: tok.AccessToken, Key: key}, nil
+	return &dpop.Transport{Base: LoopbackTransport(nil), Realm: d.o.Realm, AccessToken: tok.AccessToken, Key: key.Key, Alg: key.Alg}, nil
 }
 
 func (d *demo) ref(tag string) (name.Reference, error) {
@@ -210,11 +211,11 @@ func (d *demo) seedSample(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	proof, err := d.com.Key.Proof(http.MethodGet, d.o.Realm, d.com.OpTok)
+	proof, err := dpop.NewProof(d.com.Key, d.com.Alg, http.MethodGet, d.o.Realm, d.com.AccessToken, "", time.Now())
 	if err != nil {
 		return "", err
 	}
-	req.Header.Set("Authorization", "Bearer "+d.com.OpTok)
+	req.Header.Set("Authorization", "Bearer "+d.com.AccessToken)
 	req.Header.Set("DPoP", proof)
 	resp, err := d.client.Do(req)
 	if err != nil {

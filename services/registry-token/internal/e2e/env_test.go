@@ -95,7 +95,7 @@ func (e *env) opTok(t *testing.T, plan, license string, k *ClientKey) string {
 // remoteOptions are go-containerregistry options whose transport presents
 // tok with fresh proofs by k on realm requests.
 func (e *env) remoteOptions(tok string, k *ClientKey) ([]remote.Option, *Transport) {
-	tr := &Transport{Base: LoopbackTransport(nil, nil), Realm: e.stack.Realm, OpTok: tok, Key: k}
+	tr := &Transport{Base: LoopbackTransport(nil, nil), Realm: e.stack.Realm, AccessToken: tok, Key: k.Key, Alg: k.Alg}
 	return []remote.Option{remote.WithTransport(tr), remote.WithContext(context.Background())}, tr
 }
 

@@ -169,22 +169,29 @@ func TestRegistryFlow(t *testing.T) {
 		}
 	})
 
-	t.Run("OAuth2 POST form falls back to GET", func(t *testing.T) {
-		// With an identity token go-containerregistry first POSTs the OAuth2
-		// form to the realm; registry-token answers 404 and the client
-		// falls back to GET /token, where every rule applies.
+	t.Run("OAuth2 POST form with the OpTok as identity token", func(t *testing.T) {
+		// With an identity token go-containerregistry POSTs the OAuth2 form
+		// (grant_type=refresh_token) to the realm; the transport adds the
+		// proof for POST and the OpTok rides in the form.
 		k := newClientKey(t)
-		opts, tr := e.remoteOptions(e.opTok(t, planCommunity, "lic-com", k), k)
-		opts = append(opts, remote.WithAuth(authn.FromConfig(authn.AuthConfig{IdentityToken: "refresh-token"})))
+		tok := e.opTok(t, planCommunity, "lic-com", k)
+		opts, tr := e.remoteOptions(tok, k)
+		opts = append(opts, remote.WithAuth(authn.FromConfig(authn.AuthConfig{IdentityToken: tok})))
 		got, err := remote.Image(public, opts...)
 		if err != nil {
-			t.Fatalf("pull after the POST fallback: %v", err)
+			t.Fatalf("pull through POST /token: %v", err)
 		}
 		if d, _ := got.Digest(); d != want {
 			t.Fatalf("pulled digest %s, want %s", d, want)
 		}
-		if tr.RealmCalls() < 2 {
-			t.Fatalf("%d realm calls, want the POST and the GET", tr.RealmCalls())
+		if tr.RealmCalls() != 1 {
+			t.Fatalf("%d realm calls, want the one POST", tr.RealmCalls())
+		}
+		// Refusal next to it: an identity token that is not the OpTok.
+		opts, _ = e.remoteOptions(tok, k)
+		opts = append(opts, remote.WithAuth(authn.FromConfig(authn.AuthConfig{IdentityToken: "refresh-token"})))
+		if _, err := remote.Image(public, opts...); statusOf(err) != http.StatusUnauthorized {
+			t.Fatalf("pull with a foreign identity token: %v, want 401", err)
 		}
 	})
 

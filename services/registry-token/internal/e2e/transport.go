@@ -1,7 +1,7 @@
 package e2e
 
 import (
-	"github.com/stellaops/authgate/services/registry-token/internal/devstack"
+	"github.com/stellaops/authgate/pkg/dpop"
 	"github.com/stellaops/authgate/services/registry-token/internal/dpopclient"
 )
 
@@ -16,5 +16,5 @@ type ClientKey = dpopclient.Key
 func NewClientKey() (*ClientKey, error) { return dpopclient.NewKey() }
 
 // Transport is the client side of registry-token's DPoP flow; see
-// devstack.Transport.
-type Transport = devstack.Transport
+// dpop.Transport.
+type Transport = dpop.Transport
