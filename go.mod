@@ -8,6 +8,7 @@ require (
 	filippo.io/edwards25519 v1.1.0
 	github.com/distribution/distribution/v3 v3.1.2
 	github.com/fsnotify/fsnotify v1.10.1
+	github.com/go-json-experiment/json v1.27.2
 	github.com/go-viper/mapstructure/v2 v2.4.0
 	github.com/google/cel-go v0.31.0
 	github.com/google/go-containerregistry v0.22.1

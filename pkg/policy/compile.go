@@ -123,7 +123,7 @@ func compileRule(s *diagSink, env *cel.Env, rb *ruleBlock, lim costLimits) *comp
 		s.errorf(rb.line, CodeNonBool, "rule %q: condition has type %s, want bool", rb.ID, checked.OutputType())
 		return nil
 	}
-	est, err := env.EstimateCost(checked, sizeEstimator{maxList: lim.maxList})
+	est, err := env.EstimateCost(checked, sizeEstimator{maxList: lim.maxList, vars: lim.vars})
 	if err != nil {
 		s.errorf(rb.line, CodeCost, "rule %q: cost cannot be estimated: %v", rb.ID, err)
 		return nil

@@ -47,11 +47,19 @@ var ErrCostLimit = errors.New("condition exceeded the CEL cost limit")
 // sizeEstimator bounds the size of every list, map and string a condition
 // reads by the input bounds above, so that the checker's estimate is a
 // real worst case.
-type sizeEstimator struct{ maxList uint64 }
+type sizeEstimator struct {
+	maxList uint64
+	vars    map[string]uint64 // sizes of the declared (constant) variables
+}
 
 func (e sizeEstimator) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
 	if l := n.ComputedSize(); l != nil {
 		return l
+	}
+	if p := n.Path(); len(p) == 1 {
+		if size, ok := e.vars[p[0]]; ok {
+			return &checker.SizeEstimate{Min: size, Max: size}
+		}
 	}
 	t := n.Type()
 	if t != nil && t.TypeName() == "string" {
@@ -74,18 +82,21 @@ func isCostLimit(err error) bool {
 type costLimits struct {
 	limit   uint64
 	maxList uint64
+	vars    map[string]uint64
 }
 
-// maxListLen returns the larger of estimateCollection and the longest
-// declared list or map variable.
-func maxListLen(values map[string]ref.Val) uint64 {
-	n := uint64(estimateCollection)
-	for _, v := range values {
-		if s, ok := v.(traits.Sizer); ok {
-			if l, ok := s.Size().(types.Int); ok && uint64(l) > n {
-				n = uint64(l)
+// newCostLimits records the sizes of the declared variables.
+func newCostLimits(limit uint64, values map[string]ref.Val) costLimits {
+	c := costLimits{limit: limit, maxList: estimateCollection, vars: map[string]uint64{}}
+	for name, v := range values {
+		switch x := v.(type) {
+		case traits.Sizer:
+			if l, ok := x.Size().(types.Int); ok {
+				c.vars[name] = uint64(l)
 			}
+		case types.String:
+			c.vars[name] = uint64(len(x))
 		}
 	}
-	return n
+	return c
 }

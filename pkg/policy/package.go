@@ -201,7 +201,7 @@ func check(s *diagSink, src []byte, opts Options) *Package {
 	if declared[ReasonCostLimitExceeded] {
 		s.errorf(1, CodeFrontMatter, "front matter: reason %q is reserved for the cost limit", ReasonCostLimitExceeded)
 	}
-	p.rules = compileRules(s, env, doc.rules, declared, costLimits{limit: opts.CostLimit, maxList: maxListLen(values)})
+	p.rules = compileRules(s, env, doc.rules, declared, newCostLimits(opts.CostLimit, values))
 	used := map[string]bool{fm.DefaultReason: true}
 	complete := len(doc.rules) > 0
 	for _, rb := range doc.rules {

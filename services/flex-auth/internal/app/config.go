@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/stellaops/authgate/pkg/konfig"
@@ -30,9 +31,13 @@ const (
 // Every key can be set by FLEX_AUTH_<SECTION>__<KEY>, and the common ones
 // by flags.
 type Config struct {
-	Server      ServerConfig      `koanf:"server"`
-	Registry    string            `koanf:"registry"`
-	Policy      string            `koanf:"policy"`
+	Server   ServerConfig `koanf:"server"`
+	Registry string       `koanf:"registry"`
+	Policy   string       `koanf:"policy"`
+	// Policies are more packages (files or directories) beside Policy.
+	Policies []string `koanf:"policies"`
+	// Data is the optional entity data document (JSON or YAML).
+	Data        string            `koanf:"data"`
 	DecisionLog DecisionLogConfig `koanf:"decisionLog"`
 	Reload      ReloadConfig      `koanf:"reload"`
 	LogLevel    string            `koanf:"logLevel"`
@@ -193,7 +198,8 @@ func newFlags() *flags {
 	f.fs.StringVar(&f.c.Server.Addr, "addr", DefaultAddr, "listen address")
 	f.fs.StringVar(&f.c.Server.DebugAddr, "debug-addr", "", "serve net/http/pprof on this address (loopback only, e.g. 127.0.0.1:6060); off when empty")
 	f.fs.StringVar(&f.c.Registry, "registry", "", "registry snapshot JSON file")
-	f.fs.StringVar(&f.c.Policy, "policy", "", "policy package Markdown file")
+	f.fs.Var(&policyFlag{c: &f.c}, "policy", "policy package Markdown file, or a directory of them; repeat for several packages")
+	f.fs.StringVar(&f.c.Data, "data", "", "entity data document (JSON or YAML) that authzen packages read")
 	f.fs.StringVar(&f.c.DecisionLog.File, "log", "", "decision log file (JSON Lines)")
 	f.fs.StringVar(&f.c.DecisionLog.Sync, "log-sync", string(DefaultSync), "decision log durability: always, batch or off")
 	f.fs.BoolVar(&f.c.Reload.Watch, "watch", false, "reload when the registry or policy file changes")
@@ -212,7 +218,9 @@ func (f *flags) apply(c *Config) {
 		case "registry":
 			c.Registry = f.c.Registry
 		case "policy":
-			c.Policy = f.c.Policy
+			c.Policy, c.Policies = f.c.Policy, f.c.Policies
+		case "data":
+			c.Data = f.c.Data
 		case "log":
 			c.DecisionLog.File = f.c.DecisionLog.File
 		case "log-sync":
@@ -276,4 +284,27 @@ func lookup(environ []string, key string) string {
 		}
 	}
 	return v
+}
+
+// policyFlag collects repeated --policy flags: the first is Policy, the
+// others Policies.
+type policyFlag struct{ c *Config }
+
+func (p *policyFlag) String() string {
+	if p == nil || p.c == nil {
+		return ""
+	}
+	return strings.Join(append([]string{p.c.Policy}, p.c.Policies...), ",")
+}
+
+func (p *policyFlag) Set(v string) error {
+	if v == "" {
+		return errors.New("empty path")
+	}
+	if p.c.Policy == "" {
+		p.c.Policy = v
+		return nil
+	}
+	p.c.Policies = append(p.c.Policies, v)
+	return nil
 }

@@ -66,6 +66,7 @@ func TestResponsesMatchTheOpenAPISpec(t *testing.T) {
 	if resp := do(t, s, in, "GET", "/healthz", ""); resp.StatusCode != 200 {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
+	exerciseAuthZEN(t, s)
 	// Every operation of the spec was exercised.
 	for _, op := range s.Uncovered() {
 		t.Errorf("%s is in the spec but not exercised", op)

@@ -92,7 +92,7 @@ func Run(ctx context.Context, env Env) error {
 		log.Warn("decision log ended in a torn line; cut it", zap.String("file", cfg.DecisionLog.File), zap.Int64("bytes", n))
 	}
 
-	eng, err = engine.New(engine.Config{RegistryFile: cfg.Registry, PolicyFile: cfg.Policy, Now: now,
+	eng, err = engine.New(engine.Config{RegistryFile: cfg.Registry, PolicyFile: cfg.Policy, PolicyFiles: cfg.Policies, DataFile: cfg.Data, Now: now,
 		OnReload: func(result string, err error) {
 			m.Reload(result)
 			switch {
@@ -108,7 +108,8 @@ func Run(ctx context.Context, env Env) error {
 	}
 	p := eng.Active()
 	log.Info("loaded", zap.String("registry", cfg.Registry), zap.String("registry_digest", p.Snapshot.Digest()),
-		zap.Int("actors", p.Snapshot.Len()), zap.String("policy", p.Policy.Name()), zap.String("policy_digest", p.Policy.Digest()))
+		zap.Int("actors", p.Snapshot.Len()), zap.String("policy", p.Policy.Name()), zap.String("policy_digest", p.Policy.Digest()),
+		zap.Int("packages", len(p.Packages)), zap.String("data_digest", p.DataDigest()))
 
 	guard, stopGuard, err := newGuard(ctx, cfg.Auth, log, now)
 	if err != nil {

@@ -3,63 +3,174 @@ package checkapi
 import (
 	"errors"
 	"strings"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/stellaops/authgate/pkg/policy"
+	"github.com/stellaops/authgate/services/flex-auth/internal/attrs"
 )
 
-// Evaluation is an OpenID AuthZEN 1.0 Access Evaluation request
-// (POST /access/v1/evaluation).
+// Entity is an AuthZEN subject or resource on the wire.
+type Entity struct {
+	Type       string    `json:"type"`
+	ID         string    `json:"id"`
+	Properties attrs.Map `json:"properties,omitzero"`
+}
+
+// Action is an AuthZEN action on the wire.
+type Action struct {
+	Name       string    `json:"name"`
+	Properties attrs.Map `json:"properties,omitzero"`
+}
+
+// Evaluation is an OpenID AuthZEN 1.0 Access Evaluation request (POST
+// /access/v1/evaluation). Unknown members are ignored, as the
+// specification asks; duplicate member names and invalid UTF-8 are
+// refused.
 type Evaluation struct {
-	Subject  EvalEntity     `json:"subject"`
-	Action   EvalAction     `json:"action"`
-	Resource EvalEntity     `json:"resource"`
-	Context  map[string]any `json:"context,omitempty"`
+	Subject  *Entity   `json:"subject"`
+	Action   *Action   `json:"action"`
+	Resource *Entity   `json:"resource"`
+	Context  attrs.Map `json:"context,omitzero"`
 }
 
-// EvalEntity is an AuthZEN subject or resource.
-type EvalEntity struct {
-	Type       string         `json:"type"`
-	ID         string         `json:"id"`
-	Properties map[string]any `json:"properties,omitempty"`
+// decodeJSON decodes body into v with the json v2 defaults (duplicate
+// names and invalid UTF-8 refused, unknown members ignored, names matched
+// exactly) and turns its errors into FieldErrors.
+func decodeJSON(body []byte, v any) error {
+	if len(body) > MaxBodyBytes {
+		return &FieldError{Field: "body", Problem: ErrTooLarge.Error()}
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fieldError(err)
+	}
+	return nil
 }
 
-// EvalAction is an AuthZEN action.
-type EvalAction struct {
-	Name       string         `json:"name"`
-	Properties map[string]any `json:"properties,omitempty"`
+// fieldError names the member a json v2 error is about.
+func fieldError(err error) error {
+	var ae *attrs.Error
+	var se *json.SemanticError
+	var sx *jsontext.SyntacticError
+	path := ""
+	switch {
+	case errors.As(err, &se):
+		path = pointerPath(string(se.JSONPointer))
+	case errors.As(err, &sx):
+		if errors.Is(err, jsontext.ErrDuplicateName) {
+			return &FieldError{Field: pathOr(pointerPath(string(sx.JSONPointer)), "body"), Problem: "duplicate member name"}
+		}
+		return &FieldError{Field: "body", Problem: "is not valid JSON (or not valid UTF-8)"}
+	}
+	if errors.As(err, &ae) {
+		// the pointer of the error is where the decoder stood: the
+		// offending member itself
+		return &FieldError{Field: pathOr(path, pathOr(ae.Path, "body")), Problem: ae.Problem}
+	}
+	if se != nil {
+		want := "has the wrong type"
+		if se.GoType != nil {
+			switch se.GoType.Kind().String() {
+			case "string":
+				want = "must be a string"
+			case "ptr", "struct":
+				want = "must be an object"
+			case "slice":
+				want = "must be an array"
+			}
+		}
+		return &FieldError{Field: pathOr(path, "body"), Problem: want}
+	}
+	return &FieldError{Field: "body", Problem: "is not valid JSON"}
 }
 
-// DecodeEvaluation parses an AuthZEN evaluation request strictly and maps
-// it onto a check request:
+func pathOr(p, def string) string {
+	if p == "" {
+		return def
+	}
+	return p
+}
+
+// pointerPath turns "/evaluations/0/subject/id" into "evaluations[0].subject.id".
+func pointerPath(p string) string {
+	var b strings.Builder
+	for _, tok := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
+		if tok == "" {
+			continue
+		}
+		tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
+		if tok[0] >= '0' && tok[0] <= '9' && b.Len() > 0 {
+			b.WriteString("[" + tok + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(tok)
+	}
+	return b.String()
+}
+
+// DecodeEvaluation parses and checks an AuthZEN evaluation request.
+func DecodeEvaluation(body []byte) (*Evaluation, error) {
+	var ev Evaluation
+	if err := decodeJSON(body, &ev); err != nil {
+		return nil, err
+	}
+	if err := ev.Check(""); err != nil {
+		return nil, err
+	}
+	return &ev, nil
+}
+
+// Check reports the first required member that is missing; prefix names
+// where the evaluation sits ("" or "evaluations[3].").
+func (ev *Evaluation) Check(prefix string) error {
+	switch {
+	case ev.Subject == nil:
+		return &FieldError{Field: prefix + "subject", Problem: "is required"}
+	case ev.Subject.Type == "":
+		return &FieldError{Field: prefix + "subject.type", Problem: "is required"}
+	case ev.Subject.ID == "":
+		return &FieldError{Field: prefix + "subject.id", Problem: "is required"}
+	case ev.Resource == nil:
+		return &FieldError{Field: prefix + "resource", Problem: "is required"}
+	case ev.Resource.Type == "":
+		return &FieldError{Field: prefix + "resource.type", Problem: "is required"}
+	case ev.Resource.ID == "":
+		return &FieldError{Field: prefix + "resource.id", Problem: "is required"}
+	case ev.Action == nil:
+		return &FieldError{Field: prefix + "action", Problem: "is required"}
+	case ev.Action.Name == "":
+		return &FieldError{Field: prefix + "action.name", Problem: "is required"}
+	}
+	return nil
+}
+
+// Policy returns the evaluation as conditions of an authzen package see it.
+func (ev *Evaluation) Policy() *policy.Evaluation {
+	return &policy.Evaluation{
+		Subject:  policy.Entity{Type: ev.Subject.Type, ID: ev.Subject.ID, Properties: ev.Subject.Properties},
+		Action:   policy.Action{Name: ev.Action.Name, Properties: ev.Action.Properties},
+		Resource: policy.Entity{Type: ev.Resource.Type, ID: ev.Resource.ID, Properties: ev.Resource.Properties},
+		Context:  ev.Context,
+	}
+}
+
+// CheckRequest maps an evaluation onto a check request, for packages of
+// the check shape (the ops-warden package):
 //
 //   - actor: subject.properties.actor when it is a string; otherwise
 //     subject.id with a leading "iam:" removed,
 //   - subject: subject.id (so "iam:<actor>" and "<actor>" both work),
 //   - action: action.name,
-//   - resource: resource.id (resource.type is required by AuthZEN but not
-//     used by the mapping),
+//   - resource: resource.id,
 //   - principal: context.principal, else resource.properties.principal,
 //   - ttl_hours: context.ttl_hours, else resource.properties.ttl_hours
 //     (an integer),
 //   - context: every context member; values must be scalars.
-func DecodeEvaluation(body []byte) (Request, error) {
-	var ev Evaluation
-	if len(body) > MaxBodyBytes {
-		return Request{}, &FieldError{Field: "body", Problem: ErrTooLarge.Error()}
-	}
-	if err := decodeObject(body, &ev, evaluationShape()); err != nil {
-		return Request{}, err
-	}
-	switch {
-	case ev.Subject.Type == "":
-		return Request{}, &FieldError{Field: "subject.type", Problem: "is required"}
-	case ev.Subject.ID == "":
-		return Request{}, &FieldError{Field: "subject.id", Problem: "is required"}
-	case ev.Action.Name == "":
-		return Request{}, &FieldError{Field: "action.name", Problem: "is required"}
-	case ev.Resource.Type == "":
-		return Request{}, &FieldError{Field: "resource.type", Problem: "is required"}
-	case ev.Resource.ID == "":
-		return Request{}, &FieldError{Field: "resource.id", Problem: "is required"}
-	}
+func (ev *Evaluation) CheckRequest() (Request, error) {
 	req := Request{Subject: ev.Subject.ID, Action: ev.Action.Name, Resource: ev.Resource.ID, Context: ev.Context}
 	req.Actor = strings.TrimPrefix(ev.Subject.ID, "iam:")
 	if req.Actor == "" {
@@ -72,20 +183,16 @@ func DecodeEvaluation(body []byte) (Request, error) {
 		}
 		req.Actor = s
 	}
-	if err := normalizeContext(req.Context); err != nil {
-		return Request{}, err
-	}
-	if err := normalizeContext(ev.Resource.Properties); err != nil {
-		var fe *FieldError
-		if !errors.As(err, &fe) {
-			return Request{}, err
-		}
-		return Request{}, &FieldError{Field: "resource.properties" + strings.TrimPrefix(fe.Field, "context"), Problem: fe.Problem}
-	}
 	for _, src := range []struct {
 		m      map[string]any
 		prefix string
 	}{{req.Context, "context."}, {ev.Resource.Properties, "resource.properties."}} {
+		for k, v := range src.m {
+			switch v.(type) {
+			case map[string]any, []any:
+				return Request{}, &FieldError{Field: src.prefix + k, Problem: "must be a string, number, boolean or null (no nesting) for this policy package"}
+			}
+		}
 		if v, ok := src.m["principal"]; ok && req.Principal == "" {
 			s, ok := v.(string)
 			if !ok {
@@ -100,6 +207,9 @@ func DecodeEvaluation(body []byte) (Request, error) {
 			}
 			req.TTLHours = &n
 		}
+	}
+	if len(req.Context) == 0 {
+		req.Context = nil
 	}
 	return req, nil
 }
@@ -120,15 +230,25 @@ type EvaluationContext struct {
 	Backend     string            `json:"backend"`
 	Policy      PolicyRef         `json:"policy"`
 	Registry    RegistryRef       `json:"registry"`
+	Data        *DataRef          `json:"data,omitempty"`
+}
+
+// DataRef identifies the entity data document that was consulted.
+type DataRef struct {
+	Digest string `json:"digest"`
 }
 
 // NewEvaluationResponse wraps a decision envelope for AuthZEN.
 func NewEvaluationResponse(d *Decision) EvaluationResponse {
-	return EvaluationResponse{
+	r := EvaluationResponse{
 		Decision: d.Effect == "allow",
 		Context: EvaluationContext{
 			DecisionID: d.DecisionID, Reason: d.Reason, ReasonAdmin: map[string]string{"en": d.Reason},
 			Effect: d.Effect, Backend: d.Backend, Policy: d.Policy, Registry: d.Registry,
 		},
 	}
+	if d.DataDigest != "" {
+		r.Context.Data = &DataRef{Digest: d.DataDigest}
+	}
+	return r
 }

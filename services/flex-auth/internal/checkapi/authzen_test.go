@@ -21,7 +21,11 @@ func TestDecodeEvaluationMapping(t *testing.T) {
 			Request{Actor: "adm-example", Subject: "alice", Action: "ssh.sign", Resource: "h", TTLHours: &ttl}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := DecodeEvaluation([]byte(tc.body))
+			ev, err := DecodeEvaluation([]byte(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := ev.CheckRequest()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -37,12 +41,14 @@ func TestDecodeEvaluationRejects(t *testing.T) {
 		{`{"subject":{"type":"actor"},"action":{"name":"a"},"resource":{"type":"h","id":"x"}}`, "subject.id"},
 		{`{"subject":{"type":"actor","id":"a"},"action":{},"resource":{"type":"h","id":"x"}}`, "action.name"},
 		{`{"subject":{"type":"actor","id":"a"},"action":{"name":"a"},"resource":{"id":"x"}}`, "resource.type"},
-		{`{"subject":{"type":"actor","id":"a","properties":{"actor":7}},"action":{"name":"a"},"resource":{"type":"h","id":"x"}}`, "subject.properties.actor"},
-		{`{"subject":{"type":"actor","id":"a"},"action":{"name":"a"},"resource":{"type":"h","id":"x"},"context":{"ttl_hours":"8"}}`, "context.ttl_hours"},
-		{`{"subject":{"type":"actor","id":"a"},"action":{"name":"a"},"resource":{"type":"h","id":"x"},"context":{"n":{"deep":1}}}`, "context.n"},
-		{`{"subject":{"type":"actor","id":"a"},"action":{"name":"a"},"resource":{"type":"h","id":"x","properties":{"p":[1]}}}`, "resource.properties.p"},
-		{`{"subject":{"type":"actor","id":"a"},"action":{"name":"a"},"resource":{"type":"h","id":"x"},"extra":1}`, "extra"},
+		{`{"subject":{"type":"actor","id":"a"},"action":{"name":"a"},"resource":{"type":"h"}}`, "resource.id"},
+		{`{"subject":{"type":"actor","id":"a"},"resource":{"type":"h","id":"x"}}`, "action"},
+		{`{"subject":{"type":"actor","id":7},"action":{"name":"a"},"resource":{"type":"h","id":"x"}}`, "subject.id"},
+		{`{"subject":{"type":"actor","id":"a","id":"b"},"action":{"name":"a"},"resource":{"type":"h","id":"x"}}`, "subject.id"},
+		{`{"subject":{"type":"actor","id":"a"},"action":{"name":"a"},"resource":{"type":"h","id":"x"},"context":{"a":[[[[[[[[[1]]]]]]]]]}}`, "context.a[0][0][0][0][0][0][0]"},
+		{`{"subject":{"type":"actor","id":"a"},"action":{"name":"a","properties":[]},"resource":{"type":"h","id":"x"}}`, "action.properties"},
 		{"{\"subject\":{\"type\":\"actor\",\"id\":\"iam:a\xff\"},\"action\":{\"name\":\"a\"},\"resource\":{\"type\":\"h\",\"id\":\"x\"}}", "body"},
+		{`not json`, "body"},
 	} {
 		_, err := DecodeEvaluation([]byte(tc.body))
 		var fe *FieldError
@@ -57,7 +63,7 @@ func FuzzDecodeEvaluation(f *testing.F) {
 	f.Add([]byte(`{"subject":{"type":"u","id":"b","properties":{"actor":"a"}},"action":{"name":"n"},"resource":{"type":"h","id":"x","properties":{"principal":"p"}}}`))
 	f.Add([]byte(`{}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req, err := DecodeEvaluation(body)
+		ev, err := DecodeEvaluation(body)
 		if err != nil {
 			var fe *FieldError
 			if !errors.As(err, &fe) || fe.Field == "" {
@@ -65,8 +71,42 @@ func FuzzDecodeEvaluation(f *testing.F) {
 			}
 			return
 		}
-		if req.Actor == "" || req.Subject == "" || req.Action == "" || req.Resource == "" {
-			t.Fatalf("mapped request lacks a member: %+v", req)
+		if ev.Subject.ID == "" || ev.Subject.Type == "" || ev.Action.Name == "" || ev.Resource.ID == "" || ev.Resource.Type == "" {
+			t.Fatalf("decoded request lacks a member: %+v", ev)
+		}
+		if req, err := ev.CheckRequest(); err == nil && req.Actor == "" {
+			t.Fatalf("mapped request lacks the actor: %+v", req)
 		}
 	})
+}
+
+// The specification asks a PDP to ignore members it does not know.
+func TestDecodeEvaluationIgnoresUnknownMembers(t *testing.T) {
+	ev, err := DecodeEvaluation([]byte(`{"subject":{"type":"user","id":"alice","x":1},"action":{"name":"can_read"},"resource":{"type":"todo","id":"1"},"extra":{"a":[1]}}`))
+	if err != nil || ev.Subject.ID != "alice" {
+		t.Fatalf("%+v, %v", ev, err)
+	}
+}
+
+func TestDecodeEvaluationsDefaultsAndOverrides(t *testing.T) {
+	items, sem, single, err := DecodeEvaluations([]byte(`{"subject":{"type":"user","id":"alice"},"action":{"name":"can_read"},
+		"options":{"evaluations_semantic":"deny_on_first_deny"},
+		"evaluations":[{"resource":{"type":"todo","id":"1"}},{"action":{"name":"can_delete"},"resource":{"type":"todo","id":"2"},"subject":{"type":"user","id":"bob"}}]}`))
+	if err != nil || sem != DenyOnFirstDeny || single || len(items) != 2 {
+		t.Fatalf("%v %q %v %d", err, sem, single, len(items))
+	}
+	if items[0].Subject.ID != "alice" || items[0].Action.Name != "can_read" || items[1].Subject.ID != "bob" || items[1].Action.Name != "can_delete" || items[1].Resource.ID != "2" {
+		t.Fatalf("%+v %+v", items[0], items[1])
+	}
+	for _, tc := range []struct{ body, field string }{
+		{`{"subject":{"type":"user","id":"a"},"action":{"name":"r"},"evaluations":[{"resource":{"type":"t","id":"1"}},{"resource":{"type":"t"}}]}`, "evaluations[1].resource.id"},
+		{`{"subject":{"type":"user","id":"a"},"action":{"name":"r"},"resource":{"type":"t","id":"1"},"options":{"evaluations_semantic":"first"}}`, "options.evaluations_semantic"},
+		{`{"subject":{"type":"user","id":"a"},"action":{"name":"r"}}`, "resource"},
+	} {
+		_, _, _, err := DecodeEvaluations([]byte(tc.body))
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != tc.field {
+			t.Errorf("%s: %v, want field %q", tc.body, err, tc.field)
+		}
+	}
 }

@@ -15,11 +15,6 @@ func requestShape() shape {
 	return shape{"actor": nil, "subject": nil, "action": nil, "principal": nil, "ttl_hours": nil, "resource": nil, "context": nil}
 }
 
-func evaluationShape() shape {
-	entity := shape{"type": nil, "id": nil, "properties": nil}
-	return shape{"subject": entity, "action": shape{"name": nil, "properties": nil}, "resource": entity, "context": nil}
-}
-
 const maxDepth = 32
 
 // checkKeys rejects what encoding/json lets through: member names that

@@ -65,6 +65,9 @@ type Decision struct {
 	// TTLHours is absent when the actor is unknown and the request named
 	// no TTL.
 	TTLHours *int64 `json:"ttl_hours,omitempty"`
+	// DataDigest names the entity data document of an AuthZEN decision;
+	// never part of the /v1/check envelope.
+	DataDigest string `json:"-"`
 }
 
 // NewDecisionID returns "decision:" and 16 lowercase hex digits read from

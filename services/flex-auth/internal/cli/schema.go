@@ -13,6 +13,7 @@ import (
 	"github.com/invopop/jsonschema"
 
 	"github.com/stellaops/authgate/services/flex-auth/internal/checkapi"
+	"github.com/stellaops/authgate/services/flex-auth/internal/entities"
 	"github.com/stellaops/authgate/services/flex-auth/internal/snapshot"
 )
 
@@ -35,6 +36,8 @@ func Schemas() (map[string][]byte, error) {
 			"Body of POST /v1/check. Unknown fields are rejected.", &checkapi.Request{}},
 		{"decision-envelope.schema.json", "flex-auth decision envelope",
 			"Answer of POST /v1/check.", &checkapi.Decision{}},
+		{"entities.schema.json", "flex-auth entity data",
+			"Subjects and resources by type and id with properties; read by flex-auth serve --data. Ids are unique per type.", &entities.File{}},
 		{"simulation-cases.schema.json", "flex-auth simulation case file",
 			"Cases for flex-auth policy simulate: check requests with the decision each must get.", &CaseFile{}},
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"sigs.k8s.io/yaml"
 )
 
 // TestSchemasMatchCommittedFiles regenerates the schemas into a temporary
@@ -19,7 +20,7 @@ func TestSchemasMatchCommittedFiles(t *testing.T) {
 		t.Fatalf("exit %d %s %s", code, out, errOut)
 	}
 	generated, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil || len(generated) != 4 {
+	if err != nil || len(generated) != 5 {
 		t.Fatalf("generated %v %v", generated, err)
 	}
 	committed, _ := filepath.Glob(filepath.Join(schemaDir, "*.schema.json"))
@@ -90,4 +91,17 @@ func TestSchemasAcceptTheOpsWardenFiles(t *testing.T) {
 	check("check-request.schema.json", req, true)
 	noActor, _ := jsonschema.UnmarshalJSON(bytes.NewReader([]byte(`{"subject":"x","extra":1}`)))
 	check("check-request.schema.json", noActor, false)
+
+	yamlDoc, err := os.ReadFile("../../../../configs/todo-app/entities.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := yaml.YAMLToJSON(yamlDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := jsonschema.UnmarshalJSON(bytes.NewReader(js))
+	check("entities.schema.json", ents, true)
+	noVersion, _ := jsonschema.UnmarshalJSON(bytes.NewReader([]byte(`{"subjects":[{"type":"user"}]}`)))
+	check("entities.schema.json", noVersion, false)
 }

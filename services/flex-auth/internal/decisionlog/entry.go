@@ -34,7 +34,13 @@ type Entry struct {
 	PolicyPackage  string
 	PolicyDigest   string
 	RegistryDigest string
-	Latency        time.Duration
+	// DataDigest names the entity data document, when one is loaded.
+	DataDigest string
+	// Results holds the ids a search answered (search entries only).
+	Results []string
+	// SearchResults is set on search entries, whose Results may be empty.
+	Search  bool
+	Latency time.Duration
 }
 
 // Line is the JSON shape of an entry, for readers of the log.
@@ -54,6 +60,8 @@ type Line struct {
 	PolicyPackage  string    `json:"policy_package"`
 	PolicyDigest   string    `json:"policy_digest"`
 	RegistryDigest string    `json:"registry_digest"`
+	DataDigest     string    `json:"data_digest,omitempty"`
+	Results        []string  `json:"results,omitempty"`
 	LatencyUS      int64     `json:"latency_us"`
 }
 
@@ -83,6 +91,19 @@ func (e *Entry) AppendJSON(dst []byte) []byte {
 	dst = jsonenc.StringField(dst, "policy_package", e.PolicyPackage)
 	dst = jsonenc.StringField(dst, "policy_digest", e.PolicyDigest)
 	dst = jsonenc.StringField(dst, "registry_digest", e.RegistryDigest)
+	if e.DataDigest != "" {
+		dst = jsonenc.StringField(dst, "data_digest", e.DataDigest)
+	}
+	if e.Search {
+		dst = append(jsonenc.Field(dst, "results"), '[')
+		for i, r := range e.Results {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = jsonenc.String(dst, r)
+		}
+		dst = append(dst, ']')
+	}
 	dst = jsonenc.IntField(dst, "latency_us", e.Latency.Microseconds())
 	return append(dst, '}', '\n')
 }

@@ -131,6 +131,22 @@ func (l *Log) TornBytes() int64 { return l.torn.Load() }
 func (l *Log) Append(e *Entry) error {
 	p := l.pool.Get().(*pending)
 	p.line = e.AppendJSON(p.line[:0])
+	return l.append(p)
+}
+
+// AppendAll writes every entry of es in one write (one fsync), in order,
+// and returns once they are written as the sync mode requires: the
+// entries of a batch evaluation or a search are durable together.
+func (l *Log) AppendAll(es []Entry) error {
+	p := l.pool.Get().(*pending)
+	p.line = p.line[:0]
+	for i := range es {
+		p.line = es[i].AppendJSON(p.line)
+	}
+	return l.append(p)
+}
+
+func (l *Log) append(p *pending) error {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()

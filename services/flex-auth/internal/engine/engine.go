@@ -14,14 +14,22 @@ import (
 
 	"github.com/stellaops/authgate/pkg/policy"
 	"github.com/stellaops/authgate/services/flex-auth/internal/checkapi"
+	"github.com/stellaops/authgate/services/flex-auth/internal/entities"
 	"github.com/stellaops/authgate/services/flex-auth/internal/snapshot"
 )
 
-// Pair is one loaded snapshot and policy package, immutable once built.
+// Pair is one loaded snapshot, its policy packages and the optional
+// entity data, immutable once built.
 type Pair struct {
 	Snapshot *snapshot.Snapshot
-	Policy   *policy.Package
+	// Policy is the first package loaded (the only one, usually).
+	Policy *policy.Package
+	// Packages lists every package in load order.
+	Packages []*policy.Package
+	// Data is the entity data document, or nil.
+	Data     *entities.Data
 	LoadedAt time.Time
+	routes   routes
 }
 
 // Reload results, the values of the result label of the reloads metric.
@@ -33,8 +41,13 @@ const (
 // Config configures an Engine.
 type Config struct {
 	RegistryFile string
-	PolicyFile   string
-	Now          func() time.Time
+	// PolicyFile is one package file or a directory of *.md packages;
+	// PolicyFiles adds more of either.
+	PolicyFile  string
+	PolicyFiles []string
+	// DataFile is the optional entity data document.
+	DataFile string
+	Now      func() time.Time
 	// OnReload is called after every reload attempt (the initial load
 	// included) with ReloadSuccess or ReloadFailure.
 	OnReload func(result string, err error)
@@ -79,20 +92,55 @@ func New(cfg Config) (*Engine, error) {
 	return e, nil
 }
 
-// Load reads and validates both files.
+func (c *Config) policies() []string {
+	var out []string
+	if c.PolicyFile != "" {
+		out = append(out, c.PolicyFile)
+	}
+	return append(out, c.PolicyFiles...)
+}
+
+func (c *Config) files() []string {
+	out := append([]string{c.RegistryFile}, c.policies()...)
+	if c.DataFile != "" {
+		out = append(out, c.DataFile)
+	}
+	return out
+}
+
+// Load reads and validates a snapshot and one policy package.
 func Load(registryFile, policyFile string, now time.Time) (*Pair, error) {
-	snap, serr := snapshot.LoadFile(registryFile)
+	return LoadSet(Config{RegistryFile: registryFile, PolicyFile: policyFile}, now)
+}
+
+// LoadSet reads and validates every file cfg names: the snapshot, the
+// packages (each file, or each *.md file of a directory) and the entity
+// data, and checks that no two packages decide the same request.
+func LoadSet(cfg Config, now time.Time) (*Pair, error) {
+	snap, serr := snapshot.LoadFile(cfg.RegistryFile)
 	if serr != nil {
-		serr = fmt.Errorf("registry %s: %w", registryFile, serr)
+		serr = fmt.Errorf("registry %s: %w", cfg.RegistryFile, serr)
 	}
-	pkg, perr := policy.LoadFile(policyFile)
-	if perr != nil {
-		perr = fmt.Errorf("policy %s: %w", policyFile, perr)
+	var data *entities.Data
+	var derr error
+	if cfg.DataFile != "" {
+		if data, derr = entities.LoadFile(cfg.DataFile); derr != nil {
+			derr = fmt.Errorf("data %s: %w", cfg.DataFile, derr)
+		}
 	}
-	if err := errors.Join(serr, perr); err != nil {
+	var pdata policy.Data
+	if data != nil {
+		pdata = data
+	}
+	pkgs, perr := loadPackages(cfg.policies(), pdata)
+	if err := errors.Join(serr, derr, perr); err != nil {
 		return nil, err
 	}
-	return &Pair{Snapshot: snap, Policy: pkg, LoadedAt: now}, nil
+	rt, err := newRoutes(pkgs)
+	if err != nil {
+		return nil, err
+	}
+	return &Pair{Snapshot: snap, Policy: pkgs[0], Packages: pkgs, Data: data, LoadedAt: now, routes: rt}, nil
 }
 
 // Reload reads both files and makes them active together. On failure the
@@ -101,7 +149,7 @@ func (e *Engine) Reload() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := e.cfg.Now()
-	p, err := Load(e.cfg.RegistryFile, e.cfg.PolicyFile, now)
+	p, err := LoadSet(e.cfg, now)
 	e.status.Reloads++
 	result := ReloadSuccess
 	if err != nil {
@@ -141,6 +189,21 @@ func (e *Engine) View() View {
 // with the package's default reason; the error is returned alongside so
 // that it can be counted.
 func (p *Pair) Decide(in *checkapi.Request) (checkapi.Decision, error) {
+	pkg := p.Policy
+	if len(p.Packages) > 1 {
+		action := in.Action
+		if action == "" {
+			action = checkapi.DefaultAction
+		}
+		pkg = p.routes.find(action, "")
+	}
+	if pkg == nil || pkg.Shape() != policy.ShapeCheck {
+		return p.noPackage(in), nil
+	}
+	return p.decideWith(pkg, in)
+}
+
+func (p *Pair) decideWith(pkg *policy.Package, in *checkapi.Request) (checkapi.Decision, error) {
 	actor, _ := p.Snapshot.Lookup(in.Actor)
 	r := policy.Request{
 		Actor: in.Actor, Subject: in.Subject, Action: in.Action, Principal: in.Principal,
@@ -150,15 +213,15 @@ func (p *Pair) Decide(in *checkapi.Request) (checkapi.Decision, error) {
 		r.TTLHours, r.HasTTL = *in.TTLHours, true
 	}
 	r.ApplyDefaults(actor)
-	d, err := p.Policy.Evaluate(&r, actor)
+	d, err := pkg.Evaluate(&r, actor)
 	if err != nil || !d.Effect.Valid() {
 		d.Effect = policy.EffectDeny
 	}
 	out := checkapi.Decision{
 		Effect:    string(d.Effect),
 		Reason:    d.Reason,
-		Backend:   p.Policy.Backend(),
-		Policy:    checkapi.PolicyRef{Package: p.Policy.Name(), Version: p.Policy.Version(), Digest: p.Policy.Digest()},
+		Backend:   pkg.Backend(),
+		Policy:    checkapi.PolicyRef{Package: pkg.Name(), Version: pkg.Version(), Digest: pkg.Digest()},
 		Registry:  checkapi.RegistryRef{Digest: p.Snapshot.Digest()},
 		Actor:     r.Actor,
 		Subject:   r.Subject,

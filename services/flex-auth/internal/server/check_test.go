@@ -18,7 +18,9 @@ func TestInvalidUTF8IsRejected(t *testing.T) {
 	} {
 		t.Run(tc.route, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, tc.route, strings.NewReader(tc.body)))
+			req := httptest.NewRequest(http.MethodPost, tc.route, strings.NewReader(tc.body))
+			req.Header.Set("Content-Type", "application/json")
+			h.ServeHTTP(rec, req)
 			if rec.Code != http.StatusBadRequest {
 				t.Fatalf("status %d, want 400: %s", rec.Code, rec.Body)
 			}

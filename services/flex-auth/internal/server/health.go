@@ -5,15 +5,20 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/stellaops/authgate/pkg/policy"
 )
 
 // Health is the body of GET /healthz.
 type Health struct {
 	// Status is "ok", or "degraded" when the last reload failed or the
 	// decision log's last write failed (the service still answers).
-	Status      string           `json:"status"`
-	Registry    HealthRegistry   `json:"registry"`
-	Policy      HealthPolicy     `json:"policy"`
+	Status   string         `json:"status"`
+	Registry HealthRegistry `json:"registry"`
+	Policy   HealthPolicy   `json:"policy"`
+	// Packages lists every loaded package (Policy is the first).
+	Packages    []HealthPackage  `json:"packages"`
+	Data        *HealthData      `json:"data,omitempty"`
 	Reload      HealthReload     `json:"reload"`
 	DecisionLog HealthDecisonLog `json:"decision_log"`
 }
@@ -30,6 +35,21 @@ type HealthPolicy struct {
 	Version string `json:"version"`
 	Digest  string `json:"digest"`
 	Backend string `json:"backend"`
+}
+
+// HealthPackage describes one loaded package and what it decides.
+type HealthPackage struct {
+	HealthPolicy
+	File    string          `json:"file"`
+	Request string          `json:"request"`
+	Decides *policy.Decides `json:"decides,omitempty"`
+}
+
+// HealthData describes the entity data document.
+type HealthData struct {
+	Digest    string `json:"digest"`
+	Subjects  int    `json:"subjects"`
+	Resources int    `json:"resources"`
 }
 
 // HealthReload describes the reloads so far.
@@ -58,6 +78,15 @@ func (s *Server) health(c echo.Context) error {
 			Digest: p.Policy.Digest(), Backend: p.Policy.Backend()},
 		Reload:      HealthReload{LastReload: st.LastReload, LastError: st.LastReloadError, Reloads: st.Reloads, Failures: st.Failures},
 		DecisionLog: HealthDecisonLog{Sync: string(s.deps.LogSync)},
+	}
+	for _, pkg := range p.Packages {
+		h.Packages = append(h.Packages, HealthPackage{
+			HealthPolicy: HealthPolicy{Package: pkg.Name(), Version: pkg.Version(), Digest: pkg.Digest(), Backend: pkg.Backend()},
+			File:         pkg.File(), Request: pkg.Shape(), Decides: pkg.Decides(),
+		})
+	}
+	if p.Data != nil {
+		h.Data = &HealthData{Digest: p.Data.Digest(), Subjects: p.Data.Subjects(), Resources: p.Data.Resources()}
 	}
 	if st.LastReloadError != "" {
 		h.Status = "degraded"

@@ -22,12 +22,19 @@ import (
 
 // Routes served.
 const (
-	RouteCheck    = "/v1/check"
-	RouteAuthZEN  = "/access/v1/evaluation"
-	RouteHealth   = "/healthz"
-	RouteReady    = "/readyz"
-	RouteMetrics  = "/metrics"
-	jsonMediaType = "application/json"
+	RouteCheck          = "/v1/check"
+	RouteAuthZEN        = "/access/v1/evaluation"
+	RouteEvaluations    = "/access/v1/evaluations"
+	RouteSearchSubject  = "/access/v1/search/subject"
+	RouteSearchResource = "/access/v1/search/resource"
+	RouteSearchAction   = "/access/v1/search/action"
+	RouteConfiguration  = "/.well-known/authzen-configuration"
+	// HeaderRequestID is echoed on every AuthZEN answer.
+	HeaderRequestID = "X-Request-ID"
+	RouteHealth     = "/healthz"
+	RouteReady      = "/readyz"
+	RouteMetrics    = "/metrics"
+	jsonMediaType   = "application/json"
 )
 
 // Deps are what the server needs.
@@ -70,7 +77,13 @@ func New(d Deps) (*Server, *echo.Echo) {
 		guard = append(guard, d.Guard)
 	}
 	e.POST(RouteCheck, s.check, guard...)
-	e.POST(RouteAuthZEN, s.authzen, guard...)
+	az := append([]echo.MiddlewareFunc{authzenProtocol}, guard...)
+	e.POST(RouteAuthZEN, s.authzen, az...)
+	e.POST(RouteEvaluations, s.evaluations, az...)
+	e.POST(RouteSearchSubject, s.search(checkapi.SearchSubject), az...)
+	e.POST(RouteSearchResource, s.search(checkapi.SearchResource), az...)
+	e.POST(RouteSearchAction, s.search(checkapi.SearchAction), az...)
+	e.GET(RouteConfiguration, s.configuration, authzenProtocol)
 	e.GET(RouteHealth, s.health)
 	e.GET(RouteReady, s.readyz)
 	return s, e

@@ -1,0 +1,183 @@
+package server
+
+import (
+	"net/http"
+	"slices"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/stellaops/authgate/pkg/policy"
+	"github.com/stellaops/authgate/services/flex-auth/internal/checkapi"
+	"github.com/stellaops/authgate/services/flex-auth/internal/decisionlog"
+	"github.com/stellaops/authgate/services/flex-auth/internal/engine"
+)
+
+// search answers POST /access/v1/search/{kind}: it evaluates every
+// candidate (the entities of the asked type in the entity data, or the
+// actions the packages name exactly) from the page offset on, keeps those
+// allowed, and logs the search (request, package, returned ids) before
+// answering.
+func (s *Server) search(kind string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		body, release, err := s.readBody(c)
+		if err != nil {
+			return err
+		}
+		defer release()
+		q, err := checkapi.DecodeSearch(kind, body)
+		if err != nil {
+			return err
+		}
+		pair := s.deps.Engine.Active()
+		offset, err := q.Offset(pair.State())
+		if err != nil {
+			return err
+		}
+		start := s.deps.Now()
+		cands := candidates(pair, kind, q)
+		res := checkapi.SearchResponse{Results: []checkapi.SearchResult{}}
+		var ids []string
+		var last checkapi.Decision
+		limit := q.Limit()
+		next := offset
+		for ; next < len(cands) && len(res.Results) < limit; next++ {
+			ev := probe(kind, q, cands[next])
+			d, evalErr, badReq := pair.DecideAuthZEN(ev)
+			if badReq != nil {
+				return badReq
+			}
+			if evalErr != nil {
+				s.deps.Metrics.EvalError()
+			}
+			if d.Policy.Package != "" {
+				last = d
+			}
+			if d.Effect != "allow" {
+				continue
+			}
+			res.Results = append(res.Results, result(kind, ev))
+			ids = append(ids, cands[next])
+		}
+		if next < len(cands) {
+			res.Page.NextToken = checkapi.PageToken(next, pair.State())
+		}
+		res.Page.Count = len(res.Results)
+		e := decisionlog.Entry{
+			Time: start, DecisionID: s.ids.New(), Endpoint: "/access/v1/search/" + kind,
+			Subject: entityKey(q.Subject), Action: actionName(q.Action), Resource: entityKey(q.Resource),
+			Effect: "allow", Reason: "search", Backend: last.Backend,
+			PolicyPackage: last.Policy.Package, PolicyDigest: last.Policy.Digest, RegistryDigest: pair.Snapshot.Digest(),
+			DataDigest: pair.DataDigest(), Search: true, Results: ids, Latency: s.deps.Now().Sub(start),
+		}
+		if len(ids) == 0 {
+			e.Effect = "deny"
+		}
+		if err := s.record(c.Request().Context(), start, []decisionlog.Entry{e}); err != nil {
+			return err
+		}
+		res.Context = map[string]any{"decision_id": e.DecisionID}
+		if pair.Data != nil {
+			res.Context["data"] = checkapi.DataRef{Digest: pair.DataDigest()}
+		}
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return c.JSON(http.StatusOK, res)
+	}
+}
+
+// candidates lists what a search tries, in a stable order.
+func candidates(pair *engine.Pair, kind string, q *checkapi.Search) []string {
+	switch kind {
+	case checkapi.SearchSubject:
+		if pair.Data == nil {
+			return nil
+		}
+		return pair.Data.SubjectIDs(q.Subject.Type)
+	case checkapi.SearchResource:
+		if pair.Data == nil {
+			return nil
+		}
+		return pair.Data.ResourceIDs(q.Resource.Type)
+	}
+	var out []string
+	for _, p := range pair.Packages {
+		if d := p.Decides(); d != nil {
+			for _, a := range d.ExactActions() {
+				if len(d.ResourceTypes) == 0 || slices.Contains(d.ResourceTypes, q.Resource.Type) {
+					out = append(out, a)
+				}
+			}
+		} else if p.Shape() == policy.ShapeCheck && pair.Route(checkapi.DefaultAction, q.Resource.Type) == p {
+			out = append(out, checkapi.DefaultAction)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// probe is the evaluation of one candidate: the searched member replaced
+// by the candidate (with its properties from the entity data).
+func probe(kind string, q *checkapi.Search, cand string) *checkapi.Evaluation {
+	ev := &checkapi.Evaluation{Subject: q.Subject, Action: q.Action, Resource: q.Resource, Context: q.Context}
+	switch kind {
+	case checkapi.SearchSubject:
+		ev.Subject = &checkapi.Entity{Type: q.Subject.Type, ID: cand, Properties: q.Subject.Properties}
+	case checkapi.SearchResource:
+		ev.Resource = &checkapi.Entity{Type: q.Resource.Type, ID: cand, Properties: q.Resource.Properties}
+	default:
+		ev.Action = &checkapi.Action{Name: cand}
+	}
+	return ev
+}
+
+func result(kind string, ev *checkapi.Evaluation) checkapi.SearchResult {
+	switch kind {
+	case checkapi.SearchSubject:
+		return checkapi.SearchResult{Type: ev.Subject.Type, ID: ev.Subject.ID}
+	case checkapi.SearchResource:
+		return checkapi.SearchResult{Type: ev.Resource.Type, ID: ev.Resource.ID}
+	}
+	return checkapi.SearchResult{Name: ev.Action.Name}
+}
+
+func entityKey(e *checkapi.Entity) string {
+	if e == nil {
+		return ""
+	}
+	if e.ID == "" {
+		return e.Type
+	}
+	return e.Type + ":" + e.ID
+}
+
+func actionName(a *checkapi.Action) string {
+	if a == nil {
+		return ""
+	}
+	return a.Name
+}
+
+// Configuration is the AuthZEN PDP metadata (GET
+// /.well-known/authzen-configuration).
+type Configuration struct {
+	PolicyDecisionPoint       string `json:"policy_decision_point"`
+	AccessEvaluationEndpoint  string `json:"access_evaluation_endpoint"`
+	AccessEvaluationsEndpoint string `json:"access_evaluations_endpoint"`
+	SearchSubjectEndpoint     string `json:"search_subject_endpoint"`
+	SearchResourceEndpoint    string `json:"search_resource_endpoint"`
+	SearchActionEndpoint      string `json:"search_action_endpoint"`
+}
+
+// configuration names this instance's endpoints as absolute URLs on the
+// scheme and host the caller used.
+func (s *Server) configuration(c echo.Context) error {
+	base := c.Scheme() + "://" + c.Request().Host
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, Configuration{
+		PolicyDecisionPoint:       base,
+		AccessEvaluationEndpoint:  base + RouteAuthZEN,
+		AccessEvaluationsEndpoint: base + RouteEvaluations,
+		SearchSubjectEndpoint:     base + RouteSearchSubject,
+		SearchResourceEndpoint:    base + RouteSearchResource,
+		SearchActionEndpoint:      base + RouteSearchAction,
+	})
+}
