@@ -31,8 +31,9 @@ var developmentPackages = []string{
 
 // TestProductionBinariesLinkNoDevelopmentCode lists the packages each
 // shipped binary links (go list -deps, as the build and the images see
-// them) and fails on any development package. dpop-proof is a client
-// tool: it must not link server code either.
+// them) and fails on any development package. dpop-proof and
+// registry-token-helper are client tools: they must not link server code
+// either.
 func TestProductionBinariesLinkNoDevelopmentCode(t *testing.T) {
 	root, err := proctest.ModuleRoot()
 	if err != nil {
@@ -53,6 +54,7 @@ func TestProductionBinariesLinkNoDevelopmentCode(t *testing.T) {
 		{"./services/registry-token", developmentPackages},
 		{"./services/flex-auth", developmentPackages},
 		{"./services/registry-token/cmd/dpop-proof", append(append([]string{}, developmentPackages...), serverCode...)},
+		{"./services/registry-token/cmd/registry-token-helper", append(append([]string{}, developmentPackages...), serverCode...)},
 	} {
 		t.Run(strings.TrimPrefix(c.pkg, "./services/"), func(t *testing.T) {
 			cmd := exec.Command("go", "list", "-deps", c.pkg)
