@@ -1,7 +1,6 @@
 package authority
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -11,22 +10,21 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jws"
+	"github.com/stellaops/authgate/pkg/jwks"
 )
 
 // Validation errors. Each wraps nothing that came from the token, so the
 // messages are safe to log; callers map them with errors.Is.
 var (
-	ErrNotReady          = errors.New("authority keys not loaded yet")
-	ErrMalformed         = errors.New("optok is not a well-formed JWS")
-	ErrAlgorithm         = errors.New("optok algorithm not allowed")
-	ErrUnknownKey        = errors.New("optok signed by an unknown key")
-	ErrSignature         = errors.New("optok signature invalid")
+	ErrNotReady          = jwks.ErrNotReady
+	ErrMalformed         = jwks.ErrMalformed
+	ErrAlgorithm         = jwks.ErrAlgorithm
+	ErrUnknownKey        = jwks.ErrUnknownKey
+	ErrSignature         = jwks.ErrSignature
 	ErrIssuer            = errors.New("optok issuer mismatch")
 	ErrAudience          = errors.New("optok audience mismatch")
-	ErrExpired           = errors.New("optok expired")
-	ErrNotYetValid       = errors.New("optok not yet valid")
+	ErrExpired           = jwks.ErrExpired
+	ErrNotYetValid       = jwks.ErrNotYetValid
 	ErrInsufficientScope = errors.New("optok lacks a required scope")
 	// ErrLifetime: exp - iat is longer than authority.maxTokenLifetime,
 	// or iat is missing while that limit is set.
@@ -56,12 +54,6 @@ type OpTok struct {
 // Bound reports whether the token carries a sender constraint.
 func (t *OpTok) Bound() bool { return t.JKT != "" || t.X5T != "" }
 
-type joseHeader struct {
-	Alg  string          `json:"alg"`
-	Kid  string          `json:"kid"`
-	Crit json.RawMessage `json:"crit"`
-}
-
 type audience []string
 
 func (a *audience) UnmarshalJSON(b []byte) error {
@@ -82,12 +74,10 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 }
 
 type claims struct {
-	Iss     string          `json:"iss"`
-	Sub     string          `json:"sub"`
-	Aud     audience        `json:"aud"`
-	Exp     *json.Number    `json:"exp"`
-	Nbf     *json.Number    `json:"nbf"`
-	Iat     *json.Number    `json:"iat"`
+	Iss string   `json:"iss"`
+	Sub string   `json:"sub"`
+	Aud audience `json:"aud"`
+	jwks.TimeClaims
 	Scope   string          `json:"scope"`
 	Scp     json.RawMessage `json:"scp"`
 	Plan    string          `json:"stellaops:plan"`
@@ -132,61 +122,24 @@ func (c *Client) Validate(ctx context.Context, raw string) (*OpTok, error) {
 }
 
 func (c *Client) verify(ctx context.Context, raw string, now time.Time) (*OpTok, error) {
-	parts := strings.Split(raw, ".")
-	if len(parts) != 3 || parts[2] == "" {
-		return nil, ErrMalformed
-	}
-	hb, err := base64.RawURLEncoding.DecodeString(parts[0])
-	if err != nil {
-		return nil, ErrMalformed
-	}
-	var h joseHeader
-	if err := json.Unmarshal(hb, &h); err != nil {
-		return nil, ErrMalformed
-	}
-	if !asymmetric(h.Alg) {
-		return nil, fmt.Errorf("%w: %q", ErrAlgorithm, h.Alg)
-	}
-	if len(h.Crit) > 0 {
-		return nil, fmt.Errorf("%w: crit header not understood", ErrMalformed)
-	}
-	if h.Kid == "" {
-		return nil, fmt.Errorf("%w: no kid", ErrUnknownKey)
-	}
-	key, err := c.key(ctx, h.Kid)
+	v, err := c.keys.Verify(ctx, raw)
 	if err != nil {
 		return nil, err
 	}
-	if ka := key.Algorithm(); ka != nil && ka.String() != "" && ka.String() != h.Alg {
-		return nil, fmt.Errorf("%w: key is for %s", ErrAlgorithm, ka)
-	}
-	payload, err := jws.Verify([]byte(raw), jws.WithKey(jwa.SignatureAlgorithm(h.Alg), key))
-	if err != nil {
-		return nil, ErrSignature
-	}
 	var cl claims
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.UseNumber()
-	if err := dec.Decode(&cl); err != nil {
+	if err := json.Unmarshal(v.Payload, &cl); err != nil {
 		return nil, fmt.Errorf("%w: claims", ErrMalformed)
 	}
 	tok, err := c.checkClaims(&cl, now)
 	if err != nil {
 		return nil, err
 	}
-	tok.kid = h.Kid
+	tok.kid = v.Kid
 	return tok, nil
 }
 
 // published reports whether the current JWKS still holds kid.
-func (c *Client) published(kid string) bool {
-	set := c.current()
-	if set == nil {
-		return false
-	}
-	_, ok := (*set).LookupKeyID(kid)
-	return ok
-}
+func (c *Client) published(kid string) bool { return c.keys.Published(kid) }
 
 func (c *Client) checkClaims(cl *claims, now time.Time) (*OpTok, error) {
 	if cl.Iss != c.cfg.Issuer {
@@ -198,23 +151,17 @@ func (c *Client) checkClaims(cl *claims, now time.Time) (*OpTok, error) {
 	if cl.Sub == "" {
 		return nil, fmt.Errorf("%w: no sub", ErrMalformed)
 	}
-	exp, ok := numericDate(cl.Exp)
-	if !ok {
-		return nil, fmt.Errorf("%w: no exp", ErrMalformed)
+	// exp is required; exp, nbf and iat must be JSON numbers.
+	times, err := cl.Check(now, c.cfg.ClockSkew)
+	switch {
+	case errors.Is(err, jwks.ErrNoExpiry) || errors.Is(err, jwks.ErrTimeClaim):
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	case err != nil:
+		return nil, err
 	}
-	skew := c.cfg.ClockSkew
-	if !now.Before(exp.Add(skew)) {
-		return nil, ErrExpired
-	}
-	if nbf, ok := numericDate(cl.Nbf); ok && nbf.After(now.Add(skew)) {
-		return nil, ErrNotYetValid
-	}
-	iat, hasIat := numericDate(cl.Iat)
-	if hasIat && iat.After(now.Add(skew)) {
-		return nil, ErrNotYetValid
-	}
+	exp, iat := times.Exp, times.Iat
 	if limit := c.cfg.MaxTokenLifetime; limit > 0 {
-		if !hasIat {
+		if iat.IsZero() {
 			return nil, fmt.Errorf("%w: no iat", ErrLifetime)
 		}
 		if life := exp.Sub(iat); life > limit {
@@ -263,27 +210,6 @@ func scopeList(scope string, scp json.RawMessage) ([]string, error) {
 		list = strings.Fields(s)
 	}
 	return append(out, list...), nil
-}
-
-func numericDate(n *json.Number) (time.Time, bool) {
-	if n == nil {
-		return time.Time{}, false
-	}
-	f, err := n.Float64()
-	if err != nil || f < 0 || f > 1e11 {
-		return time.Time{}, false
-	}
-	sec := int64(f)
-	return time.Unix(sec, int64((f-float64(sec))*1e9)), true
-}
-
-// asymmetric lists the accepted OpTok algorithms: never none or HMAC.
-func asymmetric(alg string) bool {
-	switch alg {
-	case "ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA":
-		return true
-	}
-	return false
 }
 
 func anyOf(have, want []string) bool {
