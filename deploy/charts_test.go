@@ -268,6 +268,10 @@ type registryTokenConfig struct {
 	Signing struct {
 		Issuer  string `json:"issuer"`
 		KeyFile string `json:"keyFile"`
+		Keys    []struct {
+			File         string `json:"file"`
+			PasswordFile string `json:"passwordFile"`
+		} `json:"keys"`
 	} `json:"signing"`
 	Registry struct {
 		Realm    string   `json:"realm"`
@@ -360,18 +364,31 @@ func TestRegistryTokenWiring(t *testing.T) {
 			if _, ok := cfg.Plans[cfg.DefaultPlan]; !ok {
 				t.Errorf("defaultPlan %q is not a plan", cfg.DefaultPlan)
 			}
-			// The signing key is a file from a Secret volume, never inline.
-			keyDir := filepath.Dir(cfg.Signing.KeyFile)
-			fromSecret := false
-			for _, m := range dep.Spec.Template.Spec.Containers[0].VolumeMounts {
-				for _, v := range dep.Spec.Template.Spec.Volumes {
-					if m.MountPath == keyDir && v.Name == m.Name && v.Secret != nil && v.Secret.SecretName != "" {
-						fromSecret = true
-					}
+			// The signing keys are files from Secret volumes, never inline:
+			// signing.keyFile, or each file of signing.keys (one Secret each).
+			files := []string{cfg.Signing.KeyFile}
+			if len(cfg.Signing.Keys) > 0 {
+				files = nil
+				for _, k := range cfg.Signing.Keys {
+					files = append(files, k.File)
 				}
 			}
-			if !fromSecret {
-				t.Errorf("signing.keyFile %s is not on a Secret volume", cfg.Signing.KeyFile)
+			secrets := map[string]bool{}
+			for _, f := range files {
+				secret := ""
+				for _, m := range dep.Spec.Template.Spec.Containers[0].VolumeMounts {
+					for _, v := range dep.Spec.Template.Spec.Volumes {
+						if m.MountPath == filepath.Dir(f) && v.Name == m.Name && v.Secret != nil && v.Secret.SecretName != "" {
+							secret = v.Secret.SecretName
+						}
+					}
+				}
+				if secret == "" {
+					t.Errorf("signing key %q is not on a Secret volume", f)
+				} else if secrets[secret] {
+					t.Errorf("two signing keys come from Secret %s", secret)
+				}
+				secrets[secret] = true
 			}
 			for _, cm := range render.Find[*corev1.ConfigMap](objs) {
 				for k, v := range cm.Data {

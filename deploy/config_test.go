@@ -1,9 +1,15 @@
 package deploy_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -50,17 +56,53 @@ func TestRenderedConfigLoads(t *testing.T) {
 					}
 				}
 			}
+			env := append(cleanEnv("REGISTRY_TOKEN_"),
+				"REGISTRY_TOKEN_AUTHORITY__REPLAYCACHE__REDISURL=redis://redis.redis.svc.cluster.local:6379/0")
+			if strings.Contains(data, signingKeysDir) {
+				// A key set: each key of its own, passwords as empty files.
+				data = withKeySet(t, dir, data)
+			} else {
+				env = append(env, "REGISTRY_TOKEN_SIGNING__KEYFILE="+sample, "REGISTRY_TOKEN_SIGNING__KEYPASSWORDFILE=")
+			}
 			if err := os.WriteFile(file, []byte(data), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			cmd := exec.Command(bin, "check-config", "--config", file)
-			cmd.Env = append(cleanEnv("REGISTRY_TOKEN_"),
-				"REGISTRY_TOKEN_SIGNING__KEYFILE="+sample,
-				"REGISTRY_TOKEN_SIGNING__KEYPASSWORDFILE=",
-				"REGISTRY_TOKEN_AUTHORITY__REPLAYCACHE__REDISURL=redis://redis.redis.svc.cluster.local:6379/0")
+			cmd.Env = env
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Errorf("registry-token check-config rejects the rendered config: %v\n%s\n--- config ---\n%s", err, out, data)
 			}
 		})
 	}
+}
+
+// signingKeysDir is where the chart mounts the Secrets of signing.keys.
+const signingKeysDir = "/etc/registry-token/signing-keys/"
+
+// withKeySet replaces the key files of a rendered signing.keys with fresh
+// keys in dir (PEM whatever the name: the loader detects PEM by content)
+// and password files with empty files.
+func withKeySet(t *testing.T, dir, data string) string {
+	t.Helper()
+	for _, m := range regexp.MustCompile(`(file|passwordFile): "(`+signingKeysDir+`[^"]+)"`).FindAllStringSubmatch(data, -1) {
+		local := filepath.Join(dir, strings.ReplaceAll(strings.TrimPrefix(m[2], signingKeysDir), "/", "_"))
+		var content []byte
+		if m[1] == "file" {
+			k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			der, err := x509.MarshalPKCS8PrivateKey(k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			content = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+			local += ".pem"
+		}
+		if err := os.WriteFile(local, content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		data = strings.ReplaceAll(data, `"`+m[2]+`"`, `"`+local+`"`)
+	}
+	return data
 }

@@ -4,6 +4,16 @@ Secrets never appear here: the signing key is a file mounted from a Secret,
 a Redis URL with credentials comes in through an environment variable.
 */}}
 {{- define "registry-token.config" -}}
+{{ include "registry-token.config.restart" . | trim }}
+{{ include "registry-token.config.live" . | trim }}
+{{- end }}
+
+{{/*
+The settings that change only at a restart (log, server, authority,
+reload; registry.realm is in the live part's section but also needs a
+restart). With reload.watch the pods' checksum/config covers only these.
+*/}}
+{{- define "registry-token.config.restart" -}}
 {{- if not (hasKey .Values.plans .Values.defaultPlan) }}
 {{- fail (printf "defaultPlan %q is not a key of plans" .Values.defaultPlan) }}
 {{- end }}
@@ -38,13 +48,52 @@ authority:
     backend: {{ .Values.replayCache.backend | quote }}
     redisUrl: {{ .Values.replayCache.redis.url | quote }}
     maxEntries: {{ .Values.replayCache.maxEntries | int64 }}
+reload:
+  watch: {{ .Values.reload.watch }}
+{{- end }}
+
+{{/*
+The settings a reload applies in operation: signing, registry.services,
+plans, defaultPlan, revokedLicenses, policy.
+*/}}
+{{- define "registry-token.config.live" -}}
+{{- if .Values.signing.keys }}
+{{- $active := 0 }}
+{{- $secrets := dict }}
+{{- range .Values.signing.keys }}
+{{- if eq .status "active" }}{{ $active = add1 $active }}{{ end }}
+{{- if hasKey $secrets .existingSecret }}
+{{- fail (printf "signing.keys: Secret %q is listed twice (one Secret per key)" .existingSecret) }}
+{{- end }}
+{{- $_ := set $secrets .existingSecret true }}
+{{- end }}
+{{- if ne $active 1 }}
+{{- fail (printf "signing.keys: exactly one key must be active, %d are" $active) }}
+{{- end }}
+{{- end }}
 signing:
   issuer: {{ .Values.signing.issuer | quote }}
+  {{- if .Values.signing.keys }}
+  keys:
+    {{- range .Values.signing.keys }}
+    {{- $dir := printf "%s/%s" (include "registry-token.signingKeysDir" $) .existingSecret }}
+    - file: {{ printf "%s/%s" $dir (.keyFileName | default "signing.pem") | quote }}
+      {{- if .keyPasswordKey }}
+      passwordFile: {{ printf "%s/%s" $dir .keyPasswordKey | quote }}
+      {{- end }}
+      keyId: {{ .keyId | default "" | quote }}
+      status: {{ .status | quote }}
+      {{- if .retiredAt }}
+      retiredAt: {{ .retiredAt | quote }}
+      {{- end }}
+    {{- end }}
+  {{- else }}
   keyFile: {{ printf "%s/%s" (include "registry-token.signingDir" .) .Values.signing.keyFileName | quote }}
   {{- if .Values.signing.keyPasswordKey }}
   keyPasswordFile: {{ printf "%s/%s" (include "registry-token.signingDir" .) .Values.signing.keyPasswordKey | quote }}
   {{- end }}
   keyId: {{ .Values.signing.keyId | quote }}
+  {{- end }}
   lifetime: {{ .Values.signing.lifetime }}
 registry:
   realm: {{ include "registry-token.realm" . | quote }}
@@ -68,4 +117,13 @@ policy:
   caFile: {{ printf "%s/%s" (include "registry-token.flexAuthCADir" .) .Values.flexAuth.caSecret.key | quote }}
   {{- end }}
 {{- end }}
+{{- end }}
+
+{{/* The pod annotation that rolls the pods when their configuration needs a restart. */}}
+{{- define "registry-token.configChecksum" -}}
+{{- if .Values.reload.watch -}}
+{{ print (include "registry-token.config.restart" .) (include "registry-token.realm" .) | sha256sum }}
+{{- else -}}
+{{ include "registry-token.config" . | sha256sum }}
+{{- end -}}
 {{- end }}

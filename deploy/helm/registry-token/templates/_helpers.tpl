@@ -78,5 +78,6 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/* Paths inside the container. */}}
 {{- define "registry-token.configPath" -}}/etc/registry-token/config/registry-token.yaml{{- end }}
 {{- define "registry-token.signingDir" -}}/etc/registry-token/signing{{- end }}
+{{- define "registry-token.signingKeysDir" -}}/etc/registry-token/signing-keys{{- end }}
 {{- define "registry-token.tlsDir" -}}/etc/registry-token/tls{{- end }}
 {{- define "registry-token.flexAuthCADir" -}}/etc/registry-token/flex-auth-ca{{- end }}

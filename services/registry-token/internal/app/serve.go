@@ -265,8 +265,8 @@ func warnSample(log *zap.Logger, key *signing.Key) {
 
 // newGate returns the flex-auth policy client, or nil when policy.url is
 // empty. A Gate interface holding a nil pointer would not be nil, hence
-// the interface return type. policy.caFile is read here, once: a
-// replaced CA bundle takes effect at the next start.
+// the interface return type. policy.caFile is read here, at start and at
+// each reload (buildState builds a new client whenever it is set).
 func newGate(log *zap.Logger, p config.Policy) (token.Gate, error) {
 	if !p.Enabled() {
 		log.Info("policy check disabled (policy.url is empty)")
