@@ -17,9 +17,9 @@ const DefaultRedisKeyPrefix = "dpop:jti:"
 const RedisEpochKey = "epoch"
 
 // RedisReplayCache is a ReplayCache shared by replicas through Redis. A
-// claim is one round trip: SET key 1 NX PXAT <expiresAt in ms>, so Redis
-// keeps each entry until the proof's own expiry and drops it after, and
-// GET of the epoch marker, read after the SET in the same pipeline.
+// claim is one round trip, one script run atomically (EVALSHA): SET key 1
+// NX PXAT <expiresAt in ms>, so Redis keeps each entry until the proof's
+// own expiry and drops it after, then GET of the epoch marker.
 //
 // The epoch marker (prefix + RedisEpochKey, no expiry) holds the Unix
 // milliseconds at which the first claim found it missing, that is since
@@ -59,6 +59,14 @@ func (c *RedisReplayCache) WithClock(now func() time.Time) *RedisReplayCache {
 	return c
 }
 
+// claimScript records a claim and reads the epoch marker after it:
+// {1 if the key was set else 0, the marker or nil}.
+var claimScript = redis.NewScript(`
+local set = redis.call('SET', KEYS[1], '1', 'NX', 'PXAT', ARGV[1])
+if set then set = 1 else set = 0 end
+return {set, redis.call('GET', KEYS[2])}
+`)
+
 // Claim implements ReplayCache.
 func (c *RedisReplayCache) Claim(ctx context.Context, key ReplayKey, expiresAt time.Time) error {
 	_, err := c.ClaimEpoch(ctx, key, expiresAt)
@@ -72,18 +80,24 @@ func (c *RedisReplayCache) ClaimEpoch(ctx context.Context, key ReplayKey, expire
 	if expiresAt.Sub(time.UnixMilli(ms)) > 0 {
 		ms++
 	}
-	pipe := c.client.Pipeline()
-	set := pipe.Do(ctx, "SET", c.prefix+key.String(), "1", "NX", "PXAT", ms)
-	get := pipe.Get(ctx, c.marker)
-	_, _ = pipe.Exec(ctx) // each command carries its own error
-	res, err := set.Text()
-	switch {
-	case errors.Is(err, redis.Nil):
-		err = ErrReplayed
-	case err != nil:
+	res, err := claimScript.Run(ctx, c.client, []string{c.prefix + key.String(), c.marker}, ms).Slice()
+	if err != nil {
 		return time.Time{}, fmt.Errorf("%w: %w", ErrReplayStore, err)
-	case res != "OK":
-		return time.Time{}, fmt.Errorf("%w: unexpected reply %q to SET", ErrReplayStore, res)
+	}
+	if len(res) != 2 {
+		return time.Time{}, fmt.Errorf("%w: unexpected claim reply %v", ErrReplayStore, res)
+	}
+	if set, _ := res[0].(int64); set != 1 {
+		err = ErrReplayed
+	}
+	get := redis.NewStringCmd(ctx)
+	switch m := res[1].(type) {
+	case nil:
+		get.SetErr(redis.Nil)
+	case string:
+		get.SetVal(m)
+	default:
+		return time.Time{}, fmt.Errorf("%w: unexpected epoch reply %v", ErrReplayStore, m)
 	}
 	epoch, gerr := c.epoch(ctx, get)
 	if gerr != nil {

@@ -87,8 +87,11 @@ func startWith(t *testing.T, a *authoritytest.Authority, extra string) string {
 	case err := <-done:
 		t.Fatalf("Run: %v", err)
 	}
-	for i := 0; get(t, base+"/readyz", nil) != 200; i++ {
-		if i > 500 {
+	// Ready once the Authority keys are loaded and the replay epoch's
+	// start-up window (dpop.clockSkew, plus up to 1s) has passed.
+	deadline := time.Now().Add(20 * time.Second)
+	for get(t, base+"/readyz", nil) != 200 {
+		if time.Now().After(deadline) {
 			t.Fatal("never ready")
 		}
 		time.Sleep(10 * time.Millisecond)

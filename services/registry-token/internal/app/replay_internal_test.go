@@ -62,17 +62,22 @@ func TestRedisReplayClaimFailsOnceAndClosed(t *testing.T) {
 	}()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	rc, closeRC, err := newReplayCache(ctx, config.ReplayCache{Backend: config.ReplayBackendRedis,
-		RedisURL: "redis://" + ln.Addr().String() + "/0"}, time.Now)
+	a := config.Defaults().Authority
+	a.ReplayCache = config.ReplayCache{Backend: config.ReplayBackendRedis, RedisURL: "redis://" + ln.Addr().String() + "/0"}
+	st, err := newReplayCache(ctx, a, time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer closeRC()
-	err = rc.Claim(ctx, dpop.NewReplayKey("jkt", "GET", "https://x/token", "jti-1"), time.Now().Add(time.Minute))
+	defer st.close()
+	if !st.readyAt.IsZero() {
+		t.Fatalf("readyAt %v with Redis unreachable at start, want none", st.readyAt)
+	}
+	before := conns.Load() // the epoch read at start
+	err = st.cache.Claim(ctx, dpop.NewReplayKey("jkt", "GET", "https://x/token", "jti-1"), time.Now().Add(time.Minute))
 	if !errors.Is(err, dpop.ErrReplayStore) {
 		t.Fatalf("claim error %v, want ErrReplayStore", err)
 	}
-	if n := conns.Load(); n != 1 {
+	if n := conns.Load() - before; n != 1 {
 		t.Fatalf("%d connections for one claim, want 1 (no retries)", n)
 	}
 }
@@ -81,16 +86,35 @@ func TestRedisReplayClaimFailsOnceAndClosed(t *testing.T) {
 func TestMemoryReplayCacheMaxEntries(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	rc, closeRC, err := newReplayCache(ctx, config.ReplayCache{Backend: config.ReplayBackendMemory, MaxEntries: 2}, time.Now)
+	a := config.Defaults().Authority
+	a.ReplayCache = config.ReplayCache{Backend: config.ReplayBackendMemory, MaxEntries: 2}
+	st, err := newReplayCache(ctx, a, time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer closeRC()
+	defer st.close()
+	rc := st.cache
 	exp := time.Now().Add(time.Minute)
 	for i, want := range []error{nil, nil, dpop.ErrReplayCacheFull} {
 		err := rc.Claim(ctx, dpop.NewReplayKey("jkt", "GET", "https://x/token", string(rune('a'+i))), exp)
 		if !errors.Is(err, want) {
 			t.Fatalf("claim %d: %v, want %v", i, err, want)
+		}
+	}
+}
+
+func TestReadyAfter(t *testing.T) {
+	base := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		epoch time.Time
+		want  time.Time
+	}{
+		{base, base.Add(5 * time.Second)},
+		{base.Add(time.Nanosecond), base.Add(6 * time.Second)},
+		{base.Add(999 * time.Millisecond), base.Add(6 * time.Second)},
+	} {
+		if got := readyAfter(tc.epoch, 5*time.Second); !got.Equal(tc.want) {
+			t.Errorf("readyAfter(%v) = %v, want %v", tc.epoch, got, tc.want)
 		}
 	}
 }

@@ -57,11 +57,11 @@ func serve(ctx context.Context, src source, cfg config.Config, keys *signing.Set
 	// Stores and clients.
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	replay, closeReplay, err := newReplayCache(runCtx, cfg.Authority.ReplayCache, now)
+	replay, err := newReplayCache(runCtx, cfg.Authority, now)
 	if err != nil {
 		return err
 	}
-	defer closeReplay()
+	defer replay.close()
 	authz := authority.New(authority.Config{
 		Issuer:               cfg.Authority.Issuer,
 		MetadataURL:          cfg.Authority.MetadataURL,
@@ -88,7 +88,8 @@ func serve(ctx context.Context, src source, cfg config.Config, keys *signing.Set
 		Algorithms:    cfg.Authority.DPoP.Algorithms,
 		MaxAge:        cfg.Authority.DPoP.MaxAge,
 		ClockSkew:     cfg.Authority.DPoP.ClockSkew,
-		Replay:        replay,
+		Replay:        replay.cache,
+		ReplayEpoch:   true,
 		Nonces:        nonces,
 		Now:           now,
 	})
@@ -118,7 +119,8 @@ func serve(ctx context.Context, src source, cfg config.Config, keys *signing.Set
 	// HTTP server.
 	var shuttingDown atomic.Bool
 	e := httpx.New(httpx.Options{Logger: log, Mapper: token.NewMapper(proofs.Algorithms(), basicRealm(cfg)), Metrics: metrics.Handler(), Now: now})
-	routes(e, reload, now, func() bool { return !shuttingDown.Load() && authz.Ready() })
+	// Not ready before fresh proofs pass the replay epoch check.
+	routes(e, reload, now, func() bool { return !shuttingDown.Load() && authz.Ready() && !now().Before(replay.readyAt) })
 	srv := httpx.NewServer(e, httpx.DefaultLimits)
 	srv.ErrorLog = zap.NewStdLog(log.Named("http"))
 	if cfg.Server.TLS.Enabled() {
@@ -135,9 +137,13 @@ func serve(ctx context.Context, src source, cfg config.Config, keys *signing.Set
 		zap.String("replay_cache", cfg.Authority.ReplayCache.Backend), zap.Bool("reload_watch", cfg.Reload.Watch)},
 		keyFields(keys, now())...)...)
 	if cfg.Authority.ReplayCache.Backend == config.ReplayBackendMemory {
-		log.Info("memory replay cache: above this many DPoP proofs per second new proofs are refused (replay_cache_full)",
-			zap.Int("max_proofs_per_second", cfg.Authority.ProofsPerSecond()),
-			zap.Int("max_entries", cfg.Authority.ReplayCache.MaxEntries))
+		log.Info("memory replay cache: above this many DPoP proofs per second new proofs are refused (replay_cache_full)", replay.logFields...)
+	} else {
+		log.Info("redis replay cache", replay.logFields...)
+	}
+	if !replay.readyAt.IsZero() {
+		log.Info("replay epoch: DPoP proofs dated before ready_at are refused (proof_before_replay_epoch); not ready until then",
+			zap.Time("ready_at", replay.readyAt))
 	}
 	// The Authority keys are fetched once everything else is in place.
 	go authz.Run(runCtx)

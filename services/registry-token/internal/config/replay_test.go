@@ -41,16 +41,3 @@ func TestReplayCacheMaxEntries(t *testing.T) {
 		})
 	}
 }
-
-// The documented capacity of one replica with the default proof window:
-// 262144 / 65 s.
-func TestProofsPerSecond(t *testing.T) {
-	a := config.Defaults().Authority
-	if got := a.ProofsPerSecond(); got != 4032 {
-		t.Fatalf("default capacity %d proofs/s, want 4032", got)
-	}
-	a.ReplayCache.MaxEntries = 1 << 20
-	if got := a.ProofsPerSecond(); got != 16131 {
-		t.Fatalf("capacity %d proofs/s, want 16131", got)
-	}
-}

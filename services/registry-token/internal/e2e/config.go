@@ -39,6 +39,9 @@ type ServiceConfig struct {
 	// LogLevel is log.level (default "warn": a decision line per request
 	// would dominate a load run).
 	LogLevel string
+	// RedisURL, when set, selects the redis replay cache
+	// (authority.replayCache); empty: the memory cache.
+	RedisURL string
 }
 
 // SigningKey is one entry of signing.keys.
@@ -76,7 +79,7 @@ func (c ServiceConfig) yamlDoc() ([]byte, error) {
 			"requiredScopes":       []string{"registry.token.issue"},
 			"senderConstraint":     "required",
 			"dpop":                 map[string]any{"maxAge": "60s", "clockSkew": "5s", "algorithms": []string{"ES256", "EdDSA"}},
-			"replayCache":          map[string]any{"backend": "memory"},
+			"replayCache":          c.replayCache(),
 		},
 		"signing": c.signing(),
 		"registry": map[string]any{
@@ -101,6 +104,13 @@ func (c ServiceConfig) signing() map[string]any {
 		s["keyFile"] = c.KeyFile
 	}
 	return s
+}
+
+func (c ServiceConfig) replayCache() map[string]any {
+	if c.RedisURL != "" {
+		return map[string]any{"backend": "redis", "redisUrl": c.RedisURL}
+	}
+	return map[string]any{"backend": "memory"}
 }
 
 // SigningIssuer is the iss of registry tokens in harness configs; the

@@ -40,6 +40,9 @@ type StackOptions struct {
 	StartTimeout time.Duration
 	// Watch sets reload.watch: UpdateConfig then reloads the service.
 	Watch bool
+	// RedisURL, when set, makes registry-token keep DPoP replay state in
+	// that Redis; empty: in memory.
+	RedisURL string
 	// Runner runs registry-token with args until ctx is done. The default
 	// is the real entry point in-process (app.Run); the load generator
 	// passes one that runs it as a child process, so that the server's
@@ -174,6 +177,7 @@ func (s *Stack) startService(ctx context.Context, opts StackOptions, keyFile str
 		KeyFile:         keyFile,
 		LogLevel:        opts.LogLevel,
 		Watch:           opts.Watch,
+		RedisURL:        opts.RedisURL,
 	}
 	if opts.TLS != nil {
 		scheme = "https"

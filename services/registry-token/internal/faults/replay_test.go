@@ -95,6 +95,10 @@ func TestReplicasShareReplayCache(t *testing.T) {
 		downFrom.Store(1 << 62)
 		stopping.Store(1 << 62)
 		downTo.Store(1 << 62)
+		// After Redis comes back empty, proofs are refused for clockSkew
+		// (5s) plus up to 1s of iat rounding, counted from the new epoch.
+		const epochWindow = 8 * time.Second
+		var epochRefusals atomic.Int64
 		var next atomic.Int64
 		ctx, cancel := context.WithTimeout(ctx, proctest.Pick(scale, 2*time.Minute, 10*time.Minute))
 		defer cancel()
@@ -142,6 +146,12 @@ func TestReplicasShareReplayCache(t *testing.T) {
 							fig.Lost()
 							t.Errorf("request %d refused before Redis went down: %.200s", i, an.Body)
 						}
+					case an.Err == nil && an.Status == http.StatusUnauthorized && an.Reason == "proof_before_replay_epoch" &&
+						an.Start.UnixNano() > downTo.Load() && an.At.UnixNano() < downTo.Load()+int64(epochWindow):
+						// The restarted Redis lost every entry: proofs dated
+						// before the new epoch + clockSkew are refused.
+						fig.Denied()
+						epochRefusals.Add(1)
 					default:
 						fig.Denied()
 						fig.Lost()
@@ -164,7 +174,7 @@ func TestReplicasShareReplayCache(t *testing.T) {
 		downTo.Store(restarting.UnixNano())
 		rd.Restart()
 		back := time.Now()
-		waitFor(t, 10*time.Second, "both replicas issue tokens again after Redis is back", func() bool {
+		waitFor(t, 10*time.Second+epochWindow, "both replicas issue tokens again after Redis is back", func() bool {
 			mu.Lock()
 			defer mu.Unlock()
 			return !firstOK[0].IsZero() && !firstOK[1].IsZero()
@@ -188,8 +198,11 @@ func TestReplicasShareReplayCache(t *testing.T) {
 				t.Errorf("%s exited", p.Name)
 			}
 		}
-		t.Logf("outage %s (Redis stopped, then restarted in %s); refused a=%v b=%v; recovery after Redis answered PING: %s",
-			restarting.Sub(stopped).Round(time.Millisecond), back.Sub(restarting).Round(time.Millisecond), refused[0], refused[1], recovery.Round(time.Millisecond))
+		if epochRefusals.Load() == 0 {
+			t.Error("no proof_before_replay_epoch refusal after Redis came back empty")
+		}
+		t.Logf("outage %s (Redis stopped, then restarted in %s); refused a=%v b=%v, then %d proofs dated before the new epoch; recovery after Redis answered PING: %s",
+			restarting.Sub(stopped).Round(time.Millisecond), back.Sub(restarting).Round(time.Millisecond), refused[0], refused[1], epochRefusals.Load(), recovery.Round(time.Millisecond))
 		fig.Log(t)
 	})
 }

@@ -2,9 +2,11 @@ package loadgen
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -44,6 +46,10 @@ type Stats struct {
 	Errors      int64 // transport errors and non-200 answers
 	// ByStatus counts answers by HTTP status (0: transport error).
 	ByStatus map[int]int64
+	// ByReason counts the failed requests by status and reason: "503
+	// replay_cache_full" (the problem's reason member), "0 transport"
+	// (no answer), "200 empty body".
+	ByReason map[string]int64
 	// Latency percentiles of successful requests, measured from sending
 	// the request to reading the whole body (proof signing excluded).
 	P50, P90, P99, Max time.Duration
@@ -75,6 +81,7 @@ func Drive(ctx context.Context, o DriveOptions) (Stats, error) {
 	type result struct {
 		lat       []time.Duration
 		byStatus  map[int]int64
+		byReason  map[string]int64
 		proofTime time.Duration
 		proofs    int64
 	}
@@ -87,6 +94,7 @@ func Drive(ctx context.Context, o DriveOptions) (Stats, error) {
 			defer wg.Done()
 			r := &results[w]
 			r.byStatus = map[int]int64{}
+			r.byReason = map[string]int64{}
 			r.lat = make([]time.Duration, 0, 1<<14)
 			c := o.Callers[w%len(o.Callers)]
 			for ctx.Err() == nil {
@@ -96,21 +104,24 @@ func Drive(ctx context.Context, o DriveOptions) (Stats, error) {
 				r.proofs++
 				if err != nil {
 					r.byStatus[0]++
+					r.byReason["0 proof signing failed"]++
 					continue
 				}
-				status, d := once(o.Client, target, c.OpTok, proof)
+				status, reason, d := once(o.Client, target, c.OpTok, proof)
 				if ctx.Err() != nil && status == 0 {
 					break // cancelled in flight: not an error of the service
 				}
 				r.byStatus[status]++
 				if status == http.StatusOK {
 					r.lat = append(r.lat, d)
+				} else {
+					r.byReason[fmt.Sprintf("%d %s", status, reason)]++
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	st := Stats{Connections: o.Connections, Elapsed: time.Since(start), ByStatus: map[int]int64{}}
+	st := Stats{Connections: o.Connections, Elapsed: time.Since(start), ByStatus: map[int]int64{}, ByReason: map[string]int64{}}
 	var all []time.Duration
 	var proofTime time.Duration
 	var proofs int64
@@ -121,6 +132,9 @@ func Drive(ctx context.Context, o DriveOptions) (Stats, error) {
 			if k != http.StatusOK {
 				st.Errors += v
 			}
+		}
+		for k, v := range r.byReason {
+			st.ByReason[k] += v
 		}
 		proofTime += r.proofTime
 		proofs += r.proofs
@@ -137,27 +151,46 @@ func Drive(ctx context.Context, o DriveOptions) (Stats, error) {
 	return st, nil
 }
 
-// once sends one request and returns its status (0 on a transport error)
-// and the time to the end of the body.
-func once(c *http.Client, target, tok, proof string) (int, time.Duration) {
+// once sends one request and returns its status (0 on a transport
+// error), the reason of a failure and the time to the end of the body.
+func once(c *http.Client, target, tok, proof string) (int, string, time.Duration) {
 	req, err := http.NewRequest(http.MethodGet, target, nil)
 	if err != nil {
-		return 0, 0
+		return 0, "bad request", 0
 	}
 	req.Header.Set("Authorization", "DPoP "+tok)
 	req.Header.Set("DPoP", proof)
 	t0 := time.Now()
 	resp, err := c.Do(req)
 	if err != nil {
-		return 0, 0
+		return 0, "transport", 0
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var problem struct {
+			Reason string `json:"reason"`
+			Error  string `json:"error"`
+		}
+		_ = json.NewDecoder(io.LimitReader(resp.Body, 16<<10)).Decode(&problem)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		reason := problem.Reason
+		if reason == "" {
+			reason = problem.Error
+		}
+		if reason == "" {
+			reason = "no problem body"
+		}
+		return resp.StatusCode, reason, time.Since(t0)
 	}
 	n, err := io.Copy(io.Discard, resp.Body)
-	_ = resp.Body.Close()
 	d := time.Since(t0)
-	if err != nil || (resp.StatusCode == http.StatusOK && n == 0) {
-		return 0, d
+	switch {
+	case err != nil:
+		return 0, "transport (body)", d
+	case n == 0:
+		return http.StatusOK, "empty body", d
 	}
-	return resp.StatusCode, d
+	return http.StatusOK, "", d
 }
 
 func pct(sorted []time.Duration, p float64) time.Duration {
@@ -170,8 +203,16 @@ func pct(sorted []time.Duration, p float64) time.Duration {
 
 // String renders the stats on a few lines.
 func (s Stats) String() string {
-	return fmt.Sprintf("connections=%d duration=%s ok=%d errors=%d tokens/s=%.0f p50=%s p90=%s p99=%s max=%s client-proof=%s statuses=%v",
+	reasons := ""
+	if len(s.ByReason) > 0 {
+		keys := slices.Sorted(maps.Keys(s.ByReason))
+		reasons = "\nerrors by status and reason:"
+		for _, k := range keys {
+			reasons += fmt.Sprintf("\n  %s: %d", k, s.ByReason[k])
+		}
+	}
+	return fmt.Sprintf("connections=%d duration=%s ok=%d errors=%d tokens/s=%.0f p50=%s p90=%s p99=%s max=%s client-proof=%s statuses=%v%s",
 		s.Connections, s.Elapsed.Round(time.Millisecond), s.OK, s.Errors, s.TokensPerSecond(),
 		s.P50.Round(10*time.Microsecond), s.P90.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond), s.Max.Round(10*time.Microsecond),
-		s.ProofCost.Round(time.Microsecond), s.ByStatus)
+		s.ProofCost.Round(time.Microsecond), s.ByStatus, reasons)
 }

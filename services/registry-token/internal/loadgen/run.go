@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -16,8 +18,9 @@ import (
 
 // Defaults and bounds of a load run.
 const (
-	DefaultDuration    = 15 * time.Second
-	MaxDuration        = 60 * time.Second
+	DefaultDuration = 15 * time.Second
+	// MaxDuration bounds a run: long enough for the 10-minute soak.
+	MaxDuration        = time.Hour
 	DefaultConnections = 32
 	// LoadScope is the scope every request asks for.
 	LoadScope = "repository:stella-ops/public/base:pull"
@@ -44,6 +47,11 @@ type Options struct {
 	Dir string
 	// Stderr receives the service's logs (default io.Discard).
 	Stderr io.Writer
+	// Replay is the replay cache backend: "memory" (default) or "redis".
+	// With "redis" and no RedisURL, a redis-server child is started (and
+	// its CPU and memory reported).
+	Replay   string
+	RedisURL string
 }
 
 // Report is the outcome of Run.
@@ -58,6 +66,18 @@ type Report struct {
 	// ServerCPU and ClientCPU are the CPU time used during the run by the
 	// server process and by the load generator (equal when in-process).
 	ServerCPU, ClientCPU time.Duration
+	// Redis describes the redis-server the run started, if any.
+	Redis *RedisFigures
+}
+
+// RedisFigures are the redis-server's costs over a run.
+type RedisFigures struct {
+	CPU time.Duration
+	// RSS is the process's resident set at the end; UsedMemoryPeak is
+	// Redis's own used_memory_peak.
+	RSS, UsedMemoryPeak int64
+	// Keys held at the end, and commands processed during the run.
+	Keys, Commands int64
 }
 
 // ServerCPUPerToken is ServerCPU / OK.
@@ -86,6 +106,21 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if o.Callers <= 0 {
 		o.Callers = o.Connections
 	}
+	var redisSrv *RedisServer
+	switch o.Replay {
+	case "", "memory":
+	case "redis":
+		if o.RedisURL == "" {
+			var err error
+			if redisSrv, err = StartRedis(ctx, o.Dir); err != nil {
+				return Report{}, err
+			}
+			defer redisSrv.Close()
+			o.RedisURL = redisSrv.URL
+		}
+	default:
+		return Report{}, fmt.Errorf("loadgen: replay backend %q is not memory or redis", o.Replay)
+	}
 	rep := Report{InProcess: o.Runner == nil}
 	pid := o.ServerPID
 	if pid == nil {
@@ -98,6 +133,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		Runner:      o.Runner,
 		Stderr:      o.Stderr,
 		LogLevel:    "warn",
+		RedisURL:    o.RedisURL,
 	})
 	if err != nil {
 		return rep, err
@@ -131,6 +167,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if err != nil {
 		return rep, err
 	}
+	redis0 := redisSample(redisSrv)
 	var maxRSS atomic.Int64
 	sampleCtx, stopSampling := context.WithCancel(ctx)
 	sampled := make(chan struct{})
@@ -166,7 +203,34 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		return rep, err
 	}
 	rep.Memory = Memory{RSS: max(maxRSS.Load(), mem.RSS), Peak: mem.Peak}
+	if redisSrv != nil {
+		r1 := redisSample(redisSrv)
+		rep.Redis = &RedisFigures{CPU: r1.CPU - redis0.CPU, RSS: r1.RSS, UsedMemoryPeak: r1.UsedMemoryPeak,
+			Keys: r1.Keys, Commands: r1.Commands - redis0.Commands}
+	}
 	return rep, nil
+}
+
+// redisSample reads the figures of r now (zero when r is nil or does not
+// answer).
+func redisSample(r *RedisServer) RedisFigures {
+	var f RedisFigures
+	if r == nil {
+		return f
+	}
+	f.CPU, _ = ReadCPU(r.PID())
+	if m, err := ReadMemory(r.PID()); err == nil {
+		f.RSS = m.RSS
+	}
+	if info, err := r.Info("all"); err == nil {
+		f.UsedMemoryPeak, _ = strconv.ParseInt(info["used_memory_peak"], 10, 64)
+		f.Commands, _ = strconv.ParseInt(info["total_commands_processed"], 10, 64)
+		if db, ok := info["db0"]; ok { // keys=N,expires=N,avg_ttl=N
+			k, _, _ := strings.Cut(strings.TrimPrefix(db, "keys="), ",")
+			f.Keys, _ = strconv.ParseInt(k, 10, 64)
+		}
+	}
+	return f
 }
 
 // sampleRSS records the largest VmRSS of pid every 200 ms until ctx ends.
@@ -197,8 +261,17 @@ func (r Report) String() string {
 		}
 		return (d / time.Duration(r.OK)).Round(time.Microsecond)
 	}
-	return fmt.Sprintf("%s\nmemory: max VmRSS=%.1f MiB VmHWM=%.1f MiB (%s)\ncpu per token: server=%s load generator=%s\ntargets: >=3000 tokens/s %s, p99<=20ms %s, RSS<=100MiB %s, errors=0 %s",
-		r.Stats, mib(r.Memory.RSS), mib(r.Memory.Peak), where, perTok(r.ServerCPU), perTok(r.ClientCPU),
+	redis := ""
+	if f := r.Redis; f != nil {
+		perCmd := 0.0
+		if r.OK > 0 {
+			perCmd = float64(f.Commands) / float64(r.OK)
+		}
+		redis = fmt.Sprintf("\nredis-server: cpu per token=%s VmRSS=%.1f MiB used_memory_peak=%.1f MiB keys=%d commands per token=%.2f",
+			perTok(f.CPU), mib(f.RSS), mib(f.UsedMemoryPeak), f.Keys, perCmd)
+	}
+	return fmt.Sprintf("%s\nmemory: max VmRSS=%.1f MiB VmHWM=%.1f MiB (%s)\ncpu per token: server=%s load generator=%s%s\ntargets: >=3000 tokens/s %s, p99<=20ms %s, RSS<=100MiB %s, errors=0 %s",
+		r.Stats, mib(r.Memory.RSS), mib(r.Memory.Peak), where, perTok(r.ServerCPU), perTok(r.ClientCPU), redis,
 		verdict(r.TokensPerSecond() >= 3000), verdict(r.P99 <= 20*time.Millisecond),
 		verdict(r.Memory.Peak <= 100<<20 && r.Memory.RSS <= 100<<20), verdict(r.Errors == 0))
 }

@@ -102,6 +102,8 @@ func authorityDenial(err error, usedDPoP bool) error {
 func proofDenial(err error) error {
 	r := ReasonInvalidProof
 	switch {
+	case errors.Is(err, dpop.ErrProofBeforeEpoch):
+		r = ReasonProofBeforeEpoch
 	case errors.Is(err, dpop.ErrReplayed):
 		r = ReasonProofReplayed
 	case errors.Is(err, dpop.ErrUseDPoPNonce):

@@ -33,7 +33,7 @@ func errorTable(r Reason) descriptor {
 		return descriptor{http.StatusUnauthorized, "invalid_request", "An Authority access token is required."}
 	case ReasonInvalidToken:
 		return descriptor{http.StatusUnauthorized, "invalid_token", "The access token is invalid."}
-	case ReasonInvalidProof, ReasonProofReplayed:
+	case ReasonInvalidProof, ReasonProofReplayed, ReasonProofBeforeEpoch:
 		return descriptor{http.StatusUnauthorized, "invalid_dpop_proof", "The DPoP proof is invalid."}
 	case ReasonNonceRequired:
 		return descriptor{http.StatusUnauthorized, "use_dpop_nonce", "A fresh server nonce is required in the DPoP proof."}

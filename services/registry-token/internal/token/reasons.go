@@ -15,6 +15,10 @@ const (
 	ReasonInvalidToken      Reason = "invalid_token"
 	ReasonInvalidProof      Reason = "invalid_proof"
 	ReasonProofReplayed     Reason = "proof_replayed"
+	// The proof is dated before the replay cache's epoch plus
+	// dpop.clockSkew (the cache restarted or Redis lost its data): it may
+	// have been used before. The client signs a new proof.
+	ReasonProofBeforeEpoch  Reason = "proof_before_replay_epoch"
 	ReasonNonceRequired     Reason = "nonce_required"
 	ReasonSenderConstraint  Reason = "sender_constraint"
 	ReasonInsufficientScope Reason = "insufficient_scope"
@@ -57,7 +61,7 @@ const (
 func Reasons() []Reason {
 	return []Reason{
 		ReasonMissingService, ReasonServiceNotAllowed, ReasonInvalidScope, ReasonTooManyScopes,
-		ReasonMissingToken, ReasonInvalidToken, ReasonInvalidProof, ReasonProofReplayed,
+		ReasonMissingToken, ReasonInvalidToken, ReasonInvalidProof, ReasonProofReplayed, ReasonProofBeforeEpoch,
 		ReasonNonceRequired, ReasonSenderConstraint, ReasonInsufficientScope, ReasonUnknownPlan,
 		ReasonLicenseRevoked, ReasonNotEntitled, ReasonDPoPTokenAsPassword, ReasonUnsupportedGrant, ReasonInvalidForm,
 		ReasonAuthorityUnavailable, ReasonReplayStoreUnavailable,

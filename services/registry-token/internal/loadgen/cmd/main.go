@@ -1,6 +1,6 @@
 // Command loadgen runs the bounded /token load test:
 //
-//	go run ./services/registry-token/internal/loadgen/cmd [-duration 15s] [-connections 32] [-in-process]
+//	go run ./services/registry-token/internal/loadgen/cmd [-duration 15s] [-connections 32] [-replay memory|redis] [-in-process]
 //
 // It prints the figures and whether each target was met (>= 3000
 // tokens/s, p99 <= 20 ms, RSS <= 100 MiB, no errors); with -check it exits
@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sync/atomic"
 	"syscall"
 
@@ -43,12 +44,15 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	duration := fs.Duration("duration", loadgen.DefaultDuration, "measured duration (at most 60s)")
+	duration := fs.Duration("duration", loadgen.DefaultDuration, "measured duration (at most 1h; the soak runs 10m)")
+	replay := fs.String("replay", "memory", "replay cache backend: memory, or redis (a redis-server child unless -redis-url)")
+	redisURL := fs.String("redis-url", "", "with -replay redis: an existing Redis instead of a redis-server child")
 	conns := fs.Int("connections", loadgen.DefaultConnections, "concurrent keep-alive connections")
 	callers := fs.Int("callers", 0, "distinct client keys and OpToks (default: one per connection)")
 	inProcess := fs.Bool("in-process", false, "run registry-token in this process (RSS then includes the load generator)")
 	verbose := fs.Bool("v", false, "show the service's logs")
 	check := fs.Bool("check", false, "exit 1 when a target is missed")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process to the file (with -in-process it covers the server)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -58,7 +62,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	defer os.RemoveAll(dir)
 
-	opts := loadgen.Options{Duration: *duration, Connections: *conns, Callers: *callers, Dir: dir}
+	opts := loadgen.Options{Duration: *duration, Connections: *conns, Callers: *callers, Dir: dir, Replay: *replay, RedisURL: *redisURL}
 	if *verbose {
 		opts.Stderr = stderr
 	}
@@ -70,6 +74,17 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		var pid atomic.Int64
 		opts.Runner = loadgen.ChildRunner(exe, []string{"registry-token"}, func(p int) { pid.Store(int64(p)) })
 		opts.ServerPID = func() int { return int(pid.Load()) }
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	rep, err := loadgen.Run(ctx, opts)
 	if err != nil {
