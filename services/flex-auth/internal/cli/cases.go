@@ -24,8 +24,11 @@ type CaseFile struct {
 type Case struct {
 	Name        string           `json:"name" jsonschema:"minLength=1,description=Unique name shown in the report."`
 	Description string           `json:"description,omitempty" jsonschema:"description=Why the case exists."`
-	Request     checkapi.Request `json:"request" jsonschema:"description=A check request exactly as POST /v1/check takes it."`
-	Expect      Expectation      `json:"expect"`
+	Request     checkapi.Request `json:"request,omitzero" jsonschema:"description=A check request exactly as POST /v1/check takes it (or give evaluation)."`
+	// Evaluation is an AuthZEN evaluation request, for authzen packages
+	// (and check packages, mapped as on /access/v1/evaluation).
+	Evaluation *checkapi.Evaluation `json:"evaluation,omitempty" jsonschema:"description=An AuthZEN evaluation request exactly as POST /access/v1/evaluation takes it (instead of request)."`
+	Expect     Expectation          `json:"expect"`
 }
 
 // Expectation is the decision a case expects.
@@ -66,6 +69,7 @@ func parseCases(src []byte) (*CaseFile, error) {
 			Name        string          `json:"name"`
 			Description string          `json:"description"`
 			Request     json.RawMessage `json:"request"`
+			Evaluation  json.RawMessage `json:"evaluation"`
 			Expect      Expectation     `json:"expect"`
 		} `json:"cases"`
 	}
@@ -95,16 +99,28 @@ func parseCases(src []byte) (*CaseFile, error) {
 		if c.Expect.Reason == "" {
 			errs = append(errs, &CaseError{Path: path + ".expect.reason", Problem: "is required"})
 		}
-		req, err := checkapi.Decode(c.Request)
+		cs := Case{Name: c.Name, Description: c.Description, Expect: c.Expect}
+		var err error
+		member := ".request"
+		switch {
+		case len(c.Request) > 0 && len(c.Evaluation) > 0:
+			errs = append(errs, &CaseError{Path: path, Problem: "give request or evaluation, not both"})
+			continue
+		case len(c.Evaluation) > 0:
+			member = ".evaluation"
+			cs.Evaluation, err = checkapi.DecodeEvaluation(c.Evaluation)
+		default:
+			cs.Request, err = checkapi.Decode(c.Request)
+		}
 		if err != nil {
 			var fe *checkapi.FieldError
 			if errors.As(err, &fe) {
-				errs = append(errs, &CaseError{Path: path + ".request." + fe.Field, Problem: fe.Problem})
+				errs = append(errs, &CaseError{Path: path + member + "." + fe.Field, Problem: fe.Problem})
 			} else {
-				errs = append(errs, &CaseError{Path: path + ".request", Problem: err.Error()})
+				errs = append(errs, &CaseError{Path: path + member, Problem: err.Error()})
 			}
 		}
-		out.Cases = append(out.Cases, Case{Name: c.Name, Description: c.Description, Request: req, Expect: c.Expect})
+		out.Cases = append(out.Cases, cs)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

@@ -248,3 +248,37 @@ func TestEnvLookup(t *testing.T) {
 		t.Error("C found")
 	}
 }
+
+// TestSimulateTodoApp runs the todo-app cases (AuthZEN evaluations, entity
+// data) and checks that every rule of the package is exercised.
+func TestSimulateTodoApp(t *testing.T) {
+	const dir = "../../../../configs/todo-app/"
+	code, out, errOut := run(t, "policy", "simulate", "--json", "--policy", dir+"policy_package.md", "--data", dir+"entities.yaml",
+		"--registry", opsRegistry, "--cases", dir+"cases.yaml")
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	var rep simulationReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	rules := map[string]bool{}
+	for _, c := range rep.Cases {
+		rules[c.RuleID] = true
+	}
+	for _, r := range []string{"read-user", "read-todos", "create-todo", "update-any-todo", "update-own-todo", "delete-any-todo", "delete-own-todo", ""} {
+		if !rules[r] {
+			t.Errorf("no case decided by rule %q", r)
+		}
+	}
+	// without the entity data nobody has a role
+	code, out, _ = run(t, "policy", "simulate", "--policy", dir+"policy_package.md", "--registry", opsRegistry, "--cases", dir+"cases.yaml")
+	if code != ExitFailure || !strings.Contains(out, "FAIL    rick reads todos") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	// an authzen package does not decide check requests
+	code, out, _ = run(t, "policy", "simulate", "--policy", dir+"policy_package.md", "--registry", opsRegistry, "--cases", opsCases)
+	if code != ExitFailure || strings.Contains(out, "PASS") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+}

@@ -2,10 +2,13 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"text/tabwriter"
 
 	"github.com/stellaops/authgate/pkg/policy"
+	"github.com/stellaops/authgate/services/flex-auth/internal/entities"
 	"github.com/stellaops/authgate/services/flex-auth/internal/snapshot"
 )
 
@@ -47,10 +50,11 @@ type registryRef struct {
 }
 
 func runSimulate(_ context.Context, env Env, args []string) int {
-	fs := newFlags(env, "policy simulate", "--policy FILE --registry FILE --cases FILE [--json]")
+	fs := newFlags(env, "policy simulate", "--policy FILE --registry FILE --cases FILE [--data FILE] [--json]")
 	policyFile := fs.String("policy", "", "policy package (required)")
 	registryFile := fs.String("registry", "", "registry snapshot (required)")
 	casesFile := fs.String("cases", "", "case file, YAML or JSON (required)")
+	dataFile := fs.String("data", "", "entity data document the package's conditions read")
 	asJSON := fs.Bool("json", false, "print a JSON report")
 	rest, code, ok := parseFlags(fs, args)
 	switch {
@@ -61,7 +65,20 @@ func runSimulate(_ context.Context, env Env, args []string) int {
 	case *policyFile == "" || *registryFile == "" || *casesFile == "":
 		return usageError(env, fs, "--policy, --registry and --cases are required")
 	}
-	pkg, err := policy.LoadFile(*policyFile)
+	var data policy.Data
+	if *dataFile != "" {
+		d, err := entities.LoadFile(*dataFile)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "flex-auth policy simulate: data %s:\n%v\n", *dataFile, err)
+			return ExitFailure
+		}
+		data = d
+	}
+	src, err := os.ReadFile(*policyFile)
+	var pkg *policy.Package
+	if err == nil {
+		pkg, err = policy.ParseWith(*policyFile, src, policy.Options{Data: data})
+	}
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "flex-auth policy simulate: policy %s:\n%v\n", *policyFile, err)
 		return ExitFailure
@@ -99,22 +116,8 @@ func simulate(pkg *policy.Package, reg *snapshot.Snapshot, cases *CaseFile) simu
 	}
 	for i := range cases.Cases {
 		c := &cases.Cases[i]
-		req := PolicyRequest(&c.Request)
-		var actor *policy.Actor
-		if a, ok := reg.Lookup(req.Actor); ok {
-			actor = a
-		}
-		req.ApplyDefaults(actor)
-		d, err := pkg.Evaluate(&req, actor)
-		res := caseResult{
-			Name: c.Name, Actor: req.Actor, Subject: req.Subject, Principal: req.Principal, TTLHours: req.TTLHours,
-			ExpectedEffect: c.Expect.Effect, ExpectedReason: c.Expect.Reason,
-			Effect: string(d.Effect), Reason: d.Reason, RuleID: d.RuleID,
-		}
-		if err != nil {
-			res.Error = err.Error()
-		}
-		res.Pass = err == nil && res.Effect == res.ExpectedEffect && res.Reason == res.ExpectedReason
+		res := runCase(pkg, reg, c)
+		res.Pass = res.Error == "" && res.Effect == res.ExpectedEffect && res.Reason == res.ExpectedReason
 		if res.Pass {
 			rep.Passed++
 		} else {
@@ -148,4 +151,40 @@ func printSimulation(env Env, rep simulationReport) {
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(env.Stdout, "\n%d cases: %d passed, %d failed\n", len(rep.Cases), rep.Passed, rep.Failed)
+}
+
+// runCase decides one case as the service would: a check request (or an
+// evaluation mapped onto one) for a check package, the whole evaluation
+// for an authzen package.
+func runCase(pkg *policy.Package, reg *snapshot.Snapshot, c *Case) caseResult {
+	res := caseResult{Name: c.Name, ExpectedEffect: c.Expect.Effect, ExpectedReason: c.Expect.Reason}
+	var d policy.Decision
+	var err error
+	switch {
+	case pkg.Shape() == policy.ShapeAuthZEN && c.Evaluation != nil:
+		d, err = pkg.EvaluateAuthZEN(c.Evaluation.Policy())
+		res.Subject = c.Evaluation.Subject.ID
+	case pkg.Shape() == policy.ShapeAuthZEN:
+		err = errors.New("an authzen package decides evaluation cases, not check requests")
+	default:
+		creq := c.Request
+		if c.Evaluation != nil {
+			if creq, err = c.Evaluation.CheckRequest(); err != nil {
+				break
+			}
+		}
+		req := PolicyRequest(&creq)
+		var actor *policy.Actor
+		if a, ok := reg.Lookup(req.Actor); ok {
+			actor = a
+		}
+		req.ApplyDefaults(actor)
+		d, err = pkg.Evaluate(&req, actor)
+		res.Actor, res.Subject, res.Principal, res.TTLHours = req.Actor, req.Subject, req.Principal, req.TTLHours
+	}
+	res.Effect, res.Reason, res.RuleID = string(d.Effect), d.Reason, d.RuleID
+	if err != nil {
+		res.Error = err.Error()
+	}
+	return res
 }

@@ -1,0 +1,103 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/stellaops/authgate/pkg/obs"
+	"github.com/stellaops/authgate/services/flex-auth/internal/decisionlog"
+	"github.com/stellaops/authgate/services/flex-auth/internal/engine"
+	"github.com/stellaops/authgate/services/flex-auth/internal/metrics"
+)
+
+// newTodoBench serves the todo-app package over an entity data document
+// of n users (every tenth an editor), with the decision log as sync says.
+func newTodoBench(b *testing.B, n int, sync decisionlog.SyncMode) http.Handler {
+	b.Helper()
+	dir := b.TempDir()
+	var doc strings.Builder
+	doc.WriteString(`{"version":1,"subjects":[`)
+	for i := range n {
+		if i > 0 {
+			doc.WriteByte(',')
+		}
+		role := "viewer"
+		if i%10 == 0 {
+			role = "editor"
+		}
+		fmt.Fprintf(&doc, `{"type":"user","id":"user-%05d","properties":{"roles":[%q]}}`, i, role)
+	}
+	doc.WriteString(`]}`)
+	data := filepath.Join(dir, "entities.json")
+	if err := os.WriteFile(data, []byte(doc.String()), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	eng, err := engine.New(engine.Config{
+		RegistryFile: cfgDir + "ops-warden/production_registry_snapshot.json",
+		PolicyFile:   cfgDir + "todo-app/policy_package.md",
+		DataFile:     data,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	om, err := obs.NewMetrics()
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := metrics.New(om.Meter("bench"), func() int64 { return 4 })
+	if err != nil {
+		b.Fatal(err)
+	}
+	log, err := decisionlog.Open(decisionlog.Config{Path: filepath.Join(dir, "d.jsonl"), Sync: sync})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { log.Close() })
+	_, h := New(Deps{Engine: eng, Log: log, LogSync: sync, Metrics: m, Logger: zap.NewNop(), Exporter: om.Handler()})
+	return h
+}
+
+func benchPost(b *testing.B, h http.Handler, route, body string) {
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, route, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d %s", rec.Code, rec.Body)
+		}
+	}
+}
+
+// BenchmarkEvaluationsBatch100 decides a batch of 100 evaluations (one
+// durable log write per batch).
+func BenchmarkEvaluationsBatch100(b *testing.B) {
+	h := newTodoBench(b, 1000, decisionlog.SyncBatch)
+	var items []string
+	for i := range 100 {
+		items = append(items, fmt.Sprintf(`{"subject":{"type":"user","id":"user-%05d"},"resource":{"type":"todo","id":"t%d","properties":{"ownerID":"user-%05d"}}}`, i, i, i))
+	}
+	body := `{"action":{"name":"can_update_todo"},"evaluations":[` + strings.Join(items, ",") + `]}`
+	benchPost(b, h, RouteEvaluations, body)
+}
+
+// BenchmarkEvaluation decides one AuthZEN evaluation (durable log).
+func BenchmarkEvaluation(b *testing.B) {
+	h := newTodoBench(b, 1000, decisionlog.SyncBatch)
+	benchPost(b, h, RouteAuthZEN, `{"subject":{"type":"user","id":"user-00010"},"action":{"name":"can_update_todo"},"resource":{"type":"todo","id":"t","properties":{"ownerID":"user-00010"}}}`)
+}
+
+// BenchmarkSearchSubject10k searches 10,000 subjects for those allowed to
+// create a todo (1,000 editors: one full page).
+func BenchmarkSearchSubject10k(b *testing.B) {
+	h := newTodoBench(b, 10_000, decisionlog.SyncBatch)
+	benchPost(b, h, RouteSearchSubject, `{"subject":{"type":"user"},"action":{"name":"can_create_todo"},"resource":{"type":"todo","id":"t"},"page":{"limit":1000}}`)
+}
