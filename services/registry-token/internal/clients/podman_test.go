@@ -45,7 +45,9 @@ func TestPodman(t *testing.T) {
 	podman := tool(t, "podman", "apt-get install podman")
 	w := getWorld(t)
 	env, flags := podmanArgs(t)
-	p := func(args ...string) string { return run(t, env, podman, append(append([]string{}, flags...), args...)...) }
+	p := func(args ...string) string {
+		return run(t, env, podman, append(append([]string{}, flags...), args...)...)
+	}
 	// podman names the image after the layout's path: keep it lower-case.
 	src, err := os.MkdirTemp("", "podman-layout-")
 	if err != nil {
