@@ -2,39 +2,75 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/stellaops/authgate/pkg/dpop"
 	"github.com/stellaops/authgate/services/flex-auth/internal/callerauth"
 )
 
+// redisKeyPrefix keeps flex-auth's proofs apart from registry-token's
+// when both share one Redis.
+const redisKeyPrefix = "flex-auth:dpop:"
+
 // newGuard returns the caller-authentication middleware of the decision
-// endpoints, or nil when auth is not configured (auth.issuer empty). The
-// returned stop function releases the DPoP replay cache.
+// endpoints, or nil when auth is not configured. It refreshes the
+// Authority's keys in the background until ctx is done; the returned stop
+// function releases the DPoP replay cache.
 func newGuard(ctx context.Context, cfg AuthConfig, log *zap.Logger, now func() time.Time) (echo.MiddlewareFunc, func(), error) {
 	if !cfg.Enabled() {
 		return nil, func() {}, nil
 	}
-	cache := dpop.NewMemoryReplayCache(ctx, dpop.MemoryOptions{Now: now})
+	replay, closeReplay, err := newReplayCache(ctx, cfg.ReplayCache, now)
+	if err != nil {
+		return nil, nil, err
+	}
 	a, err := callerauth.New(ctx, callerauth.Config{
 		Issuer: cfg.Issuer, MetadataURL: cfg.MetadataURL, RequireHTTPSMetadata: cfg.RequireHTTPSMetadata,
 		Audiences: cfg.Audiences, RequiredScopes: cfg.RequiredScopes, PublicURL: cfg.PublicURL,
-		DPoPMaxAge: cfg.DPoPMaxAge, DPoPClockSkew: cfg.DPoPClockSkew, Replay: cache, Now: now,
+		DPoPMaxAge: cfg.DPoPMaxAge, DPoPClockSkew: cfg.DPoPClockSkew, Replay: replay,
+		JWKSRefreshInterval: cfg.JWKSRefreshInterval, JWKSMaxStale: cfg.JWKSMaxStale,
+		ClientCertificates: cfg.ClientCertificates, Logger: log.Named("authority"), Now: now,
 	})
 	if err != nil {
-		_ = cache.Close()
+		closeReplay()
 		return nil, nil, err
 	}
-	log.Info("caller authentication on", zap.String("issuer", cfg.Issuer), zap.Strings("scopes", cfg.RequiredScopes))
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); a.Run(runCtx) }()
+	log.Info("caller authentication on", zap.String("issuer", cfg.Issuer), zap.Strings("scopes", cfg.RequiredScopes),
+		zap.String("replay_cache", cfg.ReplayCache.Backend), zap.Int("client_certificates", len(cfg.ClientCertificates)))
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			if err := a.Authenticate(c.Request()); err != nil {
-				return err
+			return func(c echo.Context) error {
+				if err := a.Authenticate(c.Request()); err != nil {
+					return err
+				}
+				return next(c)
 			}
-			return next(c)
+		}, func() {
+			cancel()
+			<-done
+			closeReplay()
+		}, nil
+}
+
+// newReplayCache returns the configured DPoP replay cache (pkg/dpop, as in
+// registry-token) and its closer. Any error of Redis makes the verifier
+// refuse the proof (fail closed).
+func newReplayCache(ctx context.Context, rc ReplayCacheConfig, now func() time.Time) (dpop.ReplayCache, func(), error) {
+	if rc.Backend == ReplayBackendRedis {
+		opts, err := dpop.RedisOptions(rc.RedisURL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("auth.replayCache.redisUrl: %w", err)
 		}
-	}, func() { _ = cache.Close() }, nil
+		client := redis.NewClient(opts)
+		return dpop.NewRedisReplayCache(client, redisKeyPrefix).WithClock(now), func() { _ = client.Close() }, nil
+	}
+	c := dpop.NewMemoryReplayCache(ctx, dpop.MemoryOptions{Now: now})
+	return c, func() { _ = c.Close() }, nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stellaops/authgate/pkg/jwks"
 	"github.com/stellaops/authgate/pkg/konfig"
 	"github.com/stellaops/authgate/services/flex-auth/internal/decisionlog"
 )
@@ -117,22 +118,6 @@ type ReloadConfig struct {
 	Debounce time.Duration `koanf:"debounce"`
 }
 
-// AuthConfig is the optional caller authentication of the decision
-// endpoints. It is off while Issuer is empty.
-type AuthConfig struct {
-	Issuer               string        `koanf:"issuer"`
-	MetadataURL          string        `koanf:"metadataUrl"`
-	RequireHTTPSMetadata bool          `koanf:"requireHttpsMetadata"`
-	Audiences            []string      `koanf:"audiences"`
-	RequiredScopes       []string      `koanf:"requiredScopes"`
-	PublicURL            string        `koanf:"publicUrl"`
-	DPoPMaxAge           time.Duration `koanf:"dpopMaxAge"`
-	DPoPClockSkew        time.Duration `koanf:"dpopClockSkew"`
-}
-
-// Enabled reports whether caller authentication is configured.
-func (a AuthConfig) Enabled() bool { return a.Issuer != "" }
-
 func defaults() Config {
 	return Config{
 		Server:      ServerConfig{Addr: DefaultAddr},
@@ -140,7 +125,9 @@ func defaults() Config {
 		Reload:      ReloadConfig{Debounce: DefaultDebounce},
 		LogLevel:    DefaultLogLevel,
 		Auth: AuthConfig{RequireHTTPSMetadata: true, RequiredScopes: []string{DefaultRequiredScope},
-			DPoPMaxAge: DefaultDPoPMaxAge, DPoPClockSkew: DefaultDPoPClockSkew},
+			DPoPMaxAge: DefaultDPoPMaxAge, DPoPClockSkew: DefaultDPoPClockSkew,
+			JWKSRefreshInterval: jwks.DefaultRefreshInterval, JWKSMaxStale: jwks.DefaultMaxStale,
+			ReplayCache: ReplayCacheConfig{Backend: ReplayBackendMemory}},
 	}
 }
 
@@ -172,15 +159,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("logLevel %q: must be debug, info, warn or error", c.LogLevel))
 	}
 	if c.Auth.Enabled() {
-		if c.Auth.MetadataURL == "" {
-			errs = append(errs, errors.New("auth.metadataUrl is required when auth.issuer is set"))
-		}
-		if len(c.Auth.Audiences) == 0 {
-			errs = append(errs, errors.New("auth.audiences is required when auth.issuer is set"))
-		}
-		if c.Auth.PublicURL == "" {
-			errs = append(errs, errors.New("auth.publicUrl (the URL callers use, for DPoP htu) is required when auth.issuer is set"))
-		}
+		errs = append(errs, c.Auth.validate(c.Server.TLS)...)
 	}
 	return errors.Join(errs...)
 }

@@ -1,9 +1,12 @@
 // Package callerauth authenticates callers of the decision endpoints when
-// flex-auth is configured with an Authority: an access token (JWT) issued
-// by it, for a configured audience, with the required scopes, and
+// flex-auth is configured to: with an access token (JWT) issued by the
+// Authority, for a configured audience, with the required scopes, and
 // sender-constrained: DPoP-bound (cnf.jkt, RFC 9449, proof checked with
 // pkg/dpop) or certificate-bound (cnf.x5t#S256, RFC 8705, against the TLS
-// client certificate). Off by default.
+// client certificate); or, without a token, with a TLS client certificate
+// verified against the server's client CA whose subject or a SAN is on an
+// allow-list (service-to-service callers such as registry-token). Off by
+// default.
 package callerauth
 
 import (
@@ -11,21 +14,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jwt"
+	"go.uber.org/zap"
 
 	"github.com/stellaops/authgate/pkg/dpop"
+	"github.com/stellaops/authgate/pkg/jwks"
 )
 
 // Config configures an Authenticator.
 type Config struct {
+	// Issuer, when set, accepts access tokens of this Authority; empty:
+	// only certificate callers (ClientCertificates) are accepted.
 	Issuer               string
 	MetadataURL          string // OIDC discovery document
 	RequireHTTPSMetadata bool
@@ -35,24 +37,32 @@ type Config struct {
 	DPoPMaxAge           time.Duration
 	DPoPClockSkew        time.Duration
 	Replay               dpop.ReplayCache
-	HTTPClient           *http.Client
-	Now                  func() time.Time
-	// MinRefresh bounds JWKS refreshes triggered by unknown key ids.
-	MinRefresh time.Duration
+	// JWKS refresh: periodic interval, maximum staleness before the keys
+	// are dropped, and the minimum gap between refreshes for unknown kids.
+	JWKSRefreshInterval time.Duration
+	JWKSMaxStale        time.Duration
+	MinRefresh          time.Duration
+	// ClientCertificates lists the subject DNs ("CN=registry-token,O=...")
+	// and SANs (DNS names, URIs, e-mail addresses, IP addresses) of client
+	// certificates accepted without a token. The certificate must have
+	// been verified against the server's client CA.
+	ClientCertificates []string
+	HTTPClient         *http.Client
+	Logger             *zap.Logger
+	Now                func() time.Time
 }
 
 // Authenticator checks callers. Safe for concurrent use.
 type Authenticator struct {
 	cfg      Config
-	verifier *dpop.Verifier
-	jwksURL  string
-
-	mu          sync.Mutex
-	keys        jwk.Set
-	lastRefresh time.Time
+	verifier *dpop.Verifier // nil without Issuer
+	keys     *jwks.Cache    // nil without Issuer
+	certs    map[string]bool
 }
 
-// New fetches the Authority's discovery document and key set.
+// New builds an Authenticator; with an Issuer it fetches the Authority's
+// discovery document and key set once (start-up fails if it cannot). Run
+// keeps the keys fresh.
 func New(ctx context.Context, cfg Config) (*Authenticator, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -60,10 +70,17 @@ func New(ctx context.Context, cfg Config) (*Authenticator, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
-	if cfg.MinRefresh <= 0 {
-		cfg.MinRefresh = 30 * time.Second
+	a := &Authenticator{cfg: cfg, certs: map[string]bool{}}
+	for _, n := range cfg.ClientCertificates {
+		a.certs[n] = true
 	}
-	if err := checkURL(cfg.MetadataURL, cfg.RequireHTTPSMetadata); err != nil {
+	if cfg.Issuer == "" {
+		if len(a.certs) == 0 {
+			return nil, errors.New("auth: neither an issuer nor client certificates are configured")
+		}
+		return a, nil
+	}
+	if err := jwks.CheckURL(cfg.MetadataURL, cfg.RequireHTTPSMetadata); err != nil {
 		return nil, fmt.Errorf("auth.metadataUrl: %w", err)
 	}
 	v, err := dpop.NewVerifier(dpop.Config{PublicBaseURL: cfg.PublicURL, MaxAge: cfg.DPoPMaxAge,
@@ -71,159 +88,165 @@ func New(ctx context.Context, cfg Config) (*Authenticator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	var meta struct {
-		Issuer  string `json:"issuer"`
-		JWKSURI string `json:"jwks_uri"`
-	}
-	if err := getJSON(ctx, cfg.HTTPClient, cfg.MetadataURL, &meta); err != nil {
-		return nil, fmt.Errorf("auth: discovery: %w", err)
-	}
-	if meta.Issuer != cfg.Issuer {
-		return nil, fmt.Errorf("auth: discovery names issuer %q, configured %q", meta.Issuer, cfg.Issuer)
-	}
-	if err := checkURL(meta.JWKSURI, cfg.RequireHTTPSMetadata); err != nil {
-		return nil, fmt.Errorf("auth: jwks_uri: %w", err)
-	}
-	a := &Authenticator{cfg: cfg, verifier: v, jwksURL: meta.JWKSURI}
-	if err := a.refresh(ctx); err != nil {
-		return nil, err
+	a.verifier = v
+	a.keys = jwks.New(jwks.Config{Issuer: cfg.Issuer, MetadataURL: cfg.MetadataURL,
+		RequireHTTPSMetadata: cfg.RequireHTTPSMetadata, RefreshInterval: cfg.JWKSRefreshInterval,
+		MaxStale: cfg.JWKSMaxStale, MinRefreshGap: cfg.MinRefresh, HTTPClient: cfg.HTTPClient,
+		Logger: cfg.Logger, Now: cfg.Now})
+	if err := a.keys.Refresh(ctx); err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
 	}
 	return a, nil
 }
 
-func checkURL(raw string, requireHTTPS bool) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute URL", raw)
+// Run refreshes the Authority's keys until ctx is done (nothing to do
+// without an Issuer).
+func (a *Authenticator) Run(ctx context.Context) {
+	if a.keys != nil {
+		a.keys.Run(ctx)
 	}
-	if requireHTTPS && u.Scheme != "https" {
-		return fmt.Errorf("%q is not https (set requireHttpsMetadata: false only for development)", raw)
-	}
-	return nil
-}
-
-func getJSON(ctx context.Context, c *http.Client, u string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: HTTP %d", u, resp.StatusCode)
-	}
-	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v)
-}
-
-// refresh reloads the key set.
-func (a *Authenticator) refresh(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.jwksURL, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := a.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("auth: jwks: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("auth: jwks: HTTP %d %v", resp.StatusCode, err)
-	}
-	set, err := jwk.Parse(body)
-	if err != nil {
-		return fmt.Errorf("auth: jwks: %w", err)
-	}
-	a.mu.Lock()
-	a.keys, a.lastRefresh = set, a.cfg.Now()
-	a.mu.Unlock()
-	return nil
-}
-
-func (a *Authenticator) keySet() jwk.Set {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.keys
 }
 
 // Authenticate checks the caller of r. Errors are *dpop.Error values
 // (401 invalid_token / invalid_dpop_proof, 403 insufficient_scope, 503).
 func (a *Authenticator) Authenticate(r *http.Request) error {
-	scheme, raw, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	values := r.Header.Values("Authorization")
+	switch {
+	case len(values) > 1:
+		return dpop.ErrInvalidToken.WithDescription("Exactly one Authorization header is allowed.")
+	case len(values) == 0:
+		if a.certificateCaller(r) {
+			return nil
+		}
+		return dpop.ErrInvalidToken.WithDescription("An access token is required.")
+	}
+	if a.keys == nil {
+		return dpop.ErrInvalidToken.WithDescription("Access tokens are not accepted here; present an allowed client certificate.")
+	}
+	scheme, raw, ok := strings.Cut(values[0], " ")
 	if !ok || raw == "" || (!strings.EqualFold(scheme, dpop.SchemeDPoP) && !strings.EqualFold(scheme, dpop.SchemeBearer)) {
 		return dpop.ErrInvalidToken.WithDescription("An access token is required.")
 	}
-	tok, err := a.parse(r.Context(), raw)
+	cl, err := a.parse(r.Context(), raw)
+	if errors.Is(err, jwks.ErrNotReady) {
+		return dpop.ErrTemporarilyUnavailable.WithDescription("The Authority's keys are not available.").WithCause(err)
+	}
 	if err != nil {
 		return dpop.ErrInvalidToken.WithCause(err)
 	}
-	if !hasScopes(tok, a.cfg.RequiredScopes) {
+	if !hasScopes(cl.Scope, a.cfg.RequiredScopes) {
 		return dpop.ErrInsufficientScope
 	}
-	cnf, _ := tok.PrivateClaims()["cnf"].(map[string]any)
-	jkt, _ := cnf["jkt"].(string)
-	x5t, _ := cnf["x5t#S256"].(string)
 	switch {
-	case jkt != "":
+	case cl.Cnf.JKT != "":
 		req := dpop.FromHTTP(r)
-		req.AccessToken, req.TokenJKT = raw, jkt
+		req.AccessToken, req.TokenJKT = raw, cl.Cnf.JKT
 		_, err := a.verifier.Verify(r.Context(), req)
 		return err
-	case x5t != "":
+	case cl.Cnf.X5T != "":
 		cert, err := dpop.ClientCertificate(r.TLS, r.Header, dpop.PeerAddr(r), dpop.TrustedProxies{})
 		if err != nil {
 			return err
 		}
-		return dpop.CheckCertBinding(cert, x5t)
+		return dpop.CheckCertBinding(cert, cl.Cnf.X5T)
 	}
 	return dpop.ErrInvalidToken.WithDescription("The access token is not sender-constrained.")
 }
 
-// parse verifies the JWT's signature with the Authority's keys (one
-// rate-limited refresh on an unknown key) and its iss, aud, exp and nbf.
-func (a *Authenticator) parse(ctx context.Context, raw string) (jwt.Token, error) {
-	opts := func(set jwk.Set) []jwt.ParseOption {
-		return []jwt.ParseOption{jwt.WithKeySet(set), jwt.WithValidate(true), jwt.WithIssuer(a.cfg.Issuer),
-			jwt.WithClock(jwt.ClockFunc(a.cfg.Now)), jwt.WithAcceptableSkew(a.cfg.DPoPClockSkew)}
+// certificateCaller reports whether r came with a client certificate that
+// the TLS handshake verified against the client CA and whose subject DN or
+// a SAN is on the allow-list. A certificate forwarded in a header never
+// counts.
+func (a *Authenticator) certificateCaller(r *http.Request) bool {
+	if len(a.certs) == 0 || r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.PeerCertificates) == 0 {
+		return false
 	}
-	tok, err := jwt.ParseString(raw, opts(a.keySet())...)
-	if err != nil && unknownKey(err) {
-		a.mu.Lock()
-		stale := a.cfg.Now().Sub(a.lastRefresh) >= a.cfg.MinRefresh
-		a.mu.Unlock()
-		if stale && a.refresh(ctx) == nil {
-			tok, err = jwt.ParseString(raw, opts(a.keySet())...)
+	leaf := r.TLS.PeerCertificates[0]
+	if a.certs[leaf.Subject.String()] {
+		return true
+	}
+	for _, n := range leaf.DNSNames {
+		if a.certs[n] {
+			return true
 		}
 	}
+	for _, n := range leaf.EmailAddresses {
+		if a.certs[n] {
+			return true
+		}
+	}
+	for _, u := range leaf.URIs {
+		if a.certs[u.String()] {
+			return true
+		}
+	}
+	for _, ip := range leaf.IPAddresses {
+		if a.certs[ip.String()] {
+			return true
+		}
+	}
+	return false
+}
+
+// claims are the access token claims callerauth reads.
+type claims struct {
+	Iss   string   `json:"iss"`
+	Aud   audience `json:"aud"`
+	Scope string   `json:"scope"`
+	Cnf   struct {
+		JKT string `json:"jkt"`
+		X5T string `json:"x5t#S256"`
+	} `json:"cnf"`
+	jwks.TimeClaims
+}
+
+type audience []string
+
+func (a *audience) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*a = audience{s}
+		return nil
+	}
+	var l []string
+	if err := json.Unmarshal(b, &l); err != nil {
+		return errors.New("aud is neither a string nor an array of strings")
+	}
+	*a = l
+	return nil
+}
+
+// parse verifies the JWT's signature with the Authority's keys (see
+// pkg/jwks) and its iss, aud, exp (required), nbf and iat.
+func (a *Authenticator) parse(ctx context.Context, raw string) (*claims, error) {
+	v, err := a.keys.Verify(ctx, raw)
 	if err != nil {
 		return nil, err
 	}
-	for _, aud := range tok.Audience() {
+	var cl claims
+	if err := json.Unmarshal(v.Payload, &cl); err != nil {
+		return nil, fmt.Errorf("claims: %w", err)
+	}
+	if cl.Iss != a.cfg.Issuer {
+		return nil, errors.New("issuer not accepted")
+	}
+	if _, err := cl.Check(a.cfg.Now(), a.cfg.DPoPClockSkew); err != nil {
+		return nil, err
+	}
+	for _, aud := range cl.Aud {
 		for _, want := range a.cfg.Audiences {
 			if aud == want {
-				return tok, nil
+				return &cl, nil
 			}
 		}
 	}
 	return nil, errors.New("audience not accepted")
 }
 
-// unknownKey reports whether err says the key set lacks the token's key,
-// so that a refresh of the set is worth trying.
-func unknownKey(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "find key") || strings.Contains(msg, "matching key")
-}
-
-func hasScopes(tok jwt.Token, required []string) bool {
+func hasScopes(scope string, required []string) bool {
 	have := map[string]bool{}
-	if s, ok := tok.PrivateClaims()["scope"].(string); ok {
-		for _, f := range strings.Fields(s) {
-			have[f] = true
-		}
+	for _, f := range strings.Fields(scope) {
+		have[f] = true
 	}
 	for _, r := range required {
 		if !have[r] {

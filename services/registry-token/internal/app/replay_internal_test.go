@@ -19,7 +19,7 @@ func TestRedisOptions(t *testing.T) {
 		retries                 int
 	}{
 		{name: "defaults", url: "redis://127.0.0.1:6379/0",
-			dial: redisDialTimeout, read: redisReadTimeout, write: redisWriteTimeout, pool: redisPoolTimeout, retries: redisNoRetries},
+			dial: dpop.RedisDialTimeout, read: dpop.RedisReadTimeout, write: dpop.RedisWriteTimeout, pool: dpop.RedisPoolTimeout, retries: -1},
 		{name: "the URL overrides", url: "redis://127.0.0.1:6379/0?dial_timeout=1s&read_timeout=2s&write_timeout=3s&pool_timeout=4s&max_retries=2",
 			dial: time.Second, read: 2 * time.Second, write: 3 * time.Second, pool: 4 * time.Second, retries: 2},
 	} {

@@ -1,0 +1,95 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/stellaops/authgate/pkg/dpop"
+)
+
+// AuthConfig is the optional caller authentication of the decision
+// endpoints. It is off while Issuer is empty.
+type AuthConfig struct {
+	Issuer               string        `koanf:"issuer"`
+	MetadataURL          string        `koanf:"metadataUrl"`
+	RequireHTTPSMetadata bool          `koanf:"requireHttpsMetadata"`
+	Audiences            []string      `koanf:"audiences"`
+	RequiredScopes       []string      `koanf:"requiredScopes"`
+	PublicURL            string        `koanf:"publicUrl"`
+	DPoPMaxAge           time.Duration `koanf:"dpopMaxAge"`
+	DPoPClockSkew        time.Duration `koanf:"dpopClockSkew"`
+	// JWKSRefreshInterval and JWKSMaxStale: the Authority's keys are
+	// fetched again this often, and dropped (callers refused with 503)
+	// after this long without a successful fetch.
+	JWKSRefreshInterval time.Duration `koanf:"jwksRefreshInterval"`
+	JWKSMaxStale        time.Duration `koanf:"jwksMaxStale"`
+	// ReplayCache holds the jti of DPoP proofs seen: memory (one replica)
+	// or redis (shared by every replica).
+	ReplayCache ReplayCacheConfig `koanf:"replayCache"`
+	// ClientCertificates: subject DNs or SANs of client certificates
+	// (verified against server.tls.clientCaFile) accepted without a token.
+	ClientCertificates []string `koanf:"clientCertificates"`
+}
+
+// ReplayCacheConfig selects the DPoP replay cache.
+type ReplayCacheConfig struct {
+	Backend  string `koanf:"backend"`
+	RedisURL string `koanf:"redisUrl"`
+}
+
+// The replay cache backends.
+const (
+	ReplayBackendMemory = "memory"
+	ReplayBackendRedis  = "redis"
+)
+
+// Enabled reports whether caller authentication is configured: tokens of
+// an Authority (issuer), allowed client certificates, or both.
+func (a AuthConfig) Enabled() bool { return a.Issuer != "" || len(a.ClientCertificates) > 0 }
+
+// validate reports the problems of an enabled auth section.
+func (a AuthConfig) validate(tls TLSConfig) []error {
+	var errs []error
+	if a.Issuer != "" {
+		if a.MetadataURL == "" {
+			errs = append(errs, errors.New("auth.metadataUrl is required when auth.issuer is set"))
+		}
+		if len(a.Audiences) == 0 {
+			errs = append(errs, errors.New("auth.audiences is required when auth.issuer is set"))
+		}
+		if a.PublicURL == "" {
+			errs = append(errs, errors.New("auth.publicUrl (the URL callers use, for DPoP htu) is required when auth.issuer is set"))
+		}
+		if a.JWKSRefreshInterval < time.Second {
+			errs = append(errs, fmt.Errorf("auth.jwksRefreshInterval: %s is shorter than 1s", a.JWKSRefreshInterval))
+		}
+		if a.JWKSMaxStale <= a.JWKSRefreshInterval {
+			errs = append(errs, fmt.Errorf("auth.jwksMaxStale: %s is not longer than auth.jwksRefreshInterval (%s)", a.JWKSMaxStale, a.JWKSRefreshInterval))
+		}
+	}
+	switch a.ReplayCache.Backend {
+	case ReplayBackendMemory:
+		if a.ReplayCache.RedisURL != "" {
+			errs = append(errs, errors.New("auth.replayCache.redisUrl is set but auth.replayCache.backend is memory"))
+		}
+	case ReplayBackendRedis:
+		if a.ReplayCache.RedisURL == "" {
+			errs = append(errs, errors.New("auth.replayCache.redisUrl is required when auth.replayCache.backend is redis"))
+		} else if _, err := dpop.RedisOptions(a.ReplayCache.RedisURL); err != nil {
+			errs = append(errs, fmt.Errorf("auth.replayCache.redisUrl: %w", err))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("auth.replayCache.backend %q: must be memory or redis", a.ReplayCache.Backend))
+	}
+	if len(a.ClientCertificates) > 0 && tls.ClientCAFile == "" {
+		errs = append(errs, errors.New("auth.clientCertificates requires server.tls.clientCaFile (the CA that verifies them)"))
+	}
+	for i, n := range a.ClientCertificates {
+		if strings.TrimSpace(n) == "" {
+			errs = append(errs, fmt.Errorf("auth.clientCertificates[%d] is empty", i))
+		}
+	}
+	return errs
+}

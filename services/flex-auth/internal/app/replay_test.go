@@ -1,0 +1,58 @@
+package app
+
+import (
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stellaops/authgate/pkg/dpop"
+	"github.com/stellaops/authgate/pkg/redistest"
+)
+
+// TestProofReplayedOnAnotherReplica (finding: a proof used on one replica
+// was accepted by another): two flex-auth replicas sharing the Redis
+// replay cache refuse on B a proof already used on A.
+func TestProofReplayedOnAnotherReplica(t *testing.T) {
+	rd := redistest.Start(t)
+	auth := newFakeAuthority(t)
+	publicURL := "https://flex-auth.example.com"
+	cfg := writeAuthConfig(t, auth.srv.URL, publicURL)
+	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = f.WriteString("  replayCache:\n    backend: redis\n    redisUrl: " + rd.URL() + "\n")
+	_ = f.Close()
+	a, b := start(t, "--config", cfg), start(t, "--config", cfg)
+
+	client := newKey(t, "client")
+	jkt, err := dpop.Thumbprint(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := auth.token(t, "flex-auth.check", map[string]any{"jkt": jkt})
+	proof, err := dpop.NewProof(client, "ES256", "POST", publicURL+"/v1/check", tok, "", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(url string) int {
+		req, _ := http.NewRequest(http.MethodPost, url+"/v1/check", strings.NewReader(`{"actor":"agt-state-hub-bridge"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "DPoP "+tok)
+		req.Header.Set("DPoP", proof)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := send(a.url); code != http.StatusOK {
+		t.Fatalf("replica A: %d", code)
+	}
+	if code := send(b.url); code != http.StatusUnauthorized {
+		t.Fatalf("the same proof on replica B: %d, want 401", code)
+	}
+}
