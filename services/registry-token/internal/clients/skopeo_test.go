@@ -1,6 +1,8 @@
 package clients
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,6 +28,16 @@ func containersEnv(t *testing.T) ([]string, string) {
 	}
 	return []string{"CONTAINERS_REGISTRIES_CONF=" + regs, "REGISTRY_AUTH_FILE=" + auth,
 		"XDG_RUNTIME_DIR=" + dir, "HOME=" + dir}, policy
+}
+
+// authFile is the REGISTRY_AUTH_FILE of a containersEnv.
+func authFile(env []string) string {
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "REGISTRY_AUTH_FILE="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // layoutDigest is the digest of the image tagged tag in an OCI layout.
@@ -74,6 +86,29 @@ func TestSkopeo(t *testing.T) {
 	if n := w.decisions(mark, "basic"); n == 0 {
 		t.Fatalf("no token was issued through Basic: %s", w.logs.String()[mark:])
 	}
+
+	t.Run("identity token in the auth file: POST refresh_token grant", func(t *testing.T) {
+		env, policy := containersEnv(t)
+		// containers/image reads identitytoken only next to an auth entry
+		// (docker login writes both).
+		auth := map[string]any{"auths": map[string]any{w.host: map[string]string{
+			"auth": base64.StdEncoding.EncodeToString([]byte("oauth2accesstoken:")), "identitytoken": w.certOpTok(t, "enterprise")}}}
+		b, _ := json.Marshal(auth)
+		if err := os.WriteFile(authFile(env), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		mark := w.logs.Len()
+		ref := "docker://" + w.host + "/stella-ops/team/skopeo:refresh"
+		run(t, env, skopeo, "--policy", policy, "copy", "--preserve-digests", "--dest-cert-dir", w.certDir, "oci:"+src+":v1", ref)
+		dst := t.TempDir()
+		run(t, env, skopeo, "--policy", policy, "copy", "--src-cert-dir", w.certDir, ref, "oci:"+dst+":v1")
+		if got := layoutDigest(t, dst, "v1"); got != want {
+			t.Fatalf("pulled %s, pushed %s", got, want)
+		}
+		if w.decisions(mark, "refresh_token") == 0 || w.decisions(mark, "basic") != 0 {
+			t.Fatalf("tokens not issued through the refresh_token grant:\n%s", w.logs.String()[mark:])
+		}
+	})
 
 	t.Run("without the client certificate", func(t *testing.T) {
 		caOnly := t.TempDir()
