@@ -17,9 +17,6 @@ import (
 	"github.com/stellaops/authgate/services/registry-token/internal/token"
 )
 
-// MetricConfigReloads counts configuration reload attempts by result.
-const MetricConfigReloads = "registry_token_config_reloads"
-
 // Reload results, the result label of registry_token_config_reloads_total.
 const (
 	ReloadSuccess = "success"
@@ -104,7 +101,7 @@ type reloader struct {
 }
 
 func newReloader(src source, first *state, build builder, log *zap.Logger, meter metric.Meter, now func() time.Time) (*reloader, error) {
-	reloads, err := meter.Int64Counter(MetricConfigReloads,
+	reloads, err := meter.Int64Counter(token.MetricConfigReloads,
 		metric.WithDescription("Configuration reload attempts (SIGHUP or file change), by result; a failure keeps the previous configuration serving."),
 		metric.WithUnit("{reload}"))
 	if err != nil {

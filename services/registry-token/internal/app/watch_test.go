@@ -3,6 +3,7 @@ package app_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -172,6 +173,7 @@ registry: {realm: "http://localhost:8085/token", services: [%s]}
 		{name: "restart-only setting", services: "registry.localhost", extra: plansOK + "log: {level: warn}\n",
 			want: http.StatusOK, restarts: []string{"log.level"}},
 	}
+	spec := loadSpec(t)
 	for _, st := range steps {
 		before := s.readyz(t).Config.Reloads
 		services = st.services
@@ -184,6 +186,14 @@ registry: {realm: "http://localhost:8085/token", services: [%s]}
 		if st.failed && len(last.Problems) == 0 {
 			t.Fatalf("%s: failure without problems", st.name)
 		}
+		// The /readyz detail after each kind of reload is what the spec says.
+		resp, err := http.Get(s.base + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		detail, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		spec.check(t, http.MethodGet, "/readyz", resp, detail)
 		if !st.failed && !slices.Equal(last.RestartRequired, st.restarts) {
 			t.Fatalf("%s: restart required %v, want %v", st.name, last.RestartRequired, st.restarts)
 		}

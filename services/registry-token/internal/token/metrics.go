@@ -15,6 +15,10 @@ const (
 	// MetricPolicyFailOpen counts tokens issued without flex-auth's
 	// decision because it failed while policy.failClosed is false.
 	MetricPolicyFailOpen = "registry_token_policy_fail_open"
+	// MetricConfigReloads counts configuration reloads (SIGHUP, file
+	// watch) by result, success or failure; counted by the program's
+	// reloader, named here with the rest of the catalog.
+	MetricConfigReloads = "registry_token_config_reloads"
 )
 
 // instruments is the metric catalog of the token endpoint.
