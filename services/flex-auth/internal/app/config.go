@@ -51,6 +51,9 @@ type ServerConfig struct {
 	// DebugAddr, when set, serves net/http/pprof there (profiling for
 	// operators; bind it to loopback only). Off when empty.
 	DebugAddr string `koanf:"debugAddr"`
+	// DebugAllowRemote acknowledges a DebugAddr that is not loopback:
+	// pprof is unauthenticated, so anything else is refused without it.
+	DebugAllowRemote bool `koanf:"debugAllowRemote"`
 	// TLS, when certFile and keyFile are set, serves HTTPS; with
 	// clientCaFile it verifies client certificates (for certificate-bound
 	// caller tokens).
@@ -138,6 +141,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("server.addr (--addr) is required"))
 	}
 	errs = append(errs, c.Server.TLS.validate()...)
+	if err := checkDebugAddr(c.Server.DebugAddr, c.Server.DebugAllowRemote); err != nil {
+		errs = append(errs, err)
+	}
 	if c.Registry == "" {
 		errs = append(errs, errors.New("registry (--registry) is required"))
 	}
@@ -176,6 +182,7 @@ func newFlags() *flags {
 	f.fs.StringVar(&f.config, "config", "", "YAML configuration file (env "+EnvConfigFile+")")
 	f.fs.StringVar(&f.c.Server.Addr, "addr", DefaultAddr, "listen address")
 	f.fs.StringVar(&f.c.Server.DebugAddr, "debug-addr", "", "serve net/http/pprof on this address (loopback only, e.g. 127.0.0.1:6060); off when empty")
+	f.fs.BoolVar(&f.c.Server.DebugAllowRemote, "debug-allow-remote", false, "accept a --debug-addr that is not loopback (pprof is unauthenticated)")
 	f.fs.StringVar(&f.c.Registry, "registry", "", "registry snapshot JSON file")
 	f.fs.Var(&policyFlag{c: &f.c}, "policy", "policy package Markdown file, or a directory of them; repeat for several packages")
 	f.fs.StringVar(&f.c.Data, "data", "", "entity data document (JSON or YAML) that authzen packages read")
@@ -194,6 +201,8 @@ func (f *flags) apply(c *Config) {
 			c.Server.Addr = f.c.Server.Addr
 		case "debug-addr":
 			c.Server.DebugAddr = f.c.Server.DebugAddr
+		case "debug-allow-remote":
+			c.Server.DebugAllowRemote = f.c.Server.DebugAllowRemote
 		case "registry":
 			c.Registry = f.c.Registry
 		case "policy":
