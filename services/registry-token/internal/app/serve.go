@@ -42,6 +42,9 @@ func serve(ctx context.Context, src source, cfg config.Config, keys *signing.Set
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	if fields := tuneGC(env.Environ); len(fields) > 0 {
+		log.Info("garbage collector settings (GOGC and GOMEMLIMIT override them)", fields...)
+	}
 
 	metrics, err := obs.NewMetrics()
 	if err != nil {
