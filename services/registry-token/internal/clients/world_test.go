@@ -32,6 +32,9 @@ import (
 
 func TestMain(m *testing.M) {
 	code := proctest.Main(m)
+	if sharedFront.f != nil {
+		sharedFront.f.close()
+	}
 	if shared.w != nil {
 		shared.w.close()
 	}
@@ -331,4 +334,13 @@ func digestOf(t *testing.T, out string) string {
 		t.Fatalf("no digest in %q", out)
 	}
 	return m[1]
+}
+
+func containsAll(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
 }

@@ -33,6 +33,8 @@ type ServiceConfig struct {
 	// Watch sets reload.watch (with a short debounce): the service reloads
 	// when the file changes.
 	Watch bool
+	// TrustedProxies is server.trustedProxies.
+	TrustedProxies []string
 	// ClientCAFile, CertFile and KeyFileTLS enable the TLS listener with
 	// client certificates (server.tls) when set.
 	CertFile, TLSKeyFile, ClientCAFile string
@@ -65,6 +67,9 @@ func (c ServiceConfig) yamlDoc() ([]byte, error) {
 		revoked = []string{}
 	}
 	server := map[string]any{"publicUrl": c.PublicURL}
+	if len(c.TrustedProxies) > 0 {
+		server["trustedProxies"] = c.TrustedProxies
+	}
 	if c.CertFile != "" {
 		server["tls"] = map[string]any{"certFile": c.CertFile, "keyFile": c.TLSKeyFile, "clientCaFile": c.ClientCAFile}
 	}

@@ -32,6 +32,9 @@ type StackOptions struct {
 	// TLS, when set, serves registry-token over HTTPS and requests client
 	// certificates signed by TLS.ClientCA (mTLS-bound OpToks).
 	TLS *TLSMaterial
+	// TrustedProxies is server.trustedProxies: peers whose Client-Cert
+	// header (RFC 9440) is believed.
+	TrustedProxies []string
 	// Stderr receives the service's logs (default io.Discard).
 	Stderr io.Writer
 	// LogLevel is the service's log.level (default "warn").
@@ -177,6 +180,7 @@ func (s *Stack) startService(ctx context.Context, opts StackOptions, keyFile str
 		KeyFile:         keyFile,
 		LogLevel:        opts.LogLevel,
 		Watch:           opts.Watch,
+		TrustedProxies:  opts.TrustedProxies,
 		RedisURL:        opts.RedisURL,
 	}
 	if opts.TLS != nil {
