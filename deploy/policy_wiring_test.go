@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -18,12 +19,14 @@ import (
 	"github.com/stellaops/authgate/deploy/internal/render"
 )
 
-// TestRegistryPolicyWiring installs (renders) the example's second flex-auth
-// release with the registry-access bundle and checks that registry-token's
-// policy URL names its Service, that the bundle passes the registry policy
-// simulation cases, and that a real flex-auth serving the rendered files
-// answers a check shaped like registry-token's: registry.pull allowed,
-// and the same check denied by the ops-warden bundle of the default release.
+// TestRegistryPolicyWiring renders the example's flex-auth release (the
+// ops-warden bundle with the registry-access bundle beside it) and checks
+// that registry-token's policy URL names its Service, that the rendered
+// registry package passes the registry policy simulation cases, and that a
+// real flex-auth serving the rendered files as the Deployment names them
+// answers a check shaped like registry-token's with the registry package
+// (allow) and an ops-warden check with the ops-warden package, while the
+// default release (ops-warden alone) denies the registry check.
 func TestRegistryPolicyWiring(t *testing.T) {
 	helm := helmBin(t)
 	rt := defaultRelease("registry-token")
@@ -31,8 +34,8 @@ func TestRegistryPolicyWiring(t *testing.T) {
 	rtObjs := renderObjects(t, helm, rt)
 	cfg := configOf(t, rtObjs, one[*appsv1.Deployment](t, rtObjs))
 
-	fa := render.Release{Chart: chartDir("flex-auth"), Name: "flex-auth-registry", Namespace: "flex-auth",
-		Values: []string{filepath.Join(exampleDir, "flex-auth-registry-values.yaml")}}
+	fa := defaultRelease("flex-auth")
+	fa.Values = []string{filepath.Join(exampleDir, "flex-auth-values.yaml")}
 	faObjs := renderObjects(t, helm, fa)
 	svc := one[*corev1.Service](t, faObjs)
 	if cfg.Policy == nil {
@@ -43,35 +46,56 @@ func TestRegistryPolicyWiring(t *testing.T) {
 		t.Fatal(err)
 	}
 	if want := fmt.Sprintf("%s.%s.svc.cluster.local:%d", svc.Name, svc.Namespace, svc.Spec.Ports[0].Port); u.Host != want {
-		t.Errorf("registry-token policy.url %s, flex-auth-registry Service is %s", cfg.Policy.URL, want)
+		t.Errorf("registry-token policy.url %s, flex-auth Service is %s", cfg.Policy.URL, want)
 	}
-	// The default release of flex-auth keeps its own Service name.
-	defObjs := renderObjects(t, helm, defaultRelease("flex-auth"))
-	if def := one[*corev1.Service](t, defObjs); def.Name == svc.Name {
-		t.Errorf("both flex-auth releases render Service %s", svc.Name)
+	registryDir := writePolicyFiles(t, faObjs)
+	policies := policyArgs(t, one[*appsv1.Deployment](t, faObjs), registryDir)
+	if len(policies) != 2 || filepath.Base(policies[1]) != "registry-access.policy_package.md" {
+		t.Fatalf("flex-auth --policy files %v, want the ops-warden and registry-access packages", policies)
 	}
 
 	bins := buildCLIs(t)
-	registryDir := writePolicyFiles(t, faObjs)
-	opsWardenDir := writePolicyFiles(t, defObjs)
 	sim := exec.Command(bins["flex-auth"], "policy", "simulate",
-		"--policy", filepath.Join(registryDir, "policy_package.md"),
-		"--registry", filepath.Join(registryDir, "production_registry_snapshot.json"),
+		"--policy", policies[1],
+		"--registry", "configs/registry-policy/registry_snapshot.json",
 		"--cases", "configs/registry-policy/cases.yaml")
 	sim.Dir = ".."
 	if out, err := sim.CombinedOutput(); err != nil {
 		t.Fatalf("registry-access bundle fails the registry policy cases: %v\n%s", err, out)
 	}
 
-	// A check as registry-token sends it for a community pull.
+	// A check as registry-token sends it for a community pull, and one as
+	// ops-warden sends it.
 	check := map[string]any{"actor": "customer-42", "subject": "customer-42", "action": "registry.pull",
 		"resource": "stella-ops/public/base", "context": map[string]any{"service": "registry.example.com", "plan": "community"}}
-	if effect, reason := serveAndCheck(t, bins["flex-auth"], registryDir, check); effect != "allow" {
-		t.Errorf("flex-auth-registry: registry.pull is %s (%s), want allow", effect, reason)
+	sign := map[string]any{"actor": "atm-backup-daily"}
+	got := serveAndCheck(t, bins["flex-auth"], registryDir, policies, check, sign)
+	if got[0] != "allow registry-access" {
+		t.Errorf("flex-auth with both packages: registry.pull is %s, want allow by registry-access", got[0])
 	}
-	if effect, reason := serveAndCheck(t, bins["flex-auth"], opsWardenDir, check); effect != "deny" {
-		t.Errorf("flex-auth (ops-warden bundle): registry.pull is %s (%s), want deny", effect, reason)
+	if got[1] != "allow ops-warden-ssh-signing" {
+		t.Errorf("flex-auth with both packages: ssh.sign is %s, want allow by ops-warden-ssh-signing", got[1])
 	}
+	defObjs := renderObjects(t, helm, defaultRelease("flex-auth"))
+	opsWardenDir := writePolicyFiles(t, defObjs)
+	alone := policyArgs(t, one[*appsv1.Deployment](t, defObjs), opsWardenDir)
+	if got := serveAndCheck(t, bins["flex-auth"], opsWardenDir, alone, check); !strings.HasPrefix(got[0], "deny ") {
+		t.Errorf("flex-auth (ops-warden bundle alone): registry.pull is %s, want deny", got[0])
+	}
+}
+
+// policyArgs returns the --policy files of the flex-auth container, moved
+// from the mount path into dir.
+func policyArgs(t *testing.T, d *appsv1.Deployment, dir string) []string {
+	t.Helper()
+	args := d.Spec.Template.Spec.Containers[0].Args
+	var out []string
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == "--policy" {
+			out = append(out, filepath.Join(dir, filepath.Base(args[i+1])))
+		}
+	}
+	return out
 }
 
 // writePolicyFiles writes the data of the rendered policy ConfigMap into a
@@ -88,15 +112,19 @@ func writePolicyFiles(t *testing.T, objs []render.Object) string {
 	return dir
 }
 
-func serveAndCheck(t *testing.T, bin, dir string, check map[string]any) (effect, reason string) {
+// serveAndCheck serves the files of dir with the policies given and
+// answers "<effect> <package>" for each check.
+func serveAndCheck(t *testing.T, bin, dir string, policies []string, checks ...map[string]any) []string {
 	t.Helper()
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv := exec.CommandContext(ctx, bin, "serve", "--addr", addr,
-		"--registry", filepath.Join(dir, "production_registry_snapshot.json"),
-		"--policy", filepath.Join(dir, "policy_package.md"),
-		"--log", filepath.Join(t.TempDir(), "decisions.jsonl"), "--watch")
+	args := []string{"serve", "--addr", addr, "--registry", filepath.Join(dir, "production_registry_snapshot.json"),
+		"--log", filepath.Join(t.TempDir(), "decisions.jsonl"), "--watch"}
+	for _, p := range policies {
+		args = append(args, "--policy", p)
+	}
+	srv := exec.CommandContext(ctx, bin, args...)
 	out := &syncBuffer{}
 	srv.Stdout, srv.Stderr = out, out
 	if err := srv.Start(); err != nil {
@@ -105,23 +133,30 @@ func serveAndCheck(t *testing.T, bin, dir string, check map[string]any) (effect,
 	defer func() { cancel(); _ = srv.Wait() }()
 	base := "http://" + addr
 	waitReady(t, base+"/readyz", out)
-	body, _ := json.Marshal(check)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/check", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
+	var answers []string
+	for _, check := range checks {
+		body, _ := json.Marshal(check)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/check", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var env struct {
+			Effect string `json:"effect"`
+			Policy struct {
+				Package string `json:"package"`
+			} `json:"policy"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&env)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("decision envelope: %v (status %d)", err, resp.StatusCode)
+		}
+		answers = append(answers, env.Effect+" "+env.Policy.Package)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var env struct {
-		Effect string `json:"effect"`
-		Reason string `json:"reason"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
-		t.Fatalf("decision envelope: %v (status %d)", err, resp.StatusCode)
-	}
-	return env.Effect, env.Reason
+	return answers
 }

@@ -36,9 +36,10 @@ func variableType(name string) (*types.Type, func(*yamlValue) (any, error), bool
 
 // compiled is the result of compiling one rule condition.
 type compiled struct {
-	prg       cel.Program
-	constant  *bool    // set when the condition is a literal true/false
-	conjuncts []string // top-level && operands, unparsed, for shadow detection
+	prg       cel.Program // without cost tracking: for inputs within the estimate's bounds
+	tracked   cel.Program // with the run-time cost limit: for any other input
+	constant  *bool       // set when the condition is a literal true/false
+	conjuncts []string    // top-level && operands, unparsed, for shadow detection
 }
 
 // newEnv builds the CEL environment of a request shape: request and
@@ -132,7 +133,11 @@ func compileRule(s *diagSink, env *cel.Env, rb *ruleBlock, lim costLimits) *comp
 		s.errorf(rb.line, CodeCost, "rule %q: estimated worst-case cost %d exceeds the limit %d (nested loops over request or data collections?)", rb.ID, est.Max, lim.limit)
 		return nil
 	}
-	prg, err := env.Program(checked, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(lim.limit))
+	prg, err := env.Program(checked, cel.EvalOptions(cel.OptOptimize))
+	var tracked cel.Program
+	if err == nil {
+		tracked, err = env.Program(checked, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(lim.limit))
+	}
 	if err != nil {
 		s.errorf(rb.line, CodeCELCheck, "rule %q: %v", rb.ID, err)
 		return nil
@@ -140,6 +145,7 @@ func compileRule(s *diagSink, env *cel.Env, rb *ruleBlock, lim costLimits) *comp
 	native := checked.NativeRep()
 	return &compiled{
 		prg:       prg,
+		tracked:   tracked,
 		constant:  constantValue(env, checked),
 		conjuncts: conjuncts(native.Expr(), native.SourceInfo(), nil),
 	}

@@ -100,3 +100,80 @@ func newCostLimits(limit uint64, values map[string]ref.Val) costLimits {
 	}
 	return c
 }
+
+// checkWithinEstimate reports whether a check request and its actor stay
+// within the sizes the cost estimate assumed.
+func checkWithinEstimate(req *Request, a *Actor) bool {
+	for _, s := range [...]string{req.Actor, req.Subject, req.Action, req.Principal, req.Resource} {
+		if len(s) > estimateString {
+			return false
+		}
+	}
+	for k, v := range req.Context {
+		if s, ok := v.(string); (ok && len(s) > estimateString) || len(k) > estimateString {
+			return false
+		}
+	}
+	if len(req.Context) > estimateCollection {
+		return false
+	}
+	if a == nil {
+		return true
+	}
+	if len(a.Name) > estimateString || len(a.Type) > estimateString || len(a.Principal) > estimateString || len(a.AllowedSubjects) > estimateCollection {
+		return false
+	}
+	for _, s := range a.AllowedSubjects {
+		if len(s) > estimateString {
+			return false
+		}
+	}
+	return true
+}
+
+// authzenWithinEstimate reports whether an evaluation stays within the
+// sizes the cost estimate assumed.
+func authzenWithinEstimate(ev *Evaluation) bool {
+	for _, s := range [...]string{ev.Subject.Type, ev.Subject.ID, ev.Resource.Type, ev.Resource.ID, ev.Action.Name} {
+		if len(s) > estimateString {
+			return false
+		}
+	}
+	return valueWithin(ev.Subject.Properties) && valueWithin(ev.Resource.Properties) &&
+		valueWithin(ev.Action.Properties) && valueWithin(ev.Context)
+}
+
+// DataWithinEstimate reports whether every entity of d stays within the
+// sizes the cost estimate assumed (d must also implement Walk).
+func DataWithinEstimate(d Data) bool {
+	w, ok := d.(interface {
+		Walk(func(map[string]any) bool) bool
+	})
+	return ok && w.Walk(func(m map[string]any) bool { return valueWithin(m) })
+}
+
+func valueWithin(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return len(x) <= estimateString
+	case map[string]any:
+		if len(x) > estimateCollection {
+			return false
+		}
+		for k, e := range x {
+			if len(k) > estimateString || !valueWithin(e) {
+				return false
+			}
+		}
+	case []any:
+		if len(x) > estimateCollection {
+			return false
+		}
+		for _, e := range x {
+			if !valueWithin(e) {
+				return false
+			}
+		}
+	}
+	return true
+}

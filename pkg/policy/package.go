@@ -28,8 +28,20 @@ type RuleInfo struct {
 }
 
 type rule struct {
-	info RuleInfo
-	prg  cel.Program
+	info    RuleInfo
+	prg     cel.Program
+	tracked cel.Program
+}
+
+// program returns the rule's program for an input: within the bounds the
+// cost estimate assumed, the estimate (checked at load) already bounds
+// the cost and the untracked program runs; beyond them the program with
+// the run-time cost limit does.
+func (r *rule) program(within bool) cel.Program {
+	if within {
+		return r.prg
+	}
+	return r.tracked
 }
 
 // Package is a loaded, compiled policy package. It is immutable and safe
@@ -46,6 +58,7 @@ type Package struct {
 	extras        map[string]ref.Val
 	shape         string
 	decides       *Decides
+	dataWithin    bool // every string of the entity data fits the estimate
 }
 
 // Shape returns the request shape the package decides: ShapeCheck or
@@ -188,6 +201,7 @@ func check(s *diagSink, src []byte, opts Options) *Package {
 		checkDecides(s, fm.Decides)
 		p.decides = fm.Decides
 	}
+	p.dataWithin = opts.Data == nil || DataWithinEstimate(opts.Data)
 	varTypes, values := declareVariables(s, p.shape, fm.Variables)
 	p.extras = values
 	env, err := newEnv(p.shape, varTypes, opts.Data)
@@ -275,8 +289,9 @@ func compileRules(s *diagSink, env *cel.Env, blocks []*ruleBlock, declared map[s
 		}
 		earlier = append(earlier, prior{rb, c})
 		rules = append(rules, rule{
-			info: RuleInfo{ID: rb.ID, Effect: effect, Reason: rb.Reason, Condition: rb.When, Line: rb.line},
-			prg:  c.prg,
+			info:    RuleInfo{ID: rb.ID, Effect: effect, Reason: rb.Reason, Condition: rb.When, Line: rb.line},
+			prg:     c.prg,
+			tracked: c.tracked,
 		})
 	}
 	return rules
@@ -313,9 +328,10 @@ func (p *Package) Evaluate(req *Request, actor *Actor) (Decision, error) {
 		return deny, &EvalError{Err: errors.New("nil request")}
 	}
 	act := &activation{req: req, act: actor, extras: p.extras}
+	within := checkWithinEstimate(req, actor)
 	for i := range p.rules {
 		r := &p.rules[i]
-		out, _, err := r.prg.Eval(act)
+		out, _, err := r.program(within).Eval(act)
 		if err != nil {
 			return evalFailure(deny, r, err)
 		}
@@ -334,9 +350,10 @@ func (p *Package) EvaluateAuthZEN(ev *Evaluation) (Decision, error) {
 		return deny, &EvalError{Err: errors.New("not an authzen package, or nil request")}
 	}
 	act := &authzenActivation{ev: ev, extras: p.extras}
+	within := authzenWithinEstimate(ev) && p.dataWithin
 	for i := range p.rules {
 		r := &p.rules[i]
-		out, _, err := r.prg.Eval(act)
+		out, _, err := r.program(within).Eval(act)
 		if err != nil {
 			return evalFailure(deny, r, err)
 		}

@@ -213,3 +213,16 @@ func pointerName(p string) string {
 	}
 	return out
 }
+
+// Walk calls f with the properties of every entity until f returns false;
+// it reports whether f always returned true.
+func (d *Data) Walk(f func(map[string]any) bool) bool {
+	for _, k := range []*kind{&d.subjects, &d.resources} {
+		for key, props := range k.byKey {
+			if len(key) > 2*1024 || !f(props) {
+				return false
+			}
+		}
+	}
+	return true
+}
