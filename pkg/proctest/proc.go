@@ -3,6 +3,7 @@ package proctest
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -52,6 +53,10 @@ type Options struct {
 	ReadyPath string
 	// ReadyTimeout bounds start-up (default DefaultReadyTimeout).
 	ReadyTimeout time.Duration
+	// TLS, when set, means the child serves HTTPS: URL is https:// and
+	// readiness is polled with this client configuration (its RootCAs,
+	// and a client certificate if the child asks for one).
+	TLS *tls.Config
 }
 
 // Proc is a running (or exited) child process.
@@ -140,6 +145,9 @@ func (p *Proc) setAddr(port int) {
 	p.opts.Port = port
 	p.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	p.URL = "http://" + p.Addr
+	if p.opts.TLS != nil {
+		p.URL = "https://" + p.Addr
+	}
 }
 
 // launch starts the process and waits for readiness.
@@ -193,7 +201,7 @@ func (p *Proc) launch() error {
 }
 
 func (p *Proc) waitReady(exited <-chan struct{}) error {
-	err := pollOK(p.URL+p.opts.ReadyPath, p.opts.ReadyTimeout, exited)
+	err := pollOK(p.URL+p.opts.ReadyPath, p.opts.ReadyTimeout, exited, p.opts.TLS)
 	switch {
 	case errors.Is(err, errExited):
 		return fmt.Errorf("exited before ready (%s)", p.ExitState())
@@ -208,7 +216,7 @@ func (p *Proc) waitReady(exited <-chan struct{}) error {
 // servers that are not children (a service started in-process).
 func WaitReady(t testing.TB, url string, timeout time.Duration) {
 	t.Helper()
-	if err := pollOK(url, timeout, nil); err != nil {
+	if err := pollOK(url, timeout, nil, nil); err != nil {
 		t.Fatalf("proctest: %v", err)
 	}
 }
@@ -216,9 +224,12 @@ func WaitReady(t testing.TB, url string, timeout time.Duration) {
 var errExited = errors.New("exited")
 
 // pollOK polls url every 20 ms until it answers 200, timeout passes or
-// exited (nil: never) is closed.
-func pollOK(url string, timeout time.Duration, exited <-chan struct{}) error {
+// exited (nil: never) is closed; tlsCfg, when set, configures HTTPS.
+func pollOK(url string, timeout time.Duration, exited <-chan struct{}, tlsCfg *tls.Config) error {
 	client := &http.Client{Timeout: 2 * time.Second}
+	if tlsCfg != nil {
+		client.Transport = &http.Transport{TLSClientConfig: tlsCfg}
+	}
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(20 * time.Millisecond)

@@ -285,13 +285,22 @@ func newGate(log *zap.Logger, p config.Policy) (token.Gate, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := policyclient.New(policyclient.Config{URL: p.URL, Timeout: p.Timeout, RootCAs: roots})
+	pc := policyclient.Config{URL: p.URL, Timeout: p.Timeout, RootCAs: roots}
+	if p.CertFile != "" {
+		if pc.ClientCertificate, err = httpx.ClientCertificate(p.CertFile, p.KeyFile, httpx.WithReloadLog(log.Named("policy"))); err != nil {
+			return nil, fmt.Errorf("policy.%w", err)
+		}
+	}
+	c, err := policyclient.New(pc)
 	if err != nil {
 		return nil, err
 	}
 	fields := []zap.Field{zap.String("url", config.Redact(p.URL)), zap.Duration("timeout", p.Timeout), zap.Bool("fail_closed", p.FailClosed)}
 	if p.CAFile != "" {
 		fields = append(fields, zap.String("ca_file", p.CAFile))
+	}
+	if p.CertFile != "" {
+		fields = append(fields, zap.String("client_cert_file", p.CertFile))
 	}
 	if !p.FailClosed {
 		log.Warn("!!! policy.failClosed is false: while flex-auth is down, tokens are issued on the plan alone "+

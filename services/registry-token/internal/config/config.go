@@ -108,6 +108,12 @@ type Policy struct {
 	// certificate is verified against instead of the system roots (an
 	// https url with a private CA). Empty: the system roots.
 	CAFile string `koanf:"caFile" yaml:"caFile"`
+	// CertFile and KeyFile are the client certificate and key (PEM)
+	// presented to flex-auth over https, for a flex-auth that
+	// authenticates its callers (auth.clientCertificates). Read again when
+	// they change. Empty: no client certificate.
+	CertFile string `koanf:"certFile" yaml:"certFile"`
+	KeyFile  string `koanf:"keyFile" yaml:"keyFile"`
 }
 
 // Enabled reports whether the policy call is configured.

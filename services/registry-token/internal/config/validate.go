@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -124,6 +125,21 @@ func (p *Policy) validate() []error {
 		}
 		if _, err := p.RootCAs(); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if p.CertFile != "" || p.KeyFile != "" {
+		switch {
+		case p.CertFile == "" || p.KeyFile == "":
+			add("policy.certFile and policy.keyFile must be set together")
+		case p.URL == "":
+			add("policy.certFile: requires policy.url")
+		default:
+			if u, err := url.Parse(p.URL); err == nil && u.Scheme != "https" {
+				add("policy.certFile: requires an https:// policy.url (the url is %q)", Redact(p.URL))
+			}
+			if _, err := tls.LoadX509KeyPair(p.CertFile, p.KeyFile); err != nil {
+				add("policy.certFile/keyFile: %v", err)
+			}
 		}
 	}
 	return errs

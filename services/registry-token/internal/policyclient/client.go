@@ -96,6 +96,10 @@ type Config struct {
 	// verified against instead of the system roots (flex-auth behind a
 	// private CA). Ignored when HTTPClient is set.
 	RootCAs *x509.CertPool
+	// ClientCertificate, when set, supplies the client certificate
+	// presented to an https flex-auth that asks for one (see
+	// httpx.ClientCertificate). Ignored when HTTPClient is set.
+	ClientCertificate func(*tls.CertificateRequestInfo) (*tls.Certificate, error)
 	// HTTPClient, when set, replaces the client New builds (tests).
 	HTTPClient *http.Client
 }
@@ -125,6 +129,7 @@ func New(cfg Config) (*Client, error) {
 	if hc == nil {
 		t := NewTransport(cfg.Concurrency)
 		t.TLSClientConfig.RootCAs = cfg.RootCAs
+		t.TLSClientConfig.GetClientCertificate = cfg.ClientCertificate
 		hc = &http.Client{Transport: t}
 	}
 	return &Client{

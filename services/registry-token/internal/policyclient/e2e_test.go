@@ -33,6 +33,7 @@ func TestWithRealFlexAuth(t *testing.T) {
 	bin := proctest.Build(t, "./services/flex-auth")
 	t.Run("policy package", func(t *testing.T) { testPolicyPackage(t, bin, root) })
 	t.Run("end to end", func(t *testing.T) { testEndToEnd(t, bin, root) })
+	t.Run("flex-auth authenticating its callers", func(t *testing.T) { testAuthenticatedCaller(t, bin, root) })
 }
 
 // The registry policy package is valid under --strict and its simulation

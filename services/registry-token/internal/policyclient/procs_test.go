@@ -64,6 +64,13 @@ const rtPublicURL = "http://localhost:8085"
 
 func startRegistryToken(t *testing.T, a *authoritytest.Authority, policyURL string) *registryToken {
 	t.Helper()
+	return startRegistryTokenPolicy(t, a, fmt.Sprintf("{url: %q, timeout: 1s, failClosed: true}", policyURL))
+}
+
+// startRegistryTokenPolicy starts registry-token with policy set to the
+// YAML flow mapping policy.
+func startRegistryTokenPolicy(t *testing.T, a *authoritytest.Authority, policy string) *registryToken {
+	t.Helper()
 	dir := t.TempDir()
 	keyFile := writeSigningKey(t, dir)
 	cfg := fmt.Sprintf(`
@@ -82,8 +89,8 @@ plans:
     - {repository: "quarantine/*", actions: [pull, push]}
     - {catalog: true}
 defaultPlan: community
-policy: {url: %q, timeout: 1s, failClosed: true}
-`, rtPublicURL, a.Issuer, a.MetadataURL(), rtPublicURL+"/token", keyFile, policyURL)
+policy: %s
+`, rtPublicURL, a.Issuer, a.MetadataURL(), rtPublicURL+"/token", keyFile, policy)
 	cfgFile := filepath.Join(dir, "registry-token.yaml")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
