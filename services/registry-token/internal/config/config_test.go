@@ -134,6 +134,8 @@ func FuzzLoadData(f *testing.F) {
 		f.Add(b, "")
 	}
 	f.Add([]byte("plans: {a: [{repository: '*'}]}\ndefaultPlan: a"), "REGISTRY_TOKEN_PLANS__A=x")
+	f.Add([]byte(valid+"signing:\n  keys:\n    - {file: a.pem, status: active}\n    - {file: b.pem, status: retired, retiredAt: \"2026-12-01T10:00:00.5+02:00\"}\nreload: {watch: true, debounce: 1s}\n"),
+		"REGISTRY_TOKEN_AUTHORITY__MAXTOKENLIFETIME=1h")
 	f.Fuzz(func(t *testing.T, data []byte, env string) {
 		cfg, err := config.LoadData(data, strings.Split(env, "\n"))
 		if err != nil {
