@@ -18,11 +18,11 @@ func TestMaxTokenLifetime(t *testing.T) {
 	const limit = time.Hour
 	now := time.Unix(1_750_000_000, 0)
 	auth := authoritytest.New(t)
-	client := func(max time.Duration) *authority.Client {
+	client := func(maxLife time.Duration) *authority.Client {
 		c := authority.New(authority.Config{
 			HTTPClient: &http.Client{}, Issuer: auth.Issuer, MetadataURL: auth.MetadataURL(),
 			Audiences: []string{"registry"}, ClockSkew: 30 * time.Second, RefreshInterval: time.Hour,
-			MinRefreshGap: 10 * time.Second, MaxTokenLifetime: max, CacheSize: 100,
+			MinRefreshGap: 10 * time.Second, MaxTokenLifetime: maxLife, CacheSize: 100,
 			Now: func() time.Time { return now },
 		})
 		if err := c.Refresh(context.Background()); err != nil {
