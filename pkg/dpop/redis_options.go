@@ -11,13 +11,21 @@ import (
 // on the request path; while Redis is down every request is refused (fail
 // closed), and the refusal should come at once rather than after
 // go-redis's default retries (3, with backoff), dial retries (5, 100 ms
-// apart) and 5 s timeouts. A URL query parameter (dial_timeout,
-// read_timeout, write_timeout, pool_timeout, max_retries) overrides these.
+// apart) and 5 s timeouts: a refused connection is answered at once, a
+// dial that hangs after RedisDialTimeout. A Redis that accepted the
+// command gets RedisReadTimeout to answer, and a request waits at most
+// RedisPoolTimeout for a connection of the pool (RedisPoolSize, more than
+// the requests one replica serves at once): under full load on a busy
+// host an answer or a free connection can take more than 200 ms, and a
+// refusal then would be an error of the service, not of Redis. A URL
+// query parameter (dial_timeout, read_timeout, write_timeout,
+// pool_timeout, pool_size, max_retries) overrides these.
 const (
 	RedisDialTimeout  = 200 * time.Millisecond
-	RedisReadTimeout  = 200 * time.Millisecond
-	RedisWriteTimeout = 200 * time.Millisecond
-	RedisPoolTimeout  = 200 * time.Millisecond
+	RedisReadTimeout  = time.Second
+	RedisWriteTimeout = time.Second
+	RedisPoolTimeout  = time.Second
+	RedisPoolSize     = 64
 	// redisNoRetries is go-redis's "no retries" (0 means its default, 3).
 	redisNoRetries = -1
 )
@@ -40,6 +48,9 @@ func RedisOptions(raw string) (*redis.Options, error) {
 		if *d.field == 0 {
 			*d.field = d.def
 		}
+	}
+	if opts.PoolSize == 0 {
+		opts.PoolSize = RedisPoolSize
 	}
 	if opts.MaxRetries == 0 {
 		opts.MaxRetries = redisNoRetries

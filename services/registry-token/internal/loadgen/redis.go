@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -25,8 +24,9 @@ type RedisServer struct {
 	done chan struct{}
 }
 
-// StartRedis starts redis-server from PATH and waits until it answers.
-func StartRedis(ctx context.Context, dir string) (*RedisServer, error) {
+// StartRedis starts redis-server from PATH, its output going to out, and
+// waits until it answers.
+func StartRedis(ctx context.Context, dir string, out io.Writer) (*RedisServer, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, errors.New("loadgen: redis-server not found on PATH (apt-get install redis-server)")
@@ -39,7 +39,7 @@ func StartRedis(ctx context.Context, dir string) (*RedisServer, error) {
 	_ = ln.Close()
 	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", dir, "--daemonize", "no", "--loglevel", "warning", "--maxmemory-policy", "noeviction")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("loadgen: start redis-server: %w", err)

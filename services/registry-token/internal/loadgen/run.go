@@ -112,7 +112,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	case "redis":
 		if o.RedisURL == "" {
 			var err error
-			if redisSrv, err = StartRedis(ctx, o.Dir); err != nil {
+			if redisSrv, err = StartRedis(ctx, o.Dir, o.Stderr); err != nil {
 				return Report{}, err
 			}
 			defer redisSrv.Close()

@@ -53,6 +53,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	verbose := fs.Bool("v", false, "show the service's logs")
 	check := fs.Bool("check", false, "exit 1 when a target is missed")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process to the file (with -in-process it covers the server)")
+	memProfile := fs.String("memprofile", "", "write an allocation profile of this process to the file at the end (with -in-process it covers the server)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -89,6 +90,16 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	rep, err := loadgen.Run(ctx, opts)
 	if err != nil {
 		return err
+	}
+	if *memProfile != "" {
+		f, err := os.Create(*memProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintln(stdout, rep)
 	if *check && !rep.MeetsTargets() {
