@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -56,7 +57,19 @@ func TestMTLSBoundOpTok(t *testing.T) {
 	})
 
 	t.Run("no client certificate", func(t *testing.T) {
-		wantStatus(t, doToken(t, e.client, u, "Bearer "+tok, nil), http.StatusUnauthorized)
+		r := doToken(t, e.client, u, "Bearer "+tok, nil)
+		wantStatus(t, r, http.StatusUnauthorized)
+		// The listener verifies client certificates: the 401 offers Basic,
+		// the carrier of standard registry clients.
+		if !slices.Contains(r.Header.Values("WWW-Authenticate"), `Basic realm="`+e.stack.Realm+`", charset="UTF-8"`) {
+			t.Fatalf("challenges %q offer no Basic", r.Header.Values("WWW-Authenticate"))
+		}
+	})
+
+	t.Run("bound certificate, the OpTok as the Basic password", func(t *testing.T) {
+		basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("oauth2accesstoken:"+tok))
+		wantStatus(t, doToken(t, withCert, u, basic, nil), http.StatusOK)
+		wantStatus(t, doToken(t, e.client, u, basic, nil), http.StatusUnauthorized)
 	})
 
 	t.Run("forwarded certificate from an untrusted peer is ignored", func(t *testing.T) {

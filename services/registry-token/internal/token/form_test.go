@@ -180,3 +180,32 @@ func FuzzParseForm(f *testing.F) {
 		}
 	})
 }
+
+// TestPostRefusals are the sender-constraint refusals of the OAuth2 form,
+// each next to its accepted control.
+func TestPostRefusals(t *testing.T) {
+	cert := selfSigned(t, "client")
+	form := func(tok string) url.Values {
+		return url.Values{"grant_type": {"password"}, "username": {"u"}, "password": {tok}, "service": {service}}
+	}
+	t.Run("unbound OpTok", func(t *testing.T) {
+		f := newFixture(t, options{optional: true})
+		tok := f.mint(f.auth.Claims("user-1", f.clock.Now()))
+		if rec := f.do(request(pullBase, "Bearer "+tok, "")); rec.Code != http.StatusOK {
+			t.Fatalf("control: %d %s", rec.Code, rec.Body)
+		}
+		wantRefusal(t, f, withCert(post(form(tok), "", ""), cert), http.StatusUnauthorized, "sender_constraint", "certificate-bound")
+	})
+	t.Run("a different certificate", func(t *testing.T) {
+		f := newFixture(t, options{})
+		tok := f.certBound(cert)
+		postAnswer(t, f, f.do(withCert(post(form(tok), "", ""), cert)))
+		wantRefusal(t, f, withCert(post(form(tok), "", ""), selfSigned(t, "other")), http.StatusUnauthorized, "sender_constraint", "does not match")
+	})
+	t.Run("a certificate-bound OpTok with a DPoP proof", func(t *testing.T) {
+		f := newFixture(t, options{})
+		tok := f.certBound(cert)
+		postAnswer(t, f, f.do(withCert(post(form(tok), "", ""), cert)))
+		wantRefusal(t, f, withCert(post(form(tok), "", f.proof(tok)), cert), http.StatusUnauthorized, "sender_constraint", "not DPoP-bound")
+	})
+}
