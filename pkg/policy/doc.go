@@ -46,6 +46,23 @@
 //     (bool, int, double, string, list(string), list(int),
 //     map(string, string)) and constant value.
 //
+// A package may instead decide the whole OpenID AuthZEN request: with
+// `request: authzen` in the front matter its conditions see subject and
+// resource (type, id, properties), action (name, properties), context
+// (map(string, dyn)) and the entity data through subject_data(type, id)
+// and resource_data(type, id) (the entity's properties, {} when unknown;
+// see Options.Data). A `decides` block (actions: exact names or prefix*,
+// optional resource_types) says which requests the package decides when
+// several packages are served together (see Decides).
+//
+// Every condition is subject to a CEL cost limit (DefaultCostLimit, or
+// Options.CostLimit): its worst case is estimated at load, assuming
+// request collections as large as a 64 KiB body allows and strings of at
+// most 1 KiB, and a condition whose estimate exceeds the limit does not
+// load (code cost_limit). An evaluation whose inputs exceed those
+// assumptions runs with the limit enforced and is denied with reason
+// cost_limit_exceeded when it runs over.
+//
 // Loading reports problems as Diagnostics naming the file, the line (the
 // rule block's fence, or the condition's line) and a stable code: see the
 // Code constants. Errors stop the package from loading; warnings are style

@@ -61,6 +61,8 @@ func TestValidateGolden(t *testing.T) {
 		{"opswarden.strict.txt", []string{"--strict", opsPolicy}, ExitOK},
 		{"two-files.txt", []string{opsPolicy, "testdata/validate/broken.md"}, ExitFailure},
 		{"missing-file.txt", []string{"testdata/validate/nope.md"}, ExitFailure},
+		{"costly.strict.txt", []string{"--strict", "testdata/validate/costly.md"}, ExitFailure},
+		{"todo.strict.txt", []string{"--strict", "../../../../configs/todo-app/policy_package.md"}, ExitOK},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
 			code, out, errOut := run(t, append([]string{"policy", "validate"}, tc.args...)...)
