@@ -93,3 +93,14 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- fail (printf "flex-auth must be installed in namespace %q (registry-token and ops-warden reach it as http://%s.%s.svc.cluster.local:%v); got %q. Install with -n %s, or set requireNamespace=\"\" and change registry-token's flexAuth.url." .Values.requireNamespace (include "flex-auth.serviceName" .) .Values.requireNamespace .Values.service.port .Release.Namespace .Values.requireNamespace) }}
 {{- end }}
 {{- end }}
+
+{{/* The TCP port of a URL: its explicit port, else the scheme's (https 443, http 80, redis and rediss 6379). */}}
+{{- define "flex-auth.urlPort" -}}
+{{- $u := urlParse (. | default "") -}}
+{{- $port := regexFind ":[0-9]+$" $u.host | trimPrefix ":" -}}
+{{- if $port }}{{ $port }}
+{{- else if eq $u.scheme "http" }}80
+{{- else if hasPrefix "redis" $u.scheme }}6379
+{{- else }}443
+{{- end -}}
+{{- end }}

@@ -116,6 +116,10 @@ policy:
   {{- if .Values.flexAuth.caSecret.name }}
   caFile: {{ printf "%s/%s" (include "registry-token.flexAuthCADir" .) .Values.flexAuth.caSecret.key | quote }}
   {{- end }}
+  {{- if .Values.flexAuth.clientCertSecret.name }}
+  certFile: {{ printf "%s/%s" (include "registry-token.flexAuthClientDir" .) .Values.flexAuth.clientCertSecret.certKey | quote }}
+  keyFile: {{ printf "%s/%s" (include "registry-token.flexAuthClientDir" .) .Values.flexAuth.clientCertSecret.keyKey | quote }}
+  {{- end }}
 {{- end }}
 {{- end }}
 

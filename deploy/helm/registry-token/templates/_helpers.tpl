@@ -81,3 +81,4 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "registry-token.signingKeysDir" -}}/etc/registry-token/signing-keys{{- end }}
 {{- define "registry-token.tlsDir" -}}/etc/registry-token/tls{{- end }}
 {{- define "registry-token.flexAuthCADir" -}}/etc/registry-token/flex-auth-ca{{- end }}
+{{- define "registry-token.flexAuthClientDir" -}}/etc/registry-token/flex-auth-client{{- end }}
