@@ -57,7 +57,7 @@ func TestCraneWithDPoPHelper(t *testing.T) {
 	cfg := helperConfig(t, "repository:stella-ops/team/crane:pull,push")
 	env := []string{"DOCKER_CONFIG=" + filepath.Dir(cfg), "SSL_CERT_FILE=" + w.caFile, "HOME=" + t.TempDir()}
 	src := t.TempDir()
-	want := ociImage(t, src, "v1")
+	want := ociImage(t, src)
 	run(t, env, crane, "push", src, ref)
 	if got := strings.TrimSpace(run(t, env, crane, "digest", ref)); got != want {
 		t.Fatalf("registry holds %s, pushed %s", got, want)
@@ -78,7 +78,7 @@ func TestCraneWithDPoPHelper(t *testing.T) {
 func TestHelmWithDPoPHelper(t *testing.T) {
 	helm := tool(t, "helm", "go tool task tools:helm")
 	w := getWorld(t)
-	env, _ := helmEnv(t)
+	env := helmEnv(t)
 	cfg := helperConfig(t, "repository:stella-ops/charts/dpop:pull,push")
 	env = append(env, "HELM_REGISTRY_CONFIG="+cfg)
 	helmPushPull(t, helm, env, helmChart(t, helm, "dpop"), "dpop", "--ca-file", w.caFile)

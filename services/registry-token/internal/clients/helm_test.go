@@ -8,12 +8,11 @@ import (
 
 // helmEnv gives helm private config, cache and data directories and the
 // registry config file (Docker config format) it logs in to.
-func helmEnv(t *testing.T) ([]string, string) {
+func helmEnv(t *testing.T) []string {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "registry", "config.json")
 	return []string{"HOME=" + dir, "HELM_CONFIG_HOME=" + filepath.Join(dir, "config"), "HELM_CACHE_HOME=" + filepath.Join(dir, "cache"),
-		"HELM_DATA_HOME=" + filepath.Join(dir, "data"), "HELM_REGISTRY_CONFIG=" + cfg}, cfg
+		"HELM_DATA_HOME=" + filepath.Join(dir, "data"), "HELM_REGISTRY_CONFIG=" + filepath.Join(dir, "registry", "config.json")}
 }
 
 // helmChart packages a minimal chart and returns the .tgz path.
@@ -55,10 +54,10 @@ func helmPushPull(t *testing.T, helm string, env []string, tgz, chart string, tl
 func TestHelm(t *testing.T) {
 	helm := tool(t, "helm", "go tool task tools:helm")
 	w := getWorld(t)
-	env, _ := helmEnv(t)
+	env := helmEnv(t)
 	tlsFlags := []string{"--ca-file", w.caFile, "--cert-file", w.certFile, "--key-file", w.keyFile}
 	mark := w.logs.Len()
-	login := append([]string{"registry", "login", w.host, "--username", "oauth2accesstoken", "--password", w.certOpTok(t, "enterprise")}, tlsFlags...)
+	login := append([]string{"registry", "login", w.host, "--username", "oauth2accesstoken", "--password", w.certOpTok(t)}, tlsFlags...)
 	run(t, env, helm, login...)
 	if w.decisions(mark, "password") == 0 {
 		t.Fatalf("helm registry login did not use the password grant:\n%s", w.logs.String()[mark:])

@@ -62,7 +62,7 @@ func TestOras(t *testing.T) {
 		// The same OpTok against the registry whose realm is elsewhere: oras
 		// withholds the certificate there, and registry-token refuses.
 		_, errOut, err := runErr(env, oras, append(append([]string{"pull", "--plain-http=false"}, tlsFlags...),
-			"-u", "oauth2accesstoken", "-p", w.certOpTok(t, "enterprise"), "-o", t.TempDir(), w.host+"/stella-ops/team/oras:none")...)
+			"-u", "oauth2accesstoken", "-p", w.certOpTok(t), "-o", t.TempDir(), w.host+"/stella-ops/team/oras:none")...)
 		if err == nil || !containsAll(errOut, "401", "No client certificate was presented") {
 			t.Fatalf("want registry-token's 401 for a missing certificate: %v %s", err, errOut)
 		}

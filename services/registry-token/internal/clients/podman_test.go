@@ -54,11 +54,11 @@ func TestPodman(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(src) })
-	ociImage(t, src, "v1")
+	ociImage(t, src)
 	lines := strings.Fields(p("pull", "oci:"+src+":v1"))
 	id := lines[len(lines)-1]
 	ref := w.host + "/stella-ops/team/podman:v1"
-	creds := "oauth2accesstoken:" + w.certOpTok(t, "enterprise")
+	creds := "oauth2accesstoken:" + w.certOpTok(t)
 	digestFile := filepath.Join(t.TempDir(), "digest")
 	mark := w.logs.Len()
 	p("push", "--cert-dir", w.certDir, "--creds", creds, "--digestfile", digestFile, id, "docker://"+ref)

@@ -29,9 +29,9 @@ func TestRegctl(t *testing.T) {
 		t.Fatalf("regctl registry set: %v: %s", err, errOut)
 	}
 	mark := w.logs.Len()
-	run(t, env, regctl, "registry", "login", w.host, "--user", "oauth2accesstoken", "--pass", w.certOpTok(t, "enterprise"))
+	run(t, env, regctl, "registry", "login", w.host, "--user", "oauth2accesstoken", "--pass", w.certOpTok(t))
 	src := t.TempDir()
-	want := ociImage(t, src, "v1")
+	want := ociImage(t, src)
 	ref := w.host + "/stella-ops/team/regctl:v1"
 	run(t, env, regctl, "image", "copy", "ocidir://"+src+":v1", ref)
 	if got := strings.TrimSpace(run(t, env, regctl, "image", "digest", ref)); got != want {

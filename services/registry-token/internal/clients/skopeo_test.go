@@ -68,9 +68,9 @@ func TestSkopeo(t *testing.T) {
 	w := getWorld(t)
 	env, policy := containersEnv(t)
 	src := t.TempDir()
-	want := ociImage(t, src, "v1")
+	want := ociImage(t, src)
 	ref := "docker://" + w.host + "/stella-ops/team/skopeo:v1"
-	creds := "oauth2accesstoken:" + w.certOpTok(t, "enterprise")
+	creds := "oauth2accesstoken:" + w.certOpTok(t)
 	mark := w.logs.Len()
 
 	run(t, env, skopeo, "--policy", policy, "copy", "--preserve-digests", "--dest-cert-dir", w.certDir, "--dest-creds", creds, "oci:"+src+":v1", ref)
@@ -92,7 +92,7 @@ func TestSkopeo(t *testing.T) {
 		// containers/image reads identitytoken only next to an auth entry
 		// (docker login writes both).
 		auth := map[string]any{"auths": map[string]any{w.host: map[string]string{
-			"auth": base64.StdEncoding.EncodeToString([]byte("oauth2accesstoken:")), "identitytoken": w.certOpTok(t, "enterprise")}}}
+			"auth": base64.StdEncoding.EncodeToString([]byte("oauth2accesstoken:")), "identitytoken": w.certOpTok(t)}}}
 		b, _ := json.Marshal(auth)
 		if err := os.WriteFile(authFile(env), b, 0o600); err != nil {
 			t.Fatal(err)

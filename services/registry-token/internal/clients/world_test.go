@@ -169,10 +169,11 @@ func (w *world) writeIdentity(m *e2e.TLSMaterial) error {
 	return nil
 }
 
-// certOpTok mints an OpTok bound to the client certificate.
-func (w *world) certOpTok(t *testing.T, plan string) string {
+// certOpTok mints an OpTok of plan enterprise bound to the client
+// certificate.
+func (w *world) certOpTok(t *testing.T) string {
 	t.Helper()
-	tok, err := w.stack.Authority.MintMTLS("cert-"+plan, plan, "lic-"+plan, w.thumb, []string{"registry.token.issue"}, []string{"registry"}, 10*time.Minute)
+	tok, err := w.stack.Authority.MintMTLS("cert-enterprise", "enterprise", "lic-enterprise", w.thumb, []string{"registry.token.issue"}, []string{"registry"}, 10*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,9 +187,10 @@ func (w *world) decisions(mark int, credential string) int {
 	return strings.Count(w.logs.String()[mark:], `"credential":"`+credential+`"`)
 }
 
-// ociImage writes a small image into an OCI layout at dir, tagged tag,
+// ociImage writes a small image into an OCI layout at dir, tagged v1,
 // and returns its manifest digest.
-func ociImage(t *testing.T, dir, tag string) string {
+func ociImage(t *testing.T, dir string) string {
+	const tag = "v1"
 	t.Helper()
 	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)

@@ -115,11 +115,14 @@ func looksLikeJWT(s string) bool {
 	}
 	for _, p := range parts {
 		for i := 0; i < len(p); i++ {
-			c := p[i]
-			if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			if !base64URLChar(p[i]) {
 				return false
 			}
 		}
 	}
 	return true
+}
+
+func base64URLChar(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
 }

@@ -27,7 +27,7 @@ const (
 	ReasonNotEntitled       Reason = "not_entitled"
 	// A DPoP-bound OpTok came as a password (Basic, or the OAuth2 form
 	// without a DPoP header): no proof can ride there.
-	ReasonDPoPTokenAsPassword Reason = "dpop_token_as_password"
+	ReasonDPoPTokenAsPassword Reason = "dpop_token_as_password" //nolint:gosec // a metric label, not a credential
 	// POST /token: a grant_type other than refresh_token or password.
 	ReasonUnsupportedGrant Reason = "unsupported_grant_type"
 	// POST /token: wrong content type, oversized or malformed body,
