@@ -40,6 +40,9 @@ authority:
   requiredScopes: {{ .Values.authority.requiredScopes | toJson }}
   senderConstraint: {{ .Values.authority.senderConstraint | quote }}
   jwksMaxStale: {{ .Values.authority.jwksMaxStale }}
+  {{- with .Values.authority.maxTokenLifetime }}
+  maxTokenLifetime: {{ . }}
+  {{- end }}
   dpop:
     maxAge: {{ .Values.authority.dpop.maxAge }}
     clockSkew: {{ .Values.authority.dpop.clockSkew }}
