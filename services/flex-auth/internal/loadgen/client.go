@@ -29,11 +29,35 @@ func prepare(path string, body []byte, c check) request {
 	return request{raw: b.Bytes(), allow: c.allow, reason: []byte(`"reason":"` + c.reason + `"`)}
 }
 
-func flexAuthRequests(actors []actor) []request {
+// flexAuthRequests prepares the mix for /v1/check (the hand-written JSON
+// decoder) or, with evaluation, the same checks as AuthZEN evaluations
+// (the encoding/json/v2 decoder and the mapping onto the check request).
+func flexAuthRequests(actors []actor, evaluation bool) []request {
 	var out []request
 	for _, c := range mix(actors) {
-		b, _ := json.Marshal(c)
-		out = append(out, prepare("/v1/check", b, c))
+		if !evaluation {
+			b, _ := json.Marshal(c)
+			out = append(out, prepare("/v1/check", b, c))
+			continue
+		}
+		subject := c.Subject
+		if subject == "" {
+			subject = c.Actor
+		}
+		ctx := map[string]any{}
+		if c.Principal != "" {
+			ctx["principal"] = c.Principal
+		}
+		if c.TTLHours != nil {
+			ctx["ttl_hours"] = *c.TTLHours
+		}
+		b, _ := json.Marshal(map[string]any{
+			"subject":  map[string]any{"type": "actor", "id": subject, "properties": map[string]any{"actor": c.Actor}},
+			"action":   map[string]any{"name": "ssh.sign"},
+			"resource": map[string]any{"type": "host", "id": "load"},
+			"context":  ctx,
+		})
+		out = append(out, prepare("/access/v1/evaluation", b, c))
 	}
 	return out
 }

@@ -38,6 +38,7 @@ type options struct {
 	workdir   string
 	logSync   string
 	jsonOut   bool
+	endpoint  string
 }
 
 func main() {
@@ -52,6 +53,7 @@ func main() {
 	flag.StringVar(&o.workdir, "workdir", "", "directory for the snapshot, decision log and binary (default: a temporary directory)")
 	flag.StringVar(&o.logSync, "log-sync", "batch", "flex-auth decision log sync mode")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
+	flag.StringVar(&o.endpoint, "endpoint", "check", "flex-auth endpoint: check (/v1/check) or evaluation (the same checks as AuthZEN evaluations)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -125,7 +127,10 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 	switch o.target {
 	case "flex-auth":
 		srv, err = startFlexAuth(ctx, o, dir, actors, log)
-		reqs = flexAuthRequests(actors)
+		if o.endpoint != "check" && o.endpoint != "evaluation" {
+			return nil, fmt.Errorf("unknown endpoint %q", o.endpoint)
+		}
+		reqs = flexAuthRequests(actors, o.endpoint == "evaluation")
 	case "opa":
 		srv, err = startOPA(ctx, o, dir, actors, log)
 		reqs = opaRequests(actors)
@@ -142,6 +147,9 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 		return nil, err
 	}
 	rep.Target = o.target
+	if o.target == "flex-auth" && o.endpoint == "evaluation" {
+		rep.Target += " /access/v1/evaluation"
+	}
 	rep.Actors = len(actors)
 	rep.PeakRSSMiB, rep.RSSMiB = rss(srv.cmd.Process.Pid)
 	if o.target == "flex-auth" {
