@@ -1,15 +1,18 @@
-// Package loadgen is the bounded load generator for registry-token's
-// GET /token: it starts the development Authority and registry-token on
-// loopback, mints DPoP-bound OpToks, and drives /token from a fixed number
-// of keep-alive connections, each request with a fresh DPoP proof, for a
-// fixed duration. It reports tokens/s, latency percentiles, errors and the
-// server's resident memory.
+// Package loadgen is the load generator for registry-token's GET /token:
+// it starts the development Authority and registry-token on loopback,
+// mints DPoP-bound OpToks, and drives /token from a fixed number of
+// keep-alive connections, each request with a fresh DPoP proof, for a
+// fixed duration (up to an hour: the soak runs ten minutes). It reports
+// tokens/s, latency percentiles, errors by status and reason, the server's
+// resident memory and CPU per token, and with the Redis replay cache the
+// costs of the redis-server it started.
 //
 // Run it with
 //
-//	go run ./services/registry-token/internal/loadgen/cmd -duration 15s -connections 32
+//	go run ./services/registry-token/internal/loadgen/cmd -duration 15s -connections 32 [-replay redis]
+//	go tool task soak:registry-token   # 10 minutes, memory then Redis
 //
 // By default registry-token runs as a child process (the same binary,
-// re-executed), so its RSS is measured on its own; the load generator
-// shares the machine's CPUs with it, as the targets require.
+// re-executed), so its RSS and CPU are measured on their own; the load
+// generator shares the machine's CPUs with it, as the targets require.
 package loadgen
