@@ -17,8 +17,17 @@ import (
 // config file, and returns that file.
 func helperConfig(t *testing.T, scope string) string {
 	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "docker", "config.json")
+	helper(t, scope, "--docker-config", cfg)
+	return cfg
+}
+
+// helper runs registry-token-helper with a fresh DPoP key and an OpTok
+// bound to it, for scope, and returns what it prints.
+func helper(t *testing.T, scope string, extra ...string) string {
+	t.Helper()
 	w := getWorld(t)
-	helper := proctest.Build(t, "./services/registry-token/cmd/registry-token-helper")
+	bin := proctest.Build(t, "./services/registry-token/cmd/registry-token-helper")
 	key, err := dpopclient.NewKey()
 	if err != nil {
 		t.Fatal(err)
@@ -38,14 +47,13 @@ func helperConfig(t *testing.T, scope string) string {
 			t.Fatal(err)
 		}
 	}
-	cfg := filepath.Join(dir, "docker", "config.json")
 	mark := w.logs.Len()
-	run(t, nil, helper, "--registry", w.host, "--cacert", w.caFile, "--optok-file", filepath.Join(dir, "optok.jwt"),
-		"--dpop-key", filepath.Join(dir, "dpop.jwk"), "--scope", scope, "--docker-config", cfg)
+	out := run(t, nil, bin, append([]string{"--registry", w.host, "--cacert", w.caFile, "--optok-file", filepath.Join(dir, "optok.jwt"),
+		"--dpop-key", filepath.Join(dir, "dpop.jwk"), "--scope", scope}, extra...)...)
 	if w.decisions(mark, "dpop") != 1 {
 		t.Fatalf("the helper did not get its token with a DPoP proof:\n%s", w.logs.String()[mark:])
 	}
-	return cfg
+	return strings.TrimSpace(out)
 }
 
 // TestCraneWithDPoPHelper pushes and pulls with crane, which reads the
@@ -82,4 +90,31 @@ func TestHelmWithDPoPHelper(t *testing.T) {
 	cfg := helperConfig(t, "repository:stella-ops/charts/dpop:pull,push")
 	env = append(env, "HELM_REGISTRY_CONFIG="+cfg)
 	helmPushPull(t, helm, env, helmChart(t, helm, "dpop"), "dpop", "--ca-file", w.caFile)
+}
+
+// TestSkopeoWithDPoPHelper pushes and pulls with skopeo's
+// --dest-registry-token/--src-registry-token, the token printed by the
+// helper; the certificate directory holds only the CA.
+func TestSkopeoWithDPoPHelper(t *testing.T) {
+	skopeo := tool(t, "skopeo", "apt-get install skopeo")
+	w := getWorld(t)
+	env, policy := containersEnv(t)
+	caOnly := t.TempDir()
+	ca, err := os.ReadFile(w.caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(caOnly, "ca.crt"), ca, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	token := helper(t, "repository:stella-ops/team/skopeo-dpop:pull,push")
+	src := t.TempDir()
+	want := ociImage(t, src)
+	ref := "docker://" + w.host + "/stella-ops/team/skopeo-dpop:v1"
+	run(t, env, skopeo, "--policy", policy, "copy", "--preserve-digests", "--dest-cert-dir", caOnly, "--dest-registry-token", token, "oci:"+src+":v1", ref)
+	dst := t.TempDir()
+	run(t, env, skopeo, "--policy", policy, "copy", "--src-cert-dir", caOnly, "--src-registry-token", token, ref, "oci:"+dst+":v1")
+	if got := layoutDigest(t, dst, "v1"); got != want {
+		t.Fatalf("pulled %s, pushed %s", got, want)
+	}
 }
