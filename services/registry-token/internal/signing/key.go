@@ -29,9 +29,9 @@ import (
 // file modes, so a fresh checkout cannot hold the sample at 0600).
 const SampleMarker = "STELLAOPS SAMPLE KEY - LOCAL TESTING ONLY - DO NOT USE IN PRODUCTION"
 
-// ErrKeyPermissions is returned for a non-sample key file that group or
-// others may access.
-var ErrKeyPermissions = errors.New("signing key file is accessible by group or others (chmod 600 it)")
+// ErrKeyPermissions is returned for a non-sample key file that others may
+// access, or group members beyond what KeyModeAllowed accepts.
+var ErrKeyPermissions = errors.New("signing key file is accessible by group or others (chmod 600 it; a root-owned key read by a non-root service may be 0440)")
 
 // Options say where the key is and how to open it.
 type Options struct {
@@ -82,7 +82,7 @@ func Load(o Options) (*Key, error) {
 		modeWarning string
 		modeErr     error
 	)
-	if perm := info.Mode().Perm(); perm&0o077 != 0 {
+	if perm := info.Mode().Perm(); !KeyModeAllowed(perm, fileOwner(info), os.Geteuid()) {
 		if sample {
 			modeWarning = fmt.Sprintf("sample signing key has mode %#o (group/other access)", perm)
 		} else {
