@@ -28,8 +28,11 @@ func TestWithdrawnKeyRefused(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); c.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	for c.Published("old") {
-		time.Sleep(time.Millisecond)
+	// Polled, with a bound only so that a regression fails instead of hanging.
+	for deadline := time.Now().Add(30 * time.Second); c.Published("old"); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the withdrawn key is still trusted: no periodic refresh dropped it")
+		}
 	}
 	if _, err := c.Verify(context.Background(), tok); !errors.Is(err, ErrUnknownKey) {
 		t.Fatalf("after removal: err = %v, want ErrUnknownKey", err)

@@ -65,7 +65,7 @@ func (tc TimeClaims) Check(now time.Time, skew time.Duration) (Times, error) {
 // zero time; anything but a non-negative JSON number up to year 5138 is
 // ErrTimeClaim.
 func NumericDate(name string, raw json.RawMessage) (time.Time, error) {
-	raw = bytes.TrimSpace(raw)
+	raw = bytes.Trim(raw, " \t\r\n") // JSON whitespace only
 	if len(raw) == 0 || string(raw) == "null" {
 		return time.Time{}, nil
 	}

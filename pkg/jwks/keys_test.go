@@ -107,3 +107,24 @@ func TestUnusableAuthorityKeysDropped(t *testing.T) {
 		t.Fatalf("a JWKS of only unusable keys: err = %v", err)
 	}
 }
+
+// FuzzParseSet: no JWKS document panics the parser, and every key it keeps
+// is usable (a kid, a supported type, an acceptable public key).
+func FuzzParseSet(f *testing.F) {
+	f.Add([]byte(`{"keys":[]}`))
+	f.Add([]byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"a","x":"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}]}`))
+	f.Add([]byte(`{"keys":[{"kty":"EC","crv":"P-256","kid":"b","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`))
+	f.Add([]byte(`{"keys":[{"kty":"RSA","kid":"c","e":"AQAB","n":"AQAB"}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		set, _, err := parseSet(b)
+		if err != nil {
+			return
+		}
+		for i := 0; i < set.Len(); i++ {
+			k, _ := set.Key(i)
+			if reason := unusable(k); reason != "" {
+				t.Fatalf("kept an unusable key: %s", reason)
+			}
+		}
+	})
+}

@@ -47,8 +47,11 @@ func TestWithdrawnKeyRefused(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); f.a.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	for f.a.keys.Published(old.KeyID()) {
-		time.Sleep(time.Millisecond)
+	// Polled, with a bound only so that a regression fails instead of hanging.
+	for deadline := time.Now().Add(30 * time.Second); f.a.keys.Published(old.KeyID()); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the withdrawn key is still trusted: no periodic refresh dropped it")
+		}
 	}
 	wantStatus(t, f.a.Authenticate(f.request(tok())), http.StatusUnauthorized)
 }
