@@ -46,7 +46,8 @@ type Evaluation struct {
 }
 
 // Data is the entity data conditions can read by type and id. Properties
-// returns nil when the document has no such entity.
+// returns nil when the document has no such entity, and a non-nil (maybe
+// empty) map when it has.
 type Data interface {
 	SubjectProperties(typ, id string) map[string]any
 	ResourceProperties(typ, id string) map[string]any
@@ -172,7 +173,31 @@ func authzenEnvOptions(data Data) []cel.EnvOption {
 			return propsVal(data.ResourceProperties(string(t), string(i)))
 		}
 	}
+	known := func(subject bool) func(typ, id ref.Val) ref.Val {
+		return func(typ, id ref.Val) ref.Val {
+			t, ok1 := typ.(types.String)
+			i, ok2 := id.(types.String)
+			if !ok1 || !ok2 {
+				return types.NewErr("entity lookup needs (string, string)")
+			}
+			if data == nil {
+				return types.False
+			}
+			if subject {
+				return types.Bool(data.SubjectProperties(string(t), string(i)) != nil)
+			}
+			return types.Bool(data.ResourceProperties(string(t), string(i)) != nil)
+		}
+	}
 	return []cel.EnvOption{
+		cel.Function("subject_known", cel.Overload("subject_known_string_string",
+			[]*types.Type{types.StringType, types.StringType}, types.BoolType,
+			cel.BinaryBinding(known(true)))),
+		cel.Function("resource_known", cel.Overload("resource_known_string_string",
+			[]*types.Type{types.StringType, types.StringType}, types.BoolType,
+			cel.BinaryBinding(known(false)))),
+		// optional field selection: subject_data(t, id).?roles.orValue([])
+		cel.OptionalTypes(),
 		cel.Variable("subject", entityType),
 		cel.Variable("resource", entityType),
 		cel.Variable("action", actionType),
@@ -190,7 +215,7 @@ func authzenEnvOptions(data Data) []cel.EnvOption {
 // its own variables may not reuse.
 func builtinNames(shape string) []string {
 	if shape == ShapeAuthZEN {
-		return []string{"subject", "resource", "action", "context", "subject_data", "resource_data"}
+		return []string{"subject", "resource", "action", "context", "subject_data", "resource_data", "subject_known", "resource_known"}
 	}
 	return []string{"request", "actor"}
 }

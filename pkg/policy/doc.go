@@ -51,7 +51,8 @@
 // resource (type, id, properties), action (name, properties), context
 // (map(string, dyn)) and the entity data through subject_data(type, id)
 // and resource_data(type, id) (the entity's properties, {} when unknown;
-// see Options.Data). A `decides` block (actions: exact names or prefix*,
+// see Options.Data), subject_known(type, id) and resource_known(type, id).
+// Optional field selection is enabled: subject_data(t, i).?roles.orValue([]). A `decides` block (actions: exact names or prefix*,
 // optional resource_types) says which requests the package decides when
 // several packages are served together (see Decides).
 //
