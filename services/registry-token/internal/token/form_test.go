@@ -76,8 +76,8 @@ func TestPostPasswordGrant(t *testing.T) {
 	tok := f.certBound(cert)
 	form := url.Values{"grant_type": {"password"}, "username": {"oauth2accesstoken"}, "password": {tok}, "service": {service}}
 	m := postAnswer(t, f, f.do(withCert(post(form, "", ""), cert)))
-	if _, ok := m["scope"]; ok && m["scope"] != "" {
-		t.Fatalf("login without scope granted %q", m["scope"])
+	if s, ok := m["scope"]; !ok || s != "" {
+		t.Fatalf("login without scope: scope %v (present: %v), want an empty string", s, ok)
 	}
 	form.Set("password", "hunter2")
 	before := f.validations.calls.Load()

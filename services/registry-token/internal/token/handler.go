@@ -100,8 +100,9 @@ type Response struct {
 	AccessToken string `json:"access_token"`
 	ExpiresIn   int64  `json:"expires_in"`
 	IssuedAt    string `json:"issued_at"`
-	// Scope is the granted scopes, space-separated (POST /token only).
-	Scope string `json:"scope,omitempty"`
+	// Scope is the granted scopes, space-separated: set (possibly empty)
+	// for POST /token only, as OAuth2 token responses carry it.
+	Scope *string `json:"scope,omitempty"`
 }
 
 // claims are the registry token's JWT claims.
@@ -181,7 +182,8 @@ func (h *Handler) answer(c echo.Context, form *Form, req request) error {
 		return err
 	}
 	if form != nil {
-		resp.Scope = strings.Join(scopeStrings(d.granted), " ")
+		granted := strings.Join(scopeStrings(d.granted), " ")
+		resp.Scope = &granted
 	}
 	hd := c.Response().Header()
 	hd.Set("Cache-Control", "no-store")
