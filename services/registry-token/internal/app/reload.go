@@ -95,9 +95,10 @@ type reloader struct {
 	reloads metric.Int64Counter
 	watcher *filewatch.Watcher // nil without reload.watch
 
-	cur    atomic.Pointer[state]
-	mu     sync.Mutex // serializes reloads; guards status
-	status ReloadStatus
+	cur      atomic.Pointer[state]
+	mu       sync.Mutex // serializes reloads and guards watcher
+	statusMu sync.Mutex // guards status; never held while loading, so /readyz never waits for a reload
+	status   ReloadStatus
 }
 
 func newReloader(src source, first *state, build builder, log *zap.Logger, meter metric.Meter, now func() time.Time) (*reloader, error) {
@@ -125,9 +126,16 @@ func (r *reloader) current() *state { return r.cur.Load() }
 
 // Status is the /readyz detail.
 func (r *reloader) Status() ReloadStatus {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.statusMu.Lock()
+	defer r.statusMu.Unlock()
 	return r.status
+}
+
+// record updates the status under its own lock.
+func (r *reloader) record(update func(*ReloadStatus)) {
+	r.statusMu.Lock()
+	defer r.statusMu.Unlock()
+	update(&r.status)
 }
 
 // Reload re-reads the configuration and key files. trigger names the
@@ -136,7 +144,6 @@ func (r *reloader) Reload(trigger string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	at := r.now()
-	r.status.Reloads++
 	cfg, keys, err := r.src.load()
 	var next *state
 	if err == nil {
@@ -147,8 +154,11 @@ func (r *reloader) Reload(trigger string) error {
 		r.log.Error("configuration reload failed: the previous configuration keeps serving",
 			zap.String("trigger", trigger), zap.String("file", r.src.file), zap.Strings("problems", problems))
 		r.reloads.Add(context.Background(), 1, r.result(ReloadFailure))
-		r.status.FailedReloads++
-		r.status.LastReload = &ReloadAttempt{At: at, Result: ReloadFailure, Problems: problems}
+		r.record(func(s *ReloadStatus) {
+			s.Reloads++
+			s.FailedReloads++
+			s.LastReload = &ReloadAttempt{At: at, Result: ReloadFailure, Problems: problems}
+		})
 		return err
 	}
 	restart := config.RestartOnly(r.startup, cfg)
@@ -160,8 +170,11 @@ func (r *reloader) Reload(trigger string) error {
 	r.live.Store(next.tokens)
 	r.watchFiles(cfg)
 	r.reloads.Add(context.Background(), 1, r.result(ReloadSuccess))
-	r.status.LoadedAt, r.status.ActiveKeyID = at, keys.Active().KeyID()
-	r.status.LastReload = &ReloadAttempt{At: at, Result: ReloadSuccess, RestartRequired: restart}
+	r.record(func(s *ReloadStatus) {
+		s.Reloads++
+		s.LoadedAt, s.ActiveKeyID = at, keys.Active().KeyID()
+		s.LastReload = &ReloadAttempt{At: at, Result: ReloadSuccess, RestartRequired: restart}
+	})
 	r.log.Info("configuration reloaded", append([]zap.Field{zap.String("trigger", trigger)}, keyFields(keys, at)...)...)
 	return nil
 }
