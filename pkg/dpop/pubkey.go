@@ -34,7 +34,7 @@ func CheckPublicKey(pub crypto.PublicKey, maxRSABits int) error {
 	case ed25519.PublicKey:
 		return checkEd25519(k)
 	case *ecdsa.PublicKey:
-		if k == nil || k.Curve == nil || k.X == nil || k.Y == nil {
+		if k == nil || k.Curve == nil || k.X == nil || k.Y == nil { //nolint:staticcheck // nil coordinates must be refused before ECDH reads them
 			return fmt.Errorf("%w: EC key is incomplete", ErrWeakKey)
 		}
 		switch k.Curve.Params().Name {

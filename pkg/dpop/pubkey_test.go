@@ -56,7 +56,7 @@ func ed25519Hex(s string) ed25519.PublicKey { return must(hex.DecodeString(s)) }
 func TestCheckPublicKey(t *testing.T) {
 	p256 := key("A").priv.(*ecdsa.PrivateKey).PublicKey
 	offCurve := p256
-	offCurve.Y = new(big.Int).Add(p256.Y, big.NewInt(1))
+	offCurve.Y = new(big.Int).Add(p256.Y, big.NewInt(1)) //nolint:staticcheck // a point off the curve, on purpose
 	rsaPub := key("RSA").priv.(*rsa.PrivateKey).PublicKey
 	huge := &rsa.PublicKey{N: new(big.Int).Lsh(big.NewInt(1), 16400), E: 65537}
 	huge.N.SetBit(huge.N, 0, 1)
@@ -81,7 +81,7 @@ func TestCheckPublicKey(t *testing.T) {
 		{"Ed25519 31 bytes", ed25519.PublicKey(make([]byte, 31)), maxRSABits, "not 32 bytes"},
 		{"P-256 generated", &p256, maxRSABits, ""},
 		{"P-256 point off the curve", &offCurve, maxRSABits, "not on the curve"},
-		{"P-224 curve", &ecdsa.PublicKey{Curve: elliptic.P224(), X: big.NewInt(1), Y: big.NewInt(1)}, maxRSABits, "not supported"},
+		{"P-224 curve", &ecdsa.PublicKey{Curve: elliptic.P224(), X: big.NewInt(1), Y: big.NewInt(1)}, maxRSABits, "not supported"}, //nolint:staticcheck // an unsupported curve, on purpose
 		{"RSA 2048", &rsaPub, maxRSABits, ""},
 		{"RSA 1024", &key("RSA1024").priv.(*rsa.PrivateKey).PublicKey, maxRSABits, "RSA key of 1024 bits"},
 		{"RSA 16401 bits", huge, MaxVerifyRSABits, "RSA key of 16401 bits"},

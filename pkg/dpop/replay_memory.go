@@ -229,7 +229,7 @@ func (s *memoryShard) bucket(slot int64) *replayBucket {
 }
 
 func (b *replayBucket) has(fp uint64) bool {
-	mask := uint64(len(b.keys) - 1)
+	mask := uint64(len(b.keys) - 1) //nolint:gosec // len(b.keys) is a power of two, at least 1
 	for i := fp & mask; ; i = (i + 1) & mask {
 		switch b.keys[i] {
 		case fp:
@@ -256,7 +256,7 @@ func (b *replayBucket) insert(fp uint64) {
 }
 
 func (b *replayBucket) put(fp uint64) {
-	mask := uint64(len(b.keys) - 1)
+	mask := uint64(len(b.keys) - 1) //nolint:gosec // len(b.keys) is a power of two, at least 1
 	i := fp & mask
 	for b.keys[i] != 0 {
 		i = (i + 1) & mask

@@ -203,7 +203,7 @@ func (c *Cache) refresh(ctx context.Context, limited bool) error {
 		uri := c.jwksURI
 		c.mu.Unlock()
 		// The fetch outlives the caller that started it: others wait on it.
-		go c.fetch(f, uri)
+		go c.fetch(f, uri) //nolint:gosec // detached on purpose: the fetch has its own timeout and serves every waiter
 	} else {
 		c.mu.Unlock()
 	}

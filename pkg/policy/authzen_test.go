@@ -154,7 +154,7 @@ func TestCostLimitAtLoad(t *testing.T) {
 		"request.context.exists(a, request.context.exists(b, a == b))",
 		"actor.allowed_subjects.exists(a, actor.allowed_subjects.exists(b, actor.allowed_subjects.exists(c, a + b == c)))",
 	} {
-		src := strings.Replace(string(mustRead(t, "../../configs/ops-warden/policy_package.md")),
+		src := strings.Replace(string(opsWardenPackage(t)),
 			`when: actor == null`, `when: "actor == null || `+when+`"`, 1)
 		_, diags := Check("p.md", []byte(src))
 		if !diags.HasErrors() || !strings.Contains(diags.Errors().Error(), "exceeds the limit") {
@@ -162,7 +162,7 @@ func TestCostLimitAtLoad(t *testing.T) {
 		}
 	}
 	// one loop is fine
-	src := strings.Replace(string(mustRead(t, "../../configs/ops-warden/policy_package.md")),
+	src := strings.Replace(string(opsWardenPackage(t)),
 		`when: actor == null`, `when: "actor == null || request.context.exists(a, a == 'x')"`, 1)
 	if _, err := Parse("p.md", []byte(src)); err != nil {
 		t.Fatal(err)
@@ -173,7 +173,7 @@ func TestCostLimitAtLoad(t *testing.T) {
 // estimate assumes strings of at most 1 KiB): it is stopped and denied
 // with its own reason.
 func TestCostLimitAtRunTime(t *testing.T) {
-	src := strings.Replace(string(mustRead(t, "../../configs/ops-warden/policy_package.md")),
+	src := strings.Replace(string(opsWardenPackage(t)),
 		`when: actor == null`, `when: "actor == null || request.resource.matches('^(a|b)*c$')"`, 1)
 	p, err := ParseWith("p.md", []byte(src), Options{CostLimit: 50_000})
 	if err != nil {

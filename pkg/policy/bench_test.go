@@ -44,9 +44,10 @@ func BenchmarkParseOpsWarden(b *testing.B) {
 	}
 }
 
-func mustRead(tb testing.TB, path string) []byte {
+// opsWardenPackage reads the ops-warden policy package shipped in configs/.
+func opsWardenPackage(tb testing.TB) []byte {
 	tb.Helper()
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile("../../configs/ops-warden/policy_package.md")
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -107,7 +107,7 @@ func TestCheckDiagnostics(t *testing.T) {
 }
 
 func TestOpsWardenPackageIsClean(t *testing.T) {
-	src := mustRead(t, "../../configs/ops-warden/policy_package.md")
+	src := opsWardenPackage(t)
 	_, diags := Check("policy_package.md", src)
 	if len(diags) != 0 {
 		t.Fatalf("diagnostics on the ops-warden package:\n%v", diags)

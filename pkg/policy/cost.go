@@ -68,7 +68,7 @@ func (e sizeEstimator) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
 	return &checker.SizeEstimate{Min: 0, Max: e.maxList}
 }
 
-func (sizeEstimator) EstimateCallCost(function, overloadID string, target *checker.AstNode, args []checker.AstNode) *checker.CallEstimate {
+func (sizeEstimator) EstimateCallCost(_, _ string, _ *checker.AstNode, _ []checker.AstNode) *checker.CallEstimate {
 	return nil
 }
 
@@ -90,12 +90,12 @@ func newCostLimits(limit uint64, values map[string]ref.Val) costLimits {
 	c := costLimits{limit: limit, maxList: estimateCollection, vars: map[string]uint64{}}
 	for name, v := range values {
 		switch x := v.(type) {
-		case traits.Sizer:
-			if l, ok := x.Size().(types.Int); ok {
-				c.vars[name] = uint64(l)
-			}
 		case types.String:
 			c.vars[name] = uint64(len(x))
+		case traits.Sizer:
+			if l, ok := x.Size().(types.Int); ok && l >= 0 {
+				c.vars[name] = uint64(l)
+			}
 		}
 	}
 	return c

@@ -8,7 +8,7 @@ import (
 // FuzzParse feeds whole documents to the Markdown, front matter and rule
 // parsers: any input yields a package or diagnostics, never a panic.
 func FuzzParse(f *testing.F) {
-	f.Add(mustRead(f, "../../configs/ops-warden/policy_package.md"))
+	f.Add(opsWardenPackage(f))
 	f.Add([]byte(pkgWith("", "id: a\neffect: allow\nreason: ok\nwhen: request.subject == 'x'")))
 	f.Add([]byte(pkgWith("variables:\n  - {name: v, type: list(string), value: [a]}\n", "id: a\neffect: deny\nreason: no\nwhen: |\n  request.actor in v")))
 	f.Add([]byte("---\nname: x\n---\n```rule\n```\n"))

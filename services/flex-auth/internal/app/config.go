@@ -1,4 +1,4 @@
-// Package serve runs the flex-auth decision service: configuration, the
+// Package app runs the flex-auth decision service: configuration, the
 // decision log, the engine, the HTTP server, signals and shutdown.
 package app
 

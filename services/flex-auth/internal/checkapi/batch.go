@@ -41,7 +41,7 @@ func DecodeEvaluations(body []byte) (items []Evaluation, semantic string, single
 		return nil, "", false, &FieldError{Field: "options.evaluations_semantic", Problem: "must be execute_all, deny_on_first_deny or permit_on_first_permit"}
 	}
 	if len(b.Evaluations) == 0 {
-		if err := b.Evaluation.Check(""); err != nil {
+		if err := b.Check(""); err != nil {
 			return nil, "", false, err
 		}
 		return []Evaluation{b.Evaluation}, semantic, true, nil
