@@ -154,3 +154,17 @@ func TestRegistryTokenFlexAuthClientCert(t *testing.T) {
 		}
 	}
 }
+
+// TestFlexAuthRedisURLFromSecret: several pods with caller authentication
+// accept a Redis URL given by a Secret in extraEnv (no password in the
+// ConfigMap); egress to Redis then uses the default port.
+func TestFlexAuthRedisURLFromSecret(t *testing.T) {
+	rules := egressRules(t, append(slices.Clone(flexAuthCallerAuth), "autoscaling.enabled=true",
+		"config.auth.replayCache.backend=redis",
+		"extraEnv[0].name=FLEX_AUTH_AUTH__REPLAYCACHE__REDISURL",
+		"extraEnv[0].valueFrom.secretKeyRef.name=flex-auth-redis",
+		"extraEnv[0].valueFrom.secretKeyRef.key=url"))
+	if len(rules) != 3 || !slices.Equal(tcpPorts(rules[2]), []int{6379}) {
+		t.Fatalf("egress %+v, want DNS, the Authority and Redis on 6379", rules)
+	}
+}
