@@ -1,10 +1,15 @@
 package signing
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 
+	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 )
@@ -23,6 +28,11 @@ type Signer struct {
 	key    *Key
 	sig    jws.Signer
 	prefix string // base64url(header) + "."
+	// ec and ecHash are set for ECDSA keys, which are signed here rather
+	// than through jws.Signer (whose ecdsa.Sign turns the signature into
+	// big integers and back): a token costs the hash and one SignASN1.
+	ec     *ecdsa.PrivateKey
+	ecHash crypto.Hash
 }
 
 // NewSigner prepares a signer; the header is encoded once.
@@ -35,7 +45,76 @@ func NewSigner(k *Key) (*Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Signer{key: k, sig: sig, prefix: base64.RawURLEncoding.EncodeToString(h) + "."}, nil
+	s := &Signer{key: k, sig: sig, prefix: base64.RawURLEncoding.EncodeToString(h) + "."}
+	if ec, ok := k.signer.(*ecdsa.PrivateKey); ok {
+		switch k.alg {
+		case jwa.ES256:
+			s.ec, s.ecHash = ec, crypto.SHA256
+		case jwa.ES384:
+			s.ec, s.ecHash = ec, crypto.SHA384
+		case jwa.ES512:
+			s.ec, s.ecHash = ec, crypto.SHA512
+		}
+	}
+	return s, nil
+}
+
+// signEC returns the JWS signature of input (RFC 7518 §3.4): r and s,
+// each left-padded to the curve's byte size.
+func (s *Signer) signEC(input []byte) ([]byte, error) {
+	h := s.ecHash.New()
+	h.Write(input)
+	der, err := ecdsa.SignASN1(rand.Reader, s.ec, h.Sum(nil))
+	if err != nil {
+		return nil, err
+	}
+	seq, rest, ok := derElement(der, 0x30)
+	r, seq2, ok2 := derElement(seq, 0x02)
+	sv, end, ok3 := derElement(seq2, 0x02)
+	if !ok || !ok2 || !ok3 || len(rest) != 0 || len(end) != 0 {
+		return nil, errors.New("malformed ECDSA signature")
+	}
+	size := (s.ec.Curve.Params().BitSize + 7) / 8
+	out := make([]byte, 2*size)
+	if !padInto(out[:size], r) || !padInto(out[size:], sv) {
+		return nil, errors.New("ECDSA signature value out of range")
+	}
+	return out, nil
+}
+
+// derElement reads one DER element with the given tag from b (lengths in
+// short form or 0x81 long form: an ECDSA signature of P-521 at most) and
+// returns its content and what follows.
+func derElement(b []byte, tag byte) (content, rest []byte, ok bool) {
+	if len(b) < 2 || b[0] != tag {
+		return nil, nil, false
+	}
+	n, hdr := int(b[1]), 2
+	if n == 0x81 {
+		if len(b) < 3 || b[2] < 0x80 {
+			return nil, nil, false
+		}
+		n, hdr = int(b[2]), 3
+	} else if n > 0x7f {
+		return nil, nil, false
+	}
+	if len(b) < hdr+n {
+		return nil, nil, false
+	}
+	return b[hdr : hdr+n], b[hdr+n:], true
+}
+
+// padInto copies the big-endian integer b (an ASN.1 INTEGER's content,
+// maybe with a leading zero byte) right-aligned into dst.
+func padInto(dst, b []byte) bool {
+	for len(b) > 0 && b[0] == 0 {
+		b = b[1:]
+	}
+	if len(b) > len(dst) {
+		return false
+	}
+	copy(dst[len(dst)-len(b):], b)
+	return true
 }
 
 // Sign marshals claims to JSON and returns the compact serialization
@@ -49,7 +128,12 @@ func (s *Signer) Sign(claims any) (string, error) {
 	input := make([]byte, n, n+1+base64.RawURLEncoding.EncodedLen(512))
 	copy(input, s.prefix)
 	base64.RawURLEncoding.Encode(input[len(s.prefix):], payload)
-	sig, err := s.sig.Sign(input, s.key.signer)
+	var sig []byte
+	if s.ec != nil {
+		sig, err = s.signEC(input)
+	} else {
+		sig, err = s.sig.Sign(input, s.key.signer)
+	}
 	if err != nil {
 		return "", fmt.Errorf("sign: %w", err)
 	}
