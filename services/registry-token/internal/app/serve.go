@@ -37,6 +37,15 @@ const nonceLifetime = 5 * time.Minute
 // (and file changes with reload.watch) reload the configuration from src.
 func serve(ctx context.Context, src source, cfg config.Config, keys *signing.Set, env Env) (err error) {
 	now := time.Now
+	// SIGHUP is taken from the start (its default action would end the
+	// process); one that arrives before the server runs reloads then.
+	sigs := env.Signals
+	if sigs == nil {
+		ch := make(chan os.Signal, 4)
+		signal.Notify(ch, syscall.SIGHUP)
+		defer signal.Stop(ch)
+		sigs = ch
+	}
 	log, err := obs.NewLogger(env.Stderr, cfg.Log.Level)
 	if err != nil {
 		return err
@@ -150,13 +159,6 @@ func serve(ctx context.Context, src source, cfg config.Config, keys *signing.Set
 	}
 	// The Authority keys are fetched once everything else is in place.
 	go authz.Run(runCtx)
-	sigs := env.Signals
-	if sigs == nil {
-		ch := make(chan os.Signal, 4)
-		signal.Notify(ch, syscall.SIGHUP)
-		defer signal.Stop(ch)
-		sigs = ch
-	}
 	go reloadOnSignal(runCtx, sigs, reload)
 	if cfg.Reload.Watch {
 		if err := reload.startWatch(runCtx, cfg.Reload.Debounce); err != nil {
