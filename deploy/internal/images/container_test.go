@@ -144,7 +144,7 @@ func flexAuthContainer(t *testing.T, p *podman, helm, image string) {
 }
 
 func registryTokenContainer(t *testing.T, p *podman, helm, image string) {
-	authority := startAuthority(t)
+	authority := startDevStack(t).Authority
 	addr := freeAddr(t)
 	objs := renderChart(t, helm, "registry-token",
 		"publicUrl=http://"+addr,
@@ -180,18 +180,24 @@ func registryTokenContainer(t *testing.T, p *podman, helm, image string) {
 	}
 }
 
-// startAuthority runs the development stack ("registry-token-dev up",
-// without flex-auth) for its Authority on a free port and returns the
-// Authority's URL once its discovery document answers.
-func startAuthority(t *testing.T) string {
+// devStack is "registry-token-dev up" without flex-auth, on free ports.
+type devStack struct {
+	Authority string // the development Authority's URL
+	Registry  string // the registry's host:port ("localhost:<port>")
+}
+
+// startDevStack runs the development stack and returns once the
+// Authority's discovery document and the registry answer.
+func startDevStack(t *testing.T) devStack {
 	t.Helper()
 	root, err := moduleRoot(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, port, _ := net.SplitHostPort(freeAddr(t))
+	_, authPort, _ := net.SplitHostPort(freeAddr(t))
+	_, regPort, _ := net.SplitHostPort(freeAddr(t))
 	cmd := exec.Command(proctest.Build(t, "./services/registry-token/cmd/registry-token-dev"), "up",
-		"--run-dir", t.TempDir(), "--flex-auth-bin", "", "--authority-port", port, "--port", "0", "--registry-port", "0")
+		"--run-dir", t.TempDir(), "--flex-auth-bin", "", "--authority-port", authPort, "--port", "0", "--registry-port", regPort)
 	cmd.Dir = root
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -205,11 +211,15 @@ func startAuthority(t *testing.T) string {
 			t.Logf("registry-token-dev up:\n%s", logs.String())
 		}
 	})
-	url := "http://127.0.0.1:" + port
-	if !waitUntil(60*time.Second, func() bool { return get(url+"/.well-known/openid-configuration") == http.StatusOK }) {
-		t.Fatalf("the development Authority did not start:\n%s", logs.String())
+	s := devStack{Authority: "http://127.0.0.1:" + authPort, Registry: "localhost:" + regPort}
+	up := waitUntil(60*time.Second, func() bool {
+		return get(s.Authority+"/.well-known/openid-configuration") == http.StatusOK &&
+			get("http://127.0.0.1:"+regPort+"/v2/") == http.StatusUnauthorized
+	})
+	if !up {
+		t.Fatalf("the development stack did not start:\n%s", logs.String())
 	}
-	return url
+	return s
 }
 
 // runTool runs one of the repository's commands and returns its trimmed
