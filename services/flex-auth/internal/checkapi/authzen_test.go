@@ -98,10 +98,24 @@ func TestDecodeEvaluationsDefaultsAndOverrides(t *testing.T) {
 	if items[0].Subject.ID != "alice" || items[0].Action.Name != "can_read" || items[1].Subject.ID != "bob" || items[1].Action.Name != "can_delete" || items[1].Resource.ID != "2" {
 		t.Fatalf("%+v %+v", items[0], items[1])
 	}
+	// an item missing a member is an evaluation-level error; type, id and
+	// name it leaves out come from the defaults
+	items, _, _, err = DecodeEvaluations([]byte(`{"subject":{"type":"user","id":"a"},"action":{"name":"r"},"resource":{"type":"t"},
+		"evaluations":[{"resource":{"id":"1","properties":{"s":"x"}}},{"resource":{"type":"t"}},{}]}`))
+	if err != nil || len(items) != 3 {
+		t.Fatal(err)
+	}
+	if items[0].Err != nil || items[0].Resource.Type != "t" || items[0].Resource.ID != "1" || items[0].Resource.Properties["s"] != "x" {
+		t.Fatalf("merged item %+v %v", items[0].Resource, items[0].Err)
+	}
+	var fe *FieldError
+	if !errors.As(items[1].Err, &fe) || fe.Field != "evaluations[1].resource.id" || !errors.As(items[2].Err, &fe) || fe.Field != "evaluations[2].resource.id" {
+		t.Fatalf("item errors %v, %v", items[1].Err, items[2].Err)
+	}
 	for _, tc := range []struct{ body, field string }{
-		{`{"subject":{"type":"user","id":"a"},"action":{"name":"r"},"evaluations":[{"resource":{"type":"t","id":"1"}},{"resource":{"type":"t"}}]}`, "evaluations[1].resource.id"},
 		{`{"subject":{"type":"user","id":"a"},"action":{"name":"r"},"resource":{"type":"t","id":"1"},"options":{"evaluations_semantic":"first"}}`, "options.evaluations_semantic"},
 		{`{"subject":{"type":"user","id":"a"},"action":{"name":"r"}}`, "resource"},
+		{`{"subject":{"type":"user","id":"a"},"action":{"name":"r"},"evaluations":[]}`, "resource"},
 	} {
 		_, _, _, err := DecodeEvaluations([]byte(tc.body))
 		var fe *FieldError

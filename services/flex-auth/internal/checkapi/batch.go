@@ -24,10 +24,23 @@ type Evaluations struct {
 	} `json:"options"`
 }
 
+// BatchItem is one evaluation of a batch with the defaults applied, or
+// the reason it cannot be evaluated (Err, a *FieldError naming the member
+// as "evaluations[i]...").
+type BatchItem struct {
+	Evaluation
+	Err error
+}
+
 // DecodeEvaluations parses a batch request and returns its evaluations
 // with the defaults applied, in request order, and the semantic. A batch
-// without an evaluations array is a single evaluation (single is true).
-func DecodeEvaluations(body []byte) (items []Evaluation, semantic string, single bool, err error) {
+// without an evaluations array (or an empty one) is a single evaluation
+// (single is true) whose missing members are a request error. In a batch,
+// an item that names a member replaces the default whole, except that a
+// type, id or name it leaves out comes from the default; an item that
+// still misses a required member is an evaluation-level error (Err), not
+// a request error.
+func DecodeEvaluations(body []byte) (items []BatchItem, semantic string, single bool, err error) {
 	var b Evaluations
 	if err := decodeJSON(body, &b); err != nil {
 		return nil, "", false, err
@@ -44,36 +57,84 @@ func DecodeEvaluations(body []byte) (items []Evaluation, semantic string, single
 		if err := b.Check(""); err != nil {
 			return nil, "", false, err
 		}
-		return []Evaluation{b.Evaluation}, semantic, true, nil
+		return []BatchItem{{Evaluation: b.Evaluation}}, semantic, true, nil
 	}
 	if len(b.Evaluations) > MaxBatch {
 		return nil, "", false, &FieldError{Field: "evaluations", Problem: "has more than " + strconv.Itoa(MaxBatch) + " items"}
 	}
-	items = make([]Evaluation, len(b.Evaluations))
+	items = make([]BatchItem, len(b.Evaluations))
 	for i, it := range b.Evaluations {
-		ev := b.Evaluation
-		if it.Subject != nil {
-			ev.Subject = it.Subject
-		}
-		if it.Action != nil {
-			ev.Action = it.Action
-		}
-		if it.Resource != nil {
-			ev.Resource = it.Resource
+		ev := Evaluation{
+			Subject:  mergeEntity(it.Subject, b.Subject),
+			Action:   mergeAction(it.Action, b.Action),
+			Resource: mergeEntity(it.Resource, b.Resource),
+			Context:  b.Context,
 		}
 		if it.Context != nil {
 			ev.Context = it.Context
 		}
-		if err := ev.Check("evaluations[" + strconv.Itoa(i) + "]."); err != nil {
-			return nil, "", false, err
-		}
-		items[i] = ev
+		items[i] = BatchItem{Evaluation: ev, Err: ev.Check("evaluations[" + strconv.Itoa(i) + "].")}
 	}
 	return items, semantic, false, nil
+}
+
+func mergeEntity(item, def *Entity) *Entity {
+	if item == nil || def == nil {
+		if item == nil {
+			return def
+		}
+		return item
+	}
+	e := *item
+	if e.Type == "" {
+		e.Type = def.Type
+	}
+	if e.ID == "" {
+		e.ID = def.ID
+	}
+	return &e
+}
+
+func mergeAction(item, def *Action) *Action {
+	if item == nil || def == nil {
+		if item == nil {
+			return def
+		}
+		return item
+	}
+	a := *item
+	if a.Name == "" {
+		a.Name = def.Name
+	}
+	return &a
+}
+
+// ErrorResponse is the answer of an evaluation that could not be
+// evaluated: a deny with the error in its context.
+type ErrorResponse struct {
+	Decision bool         `json:"decision"`
+	Context  ErrorContext `json:"context"`
+}
+
+// ErrorContext carries an evaluation-level error.
+type ErrorContext struct {
+	Error ItemError `json:"error"`
+}
+
+// ItemError describes an evaluation-level error.
+type ItemError struct {
+	Status  int    `json:"status"`
+	Message string `json:"message"`
+}
+
+// NewErrorResponse is the deny answered for an item that failed with err.
+func NewErrorResponse(err error) ErrorResponse {
+	return ErrorResponse{Context: ErrorContext{Error: ItemError{Status: 400, Message: err.Error()}}}
 }
 
 // EvaluationsResponse is the answer of a batch: one decision per
 // evaluation, in request order (fewer when a semantic stopped early).
 type EvaluationsResponse struct {
-	Evaluations []EvaluationResponse `json:"evaluations"`
+	// Evaluations holds EvaluationResponse and ErrorResponse values.
+	Evaluations []any `json:"evaluations"`
 }

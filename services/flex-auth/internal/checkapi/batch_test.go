@@ -21,9 +21,12 @@ func FuzzDecodeEvaluations(f *testing.F) {
 		if len(items) == 0 || (single && len(items) != 1) || sem == "" {
 			t.Fatalf("%d items, single %v, semantic %q", len(items), single, sem)
 		}
-		for _, ev := range items {
-			if ev.Check("") != nil {
-				t.Fatalf("item misses a member: %+v", ev)
+		for _, it := range items {
+			if (it.Err == nil) != (it.Check("") == nil) {
+				t.Fatalf("item error %v does not match its members: %+v", it.Err, it.Evaluation)
+			}
+			if single && it.Err != nil {
+				t.Fatal("a single evaluation with an error was accepted")
 			}
 		}
 	})

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"mime"
 	"net/http"
 	"time"
@@ -97,6 +98,9 @@ func (s *Server) entry(start time.Time, d *checkapi.Decision, resource, endpoint
 // record writes entries to the decision log in one write; on failure
 // nothing may be answered but a deny.
 func (s *Server) record(ctx context.Context, start time.Time, es []decisionlog.Entry) error {
+	if len(es) == 0 {
+		return nil
+	}
 	if err := s.deps.Log.AppendAll(es); err != nil {
 		s.logErr.Store(&logFailure{At: s.deps.Now(), Error: err.Error()})
 		s.deps.Metrics.Decision(ctx, "deny", ReasonLogUnavailable, s.deps.Now().Sub(start))
@@ -123,18 +127,29 @@ func (s *Server) evaluations(c echo.Context) error {
 	}
 	pair := s.deps.Engine.Active()
 	start := s.deps.Now()
-	out := make([]checkapi.EvaluationResponse, 0, len(items))
+	out := make([]any, 0, len(items))
 	entries := make([]decisionlog.Entry, 0, len(items))
 	decisions := make([]checkapi.Decision, 0, len(items))
 	for i := range items {
-		d, err := s.evaluate(pair, &items[i])
-		if err != nil {
-			return err
+		allow := false
+		if items[i].Err != nil {
+			// an evaluation-level error: a deny, the batch goes on
+			out = append(out, checkapi.NewErrorResponse(items[i].Err))
+		} else {
+			d, err := s.evaluate(pair, &items[i].Evaluation)
+			if err != nil {
+				var fe *checkapi.FieldError
+				if !errors.As(err, &fe) || single {
+					return err
+				}
+				out = append(out, checkapi.NewErrorResponse(err))
+			} else {
+				decisions = append(decisions, d)
+				entries = append(entries, s.entry(start, &d, items[i].Resource.ID, RouteEvaluations))
+				out = append(out, checkapi.NewEvaluationResponse(&d))
+				allow = d.Effect == "allow"
+			}
 		}
-		decisions = append(decisions, d)
-		entries = append(entries, s.entry(start, &d, items[i].Resource.ID, RouteEvaluations))
-		out = append(out, checkapi.NewEvaluationResponse(&d))
-		allow := d.Effect == "allow"
 		if (semantic == checkapi.DenyOnFirstDeny && !allow) || (semantic == checkapi.PermitOnFirstPermit && allow) {
 			break
 		}
