@@ -8,7 +8,7 @@ import (
 	"github.com/stellaops/authgate/services/flex-auth/internal/app"
 )
 
-const serveUsage = "--addr ADDR --registry FILE --policy FILE --log FILE [--config FILE] [--watch] [--log-sync always|batch|off] [--log-level LEVEL]"
+const serveUsage = "--addr ADDR --registry FILE --policy FILE|DIR [--policy FILE|DIR ...] [--data FILE] --log FILE [--config FILE] [--watch] [--log-sync always|batch|off] [--log-level LEVEL]"
 
 // runServe runs the decision service until the process is told to stop.
 func runServe(ctx context.Context, env Env, args []string) int {
