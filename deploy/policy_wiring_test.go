@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/stellaops/authgate/deploy/internal/render"
+	"github.com/stellaops/authgate/pkg/proctest"
 )
 
 // TestRegistryPolicyWiring renders the example's flex-auth release (the
@@ -125,7 +126,7 @@ func serveAndCheck(t *testing.T, bin, dir string, policies []string, checks ...m
 		args = append(args, "--policy", p)
 	}
 	srv := exec.CommandContext(ctx, bin, args...)
-	out := &syncBuffer{}
+	out := &proctest.Buffer{}
 	srv.Stdout, srv.Stderr = out, out
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)

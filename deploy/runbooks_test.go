@@ -1,7 +1,6 @@
 package deploy_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -245,7 +243,7 @@ func TestOpsWardenPreflight(t *testing.T) {
 	defer cancel()
 	srv := exec.CommandContext(ctx, bins["flex-auth"], args...)
 	srv.Dir = ".."
-	srvOut := &syncBuffer{}
+	srvOut := &proctest.Buffer{}
 	srv.Stdout, srv.Stderr = srvOut, srvOut
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
@@ -311,22 +309,4 @@ func waitReady(t *testing.T, url string, log fmt.Stringer) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("%s not ready within 60s:\n%s", url, log.String())
-}
-
-// syncBuffer collects a child process's output while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -11,15 +11,9 @@ import "crypto/tls"
 // Connections kept alive keep the certificate they were opened with.
 func ClientCertificate(certFile, keyFile string, opts ...TLSOption) (func(*tls.CertificateRequestInfo) (*tls.Certificate, error), error) {
 	f := &tlsFiles{paths: []string{certFile, keyFile}}
-	for _, o := range opts {
-		o(f)
-	}
-	stamps := f.stat()
-	c, err := f.load()
-	if err != nil {
+	if _, err := f.open(opts); err != nil {
 		return nil, err
 	}
-	f.current, f.stamps = c, stamps
 	return func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 		return &f.config().Certificates[0], nil
 	}, nil

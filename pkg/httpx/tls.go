@@ -52,6 +52,17 @@ func TLSConfig(certFile, keyFile, clientCAFile string, opts ...TLSOption) (*tls.
 	if f.clientCA {
 		f.paths = append(f.paths, clientCAFile)
 	}
+	c, err := f.open(opts)
+	if err != nil {
+		return nil, err
+	}
+	out := c.Clone()
+	out.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) { return f.config(), nil }
+	return out, nil
+}
+
+// open applies opts and loads the files for the first time.
+func (f *tlsFiles) open(opts []TLSOption) (*tls.Config, error) {
 	for _, o := range opts {
 		o(f)
 	}
@@ -61,9 +72,7 @@ func TLSConfig(certFile, keyFile, clientCAFile string, opts ...TLSOption) (*tls.
 		return nil, err
 	}
 	f.current, f.stamps = c, stamps
-	out := c.Clone()
-	out.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) { return f.config(), nil }
-	return out, nil
+	return c, nil
 }
 
 // tlsFiles is the certificate, key and optional client CA bundle behind a

@@ -21,6 +21,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jws"
 
 	"github.com/stellaops/authgate/pkg/dpop"
+	"github.com/stellaops/authgate/pkg/proctest"
 	"github.com/stellaops/authgate/services/registry-token/internal/app"
 	"github.com/stellaops/authgate/services/registry-token/internal/authority/authoritytest"
 )
@@ -30,27 +31,14 @@ import (
 type server struct {
 	base string
 	sigs chan os.Signal
-	logs *syncBuffer
+	logs *proctest.Buffer
 	done chan error
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func startServer(t *testing.T, args ...string) *server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{sigs: make(chan os.Signal, 1), logs: &syncBuffer{}, done: make(chan error, 1)}
+	s := &server{sigs: make(chan os.Signal, 1), logs: &proctest.Buffer{}, done: make(chan error, 1)}
 	listening := make(chan net.Addr, 1)
 	go func() {
 		s.done <- app.Run(ctx, app.Env{
@@ -101,17 +89,7 @@ func (s *server) reload(t *testing.T) readyBody {
 	t.Helper()
 	before := s.readyz(t).Config.Reloads
 	s.sigs <- syscall.SIGHUP
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		r := s.readyz(t)
-		if r.Config.Reloads > before {
-			return r
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("reload not recorded:\n%s", s.logs)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	return s.waitReload(t, before)
 }
 
 // writeAtomic replaces path in one rename, as an operator's tooling or a

@@ -53,7 +53,7 @@ type world struct {
 	// layout of containers/image, docker and regclient).
 	certDir string
 	thumb   string // x5t#S256 of the client certificate
-	logs    *syncBuffer
+	logs    *proctest.Buffer
 	cancel  context.CancelFunc
 }
 
@@ -79,7 +79,7 @@ func startWorld() (_ *world, err error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &world{dir: dir, logs: &syncBuffer{}, cancel: cancel}
+	w := &world{dir: dir, logs: &proctest.Buffer{}, cancel: cancel}
 	defer func() {
 		if err != nil {
 			w.close()
@@ -300,30 +300,6 @@ func mask(s string) string {
 		}
 	}
 	return strings.Join(f, " ")
-}
-
-// syncBuffer collects registry-token's log lines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Len()
 }
 
 var digestLine = regexp.MustCompile(`(?m)^Digest: (sha256:[0-9a-f]{64})`)

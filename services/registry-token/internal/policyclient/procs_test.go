@@ -1,14 +1,12 @@
 package policyclient_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/stellaops/authgate/pkg/proctest"
@@ -36,28 +34,10 @@ func startFlexAuth(t *testing.T, bin, root string) *flexAuthProc {
 	return p
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and concurrent readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // registryToken is registry-token started in-process with app.Run.
 type registryToken struct {
 	URL  string
-	Logs *syncBuffer
+	Logs *proctest.Buffer
 }
 
 const rtPublicURL = "http://localhost:8085"
@@ -96,7 +76,7 @@ policy: %s
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
+	logs := &proctest.Buffer{}
 	listening := make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	go func() {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/url"
+	"strings"
 )
 
 // MaxFormBytes bounds the body of POST /token: room for 100 scopes with
@@ -55,7 +56,7 @@ func ParseForm(contentType string, body io.Reader) (*Form, error) {
 	if err != nil || mt != "application/x-www-form-urlencoded" {
 		return nil, &FormError{Msg: "The body must be application/x-www-form-urlencoded."}
 	}
-	if cs, ok := params["charset"]; ok && cs != "utf-8" && cs != "UTF-8" {
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
 		return nil, &FormError{Msg: "The form must be UTF-8."}
 	}
 	b, err := io.ReadAll(io.LimitReader(body, MaxFormBytes+1))

@@ -209,3 +209,29 @@ func TestPostRefusals(t *testing.T) {
 		wantRefusal(t, f, withCert(post(form(tok), "", f.proof(tok)), cert), http.StatusUnauthorized, "sender_constraint", "not DPoP-bound")
 	})
 }
+
+// The charset parameter is matched case-insensitively (RFC 2046 §4.1.2):
+// clients send utf-8, UTF-8 or Utf-8; any other charset is refused.
+func TestParseFormCharset(t *testing.T) {
+	body := "grant_type=refresh_token&refresh_token=a.b.c&service=" + service
+	for _, ct := range []string{
+		"application/x-www-form-urlencoded",
+		"application/x-www-form-urlencoded; charset=utf-8",
+		"application/x-www-form-urlencoded; charset=UTF-8",
+		"Application/X-WWW-Form-Urlencoded; Charset=Utf-8",
+	} {
+		if f, err := token.ParseForm(ct, strings.NewReader(body)); err != nil || f.Token != "a.b.c" {
+			t.Errorf("%q: %v", ct, err)
+		}
+	}
+	for _, ct := range []string{
+		"application/x-www-form-urlencoded; charset=iso-8859-1",
+		"application/x-www-form-urlencoded; charset=utf-16",
+		"application/x-www-form-urlencoded; charset=",
+	} {
+		var fe *token.FormError
+		if _, err := token.ParseForm(ct, strings.NewReader(body)); !errors.As(err, &fe) || fe.Grant {
+			t.Errorf("%q: %v, want a form error", ct, err)
+		}
+	}
+}
