@@ -235,3 +235,38 @@ func TestParseFormCharset(t *testing.T) {
 		}
 	}
 }
+
+// POST /token with the OpTok in Basic credentials and a form that holds
+// only the grant: the Basic rules of GET apply, and a form and header
+// without any OpTok is a missing token that names the Basic challenge.
+func TestPostBasicHeader(t *testing.T) {
+	cert := selfSigned(t, "client")
+	f := newFixture(t, options{basicRealm: realm})
+	grant := url.Values{"grant_type": {"refresh_token"}, "service": {service}, "scope": {"repository:stella-ops/public/base:pull"}}
+	tok := f.certBound(cert)
+	// The accepted control.
+	postAnswer(t, f, f.do(withCert(post(grant, basic("oauth2accesstoken", tok), ""), cert)))
+
+	t.Run("no client certificate", func(t *testing.T) {
+		wantRefusal(t, f, withCert(post(grant, basic("oauth2accesstoken", tok), ""), nil), http.StatusUnauthorized, "sender_constraint", "No client certificate")
+		form := url.Values{"grant_type": {"password"}, "username": {"u"}, "password": {tok}, "service": {service}}
+		wantRefusal(t, f, withCert(post(form, "", ""), nil), http.StatusUnauthorized, "sender_constraint", "No client certificate")
+	})
+	t.Run("DPoP-bound OpTok in Basic, even with a POST proof", func(t *testing.T) {
+		dtok := f.mint(f.claims())
+		proof, err := dpop.NewProof(f.clientKey, "ES256", http.MethodPost, publicURL+"/token", dtok, "", f.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantRefusal(t, f, withCert(post(grant, basic("u", dtok), proof), cert), http.StatusUnauthorized, "dpop_token_as_password", "registry-token-helper")
+	})
+	t.Run("no OpTok in the form or the header", func(t *testing.T) {
+		rec := f.do(withCert(post(grant, "", ""), cert))
+		if p := problem(t, rec); rec.Code != http.StatusUnauthorized || p["reason"] != "missing_token" {
+			t.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+		if ch := strings.Join(rec.Header().Values("WWW-Authenticate"), "\n"); !strings.Contains(ch, `Basic realm="`+realm+`"`) || strings.Contains(ch, "error=") {
+			t.Fatalf("challenges %q: want a Basic challenge and no error attribute (RFC 6750 §3.1)", ch)
+		}
+	})
+}
