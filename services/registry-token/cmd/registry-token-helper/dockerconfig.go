@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,15 +24,23 @@ func writeDockerConfig(path, registry, token string, stderr io.Writer) error {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
 		return err
+	case len(bytes.TrimSpace(b)) == 0:
+		// An empty file (touch config.json) is an empty config, as for docker.
 	default:
 		if err := json.Unmarshal(b, &cfg); err != nil {
 			return fmt.Errorf("%s is not a Docker config (JSON object): %w", path, err)
 		}
 	}
+	if cfg == nil { // the file held null
+		cfg = map[string]json.RawMessage{}
+	}
 	auths := map[string]json.RawMessage{}
 	if raw, ok := cfg["auths"]; ok {
 		if err := json.Unmarshal(raw, &auths); err != nil {
 			return fmt.Errorf("%s: auths is not an object: %w", path, err)
+		}
+		if auths == nil { // "auths": null
+			auths = map[string]json.RawMessage{}
 		}
 	}
 	entry, err := json.Marshal(map[string]string{"registrytoken": token})

@@ -105,3 +105,41 @@ func TestUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+// A Docker config file that is empty, null, or has "auths": null is an
+// empty configuration (not a crash); one whose auths is not an object is
+// refused and left as it was.
+func TestWriteDockerConfigEmptyForms(t *testing.T) {
+	for _, before := range []string{"", "  \n", "null", `{"auths":null,"psFormat":"table"}`, `{"auths":{}}`} {
+		path := filepath.Join(t.TempDir(), "config.json")
+		if err := os.WriteFile(path, []byte(before), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		if err := writeDockerConfig(path, "registry.example.com", "a.b.c", &stderr); err != nil {
+			t.Fatalf("%q: %v", before, err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cfg struct {
+			Auths map[string]map[string]string `json:"auths"`
+		}
+		if err := json.Unmarshal(b, &cfg); err != nil || cfg.Auths["registry.example.com"]["registrytoken"] != "a.b.c" {
+			t.Fatalf("%q became %s (%v)", before, b, err)
+		}
+	}
+	for _, before := range []string{`{"auths":[]}`, `{"auths":"x"}`, `[]`, `"x"`} {
+		path := filepath.Join(t.TempDir(), "config.json")
+		if err := os.WriteFile(path, []byte(before), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := writeDockerConfig(path, "registry.example.com", "a.b.c", &bytes.Buffer{}); err == nil {
+			t.Fatalf("%q was accepted", before)
+		}
+		if b, _ := os.ReadFile(path); string(b) != before {
+			t.Fatalf("%q was changed to %s", before, b)
+		}
+	}
+}
