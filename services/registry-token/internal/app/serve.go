@@ -113,10 +113,14 @@ func serve(ctx context.Context, src source, cfg config.Config, keys *signing.Set
 		return err
 	}
 	// The reloadable part: plans, licences, services, signing keys, policy.
+	// authority.senderConstraint changes only at a restart: every state
+	// keeps the value the service started with.
+	requireSC := cfg.Authority.SenderConstraint == config.SenderConstraintRequire
 	build := func(cfg config.Config, keys *signing.Set, prev *state) (*state, error) {
 		return buildState(log, cfg, keys, prev, token.Deps{
 			Logger: log.Named("decision"), Meter: meter, Now: now,
 			Authority: authz, Proofs: proofs, Proxies: proxies,
+			Policy: token.Policy{RequireSenderConstraint: requireSC},
 		})
 	}
 	first, err := build(cfg, keys, nil)
@@ -229,6 +233,8 @@ func reloadOnSignal(ctx context.Context, sigs <-chan os.Signal, reload *reloader
 // buildState prepares what one configuration serves with: the flex-auth
 // client (kept from prev when the policy section is unchanged), the plan
 // catalogue and the token handler signing with the active key.
+// deps.Policy.RequireSenderConstraint is kept (a restart-only setting);
+// the rest of deps.Policy comes from cfg.
 func buildState(log *zap.Logger, cfg config.Config, keys *signing.Set, prev *state, deps token.Deps) (*state, error) {
 	for _, e := range keys.Entries() {
 		warnSample(log, e.Key)
@@ -253,7 +259,7 @@ func buildState(log *zap.Logger, cfg config.Config, keys *signing.Set, prev *sta
 		Services:                cfg.Registry.Services,
 		DefaultPlan:             cfg.DefaultPlan,
 		RevokedLicenses:         cfg.RevokedLicenses,
-		RequireSenderConstraint: cfg.Authority.SenderConstraint == config.SenderConstraintRequire,
+		RequireSenderConstraint: deps.Policy.RequireSenderConstraint,
 		PolicyFailOpen:          !cfg.Policy.FailClosed,
 	}
 	tokens, err := token.New(deps)
