@@ -69,6 +69,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if o.service == "" {
 			o.service = service
 		}
+		if o.service == "" {
+			return fmt.Errorf("the registry's challenge names no service: give --service")
+		}
 	}
 	optok, key, err := o.credentials(stdin)
 	if err != nil {

@@ -24,11 +24,18 @@ type tokenResponse struct {
 // fetch asks the realm for a registry token, presenting the OpTok with a
 // DPoP proof (dpop.Transport, which also answers a nonce challenge).
 func fetch(ctx context.Context, client *http.Client, o *options, optok string, key *dpopclient.Key) (*tokenResponse, error) {
-	q := url.Values{"service": {o.service}}
-	if len(o.scopes) > 0 {
-		q["scope"] = o.scopes
+	u, err := url.Parse(o.realm)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, fmt.Errorf("realm %q is not an http(s) URL", o.realm)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, o.realm+"?"+q.Encode(), nil)
+	// A realm may carry a query of its own: the parameters join it.
+	q := u.Query()
+	q.Set("service", o.service)
+	for _, s := range o.scopes {
+		q.Add("scope", s)
+	}
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("realm %q: %w", o.realm, err)
 	}
