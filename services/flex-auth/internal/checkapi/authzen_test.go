@@ -98,19 +98,25 @@ func TestDecodeEvaluationsDefaultsAndOverrides(t *testing.T) {
 	if items[0].Subject.ID != "alice" || items[0].Action.Name != "can_read" || items[1].Subject.ID != "bob" || items[1].Action.Name != "can_delete" || items[1].Resource.ID != "2" {
 		t.Fatalf("%+v %+v", items[0], items[1])
 	}
-	// an item missing a member is an evaluation-level error; type, id and
-	// name it leaves out come from the defaults
-	items, _, _, err = DecodeEvaluations([]byte(`{"subject":{"type":"user","id":"a"},"action":{"name":"r"},"resource":{"type":"t"},
-		"evaluations":[{"resource":{"id":"1","properties":{"s":"x"}}},{"resource":{"type":"t"}},{}]}`))
-	if err != nil || len(items) != 3 {
+	// AuthZEN 1.0 §6.1.1: "Any of these keys specified within an
+	// individual evaluation object overrides the corresponding top-level
+	// default": the item's member replaces the default whole, so an item
+	// resource without an id is missing its id (an evaluation-level error)
+	// and no property of the default leaks into an item's member
+	items, _, _, err = DecodeEvaluations([]byte(`{"subject":{"type":"user","id":"a","properties":{"role":"admin"}},"action":{"name":"r"},"resource":{"type":"t","id":"9"},
+		"evaluations":[{"subject":{"type":"user","id":"b"},"resource":{"type":"t","id":"1","properties":{"s":"x"}}},{"resource":{"type":"t"}},{"resource":{"id":"1"}},{}]}`))
+	if err != nil || len(items) != 4 {
 		t.Fatal(err)
 	}
-	if items[0].Err != nil || items[0].Resource.Type != "t" || items[0].Resource.ID != "1" || items[0].Resource.Properties["s"] != "x" {
-		t.Fatalf("merged item %+v %v", items[0].Resource, items[0].Err)
+	if items[0].Err != nil || items[0].Subject.ID != "b" || items[0].Subject.Properties != nil || items[0].Resource.ID != "1" || items[0].Resource.Properties["s"] != "x" {
+		t.Fatalf("overriding item %+v %+v %v", items[0].Subject, items[0].Resource, items[0].Err)
 	}
 	var fe *FieldError
-	if !errors.As(items[1].Err, &fe) || fe.Field != "evaluations[1].resource.id" || !errors.As(items[2].Err, &fe) || fe.Field != "evaluations[2].resource.id" {
+	if !errors.As(items[1].Err, &fe) || fe.Field != "evaluations[1].resource.id" || !errors.As(items[2].Err, &fe) || fe.Field != "evaluations[2].resource.type" {
 		t.Fatalf("item errors %v, %v", items[1].Err, items[2].Err)
+	}
+	if items[3].Err != nil || items[3].Resource.ID != "9" || items[3].Subject.Properties["role"] != "admin" {
+		t.Fatalf("defaults item %+v %v", items[3], items[3].Err)
 	}
 	for _, tc := range []struct{ body, field string }{
 		{`{"subject":{"type":"user","id":"a"},"action":{"name":"r"},"resource":{"type":"t","id":"1"},"options":{"evaluations_semantic":"first"}}`, "options.evaluations_semantic"},

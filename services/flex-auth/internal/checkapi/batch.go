@@ -36,10 +36,9 @@ type BatchItem struct {
 // with the defaults applied, in request order, and the semantic. A batch
 // without an evaluations array (or an empty one) is a single evaluation
 // (single is true) whose missing members are a request error. In a batch,
-// an item that names a member replaces the default whole, except that a
-// type, id or name it leaves out comes from the default; an item that
-// still misses a required member is an evaluation-level error (Err), not
-// a request error.
+// an item that names a member replaces the default whole (nothing of the
+// default's type, id, name or properties is kept); an item that misses a
+// required member is an evaluation-level error (Err), not a request error.
 func DecodeEvaluations(body []byte) (items []BatchItem, semantic string, single bool, err error) {
 	var b Evaluations
 	if err := decodeJSON(body, &b); err != nil {
@@ -65,9 +64,9 @@ func DecodeEvaluations(body []byte) (items []BatchItem, semantic string, single 
 	items = make([]BatchItem, len(b.Evaluations))
 	for i, it := range b.Evaluations {
 		ev := Evaluation{
-			Subject:  mergeEntity(it.Subject, b.Subject),
-			Action:   mergeAction(it.Action, b.Action),
-			Resource: mergeEntity(it.Resource, b.Resource),
+			Subject:  override(it.Subject, b.Subject),
+			Action:   override(it.Action, b.Action),
+			Resource: override(it.Resource, b.Resource),
 			Context:  b.Context,
 		}
 		if it.Context != nil {
@@ -78,35 +77,14 @@ func DecodeEvaluations(body []byte) (items []BatchItem, semantic string, single 
 	return items, semantic, false, nil
 }
 
-func mergeEntity(item, def *Entity) *Entity {
-	if item == nil || def == nil {
-		if item == nil {
-			return def
-		}
+// override is the item's member when it names one, else the default:
+// AuthZEN 1.0 §6.1.1, "Any of these keys specified within an individual
+// evaluation object overrides the corresponding top-level default."
+func override[T any](item, def *T) *T {
+	if item != nil {
 		return item
 	}
-	e := *item
-	if e.Type == "" {
-		e.Type = def.Type
-	}
-	if e.ID == "" {
-		e.ID = def.ID
-	}
-	return &e
-}
-
-func mergeAction(item, def *Action) *Action {
-	if item == nil || def == nil {
-		if item == nil {
-			return def
-		}
-		return item
-	}
-	a := *item
-	if a.Name == "" {
-		a.Name = def.Name
-	}
-	return &a
+	return def
 }
 
 // ErrorResponse is the answer of an evaluation that could not be

@@ -45,24 +45,93 @@ func FuzzDecodeSearch(f *testing.F) {
 			}
 			return
 		}
-		if q.Subject == nil || q.Resource == nil || q.Limit() < 1 || q.Limit() > MaxPageLimit {
+		if q.Subject == nil || q.Resource == nil || (q.Page != nil && q.Page.Limit < 0) {
 			t.Fatalf("accepted %+v", q)
 		}
-		if _, err := q.Offset("state"); err != nil {
+		if c, err := q.Cursor("state"); err != nil {
 			var fe *FieldError
-			if !errors.As(err, &fe) || fe.Field != "page.token" {
+			if !errors.As(err, &fe) || (fe.Field != "page.token" && fe.Field != "page.limit") {
 				t.Fatalf("token error %v", err)
 			}
+		} else if c.Max() < 1 || c.Max() > MaxPageLimit {
+			t.Fatalf("page size %d", c.Max())
 		}
 	})
 }
 
-func TestPageTokenRoundTrip(t *testing.T) {
-	q := &Search{Page: &Page{Token: PageToken(42, "s1")}}
-	if off, err := q.Offset("s1"); err != nil || off != 42 {
-		t.Fatalf("%d %v", off, err)
+// AuthZEN 1.0 §8.2: "When a request contains a token, all entities (e.g.,
+// subject, resource, action, context) and pagination parameters (e.g.,
+// limit) MUST be identical to the preceding request. PDPs SHOULD return
+// an error when any entity or parameter has been changed."
+func TestPageTokenBoundToRequest(t *testing.T) {
+	first := `{"subject":{"type":"user","id":"ignored"},"action":{"name":"read"},"resource":{"type":"doc","id":"1"},"context":{"a":1},"page":{"limit":2}}`
+	q, err := DecodeSearch(SearchSubject, []byte(first))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := q.Offset("s2"); err == nil {
+	cur, err := q.Cursor("s1")
+	if err != nil || cur.Offset != 0 || cur.Max() != 2 {
+		t.Fatalf("%+v %v", cur, err)
+	}
+	token := q.PageToken(cur, 42, "s1")
+	follow := func(body string) (Cursor, error) {
+		t.Helper()
+		q, err := DecodeSearch(SearchSubject, []byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q.Cursor("s1")
+	}
+	// the same request, and one that leaves the limit out (it keeps the
+	// first one), and one whose searched id differs (it is ignored)
+	for _, body := range []string{
+		`{"subject":{"type":"user"},"action":{"name":"read"},"resource":{"type":"doc","id":"1"},"context":{"a":1},"page":{"limit":2,"token":"` + token + `"}}`,
+		`{"subject":{"type":"user","id":"other"},"action":{"name":"read"},"resource":{"type":"doc","id":"1"},"context":{"a":1},"page":{"token":"` + token + `"}}`,
+	} {
+		if c, err := follow(body); err != nil || c.Offset != 42 || c.Max() != 2 {
+			t.Fatalf("%s: %+v %v", body, c, err)
+		}
+	}
+	for _, tc := range []struct{ body, field string }{
+		{`{"subject":{"type":"user"},"action":{"name":"write"},"resource":{"type":"doc","id":"1"},"context":{"a":1},"page":{"token":"` + token + `"}}`, "page.token"},
+		{`{"subject":{"type":"user"},"action":{"name":"read"},"resource":{"type":"doc","id":"2"},"context":{"a":1},"page":{"token":"` + token + `"}}`, "page.token"},
+		{`{"subject":{"type":"group"},"action":{"name":"read"},"resource":{"type":"doc","id":"1"},"context":{"a":1},"page":{"token":"` + token + `"}}`, "page.token"},
+		{`{"subject":{"type":"user"},"action":{"name":"read"},"resource":{"type":"doc","id":"1"},"context":{"a":2},"page":{"token":"` + token + `"}}`, "page.token"},
+		{`{"subject":{"type":"user"},"action":{"name":"read"},"resource":{"type":"doc","id":"1"},"page":{"token":"` + token + `"}}`, "page.token"},
+		{`{"subject":{"type":"user"},"action":{"name":"read"},"resource":{"type":"doc","id":"1"},"context":{"a":1},"page":{"limit":3,"token":"` + token + `"}}`, "page.limit"},
+		{`{"subject":{"type":"user"},"action":{"name":"read"},"resource":{"type":"doc","id":"1"},"context":{"a":1},"page":{"token":"bm90LWEtdG9rZW4"}}`, "page.token"},
+	} {
+		_, err := follow(tc.body)
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != tc.field {
+			t.Errorf("%s: got %v, want an error on %s", tc.body, err, tc.field)
+		}
+	}
+	if _, err := q.Cursor("s2"); err != nil {
+		t.Fatal(err) // no token: any state
+	}
+	q.Page.Token = token
+	if _, err := q.Cursor("s2"); err == nil {
 		t.Fatal("a token of another state was accepted")
+	}
+}
+
+// AuthZEN 1.0 §8.2.1: limit is "A non-negative integer indicating the
+// maximum number of results to return"; a PDP may return fewer (with a
+// next_token), so a large limit is capped, not refused.
+func TestPageLimit(t *testing.T) {
+	for in, want := range map[string]int{`{}`: DefaultPageLimit, `{"limit":0}`: DefaultPageLimit, `{"limit":1}`: 1, `{"limit":5000}`: MaxPageLimit} {
+		q, err := DecodeSearch(SearchAction, []byte(`{"subject":{"type":"u","id":"a"},"resource":{"type":"t","id":"1"},"page":`+in+`}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c, err := q.Cursor("s"); err != nil || c.Max() != want {
+			t.Errorf("%s: %d %v, want %d", in, c.Max(), err, want)
+		}
+	}
+	_, err := DecodeSearch(SearchAction, []byte(`{"subject":{"type":"u","id":"a"},"resource":{"type":"t","id":"1"},"page":{"limit":-1}}`))
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "page.limit" {
+		t.Fatalf("negative limit: %v", err)
 	}
 }

@@ -1,9 +1,13 @@
 package checkapi
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"strconv"
 	"strings"
+
+	"github.com/go-json-experiment/json"
 
 	"github.com/stellaops/authgate/services/flex-auth/internal/attrs"
 )
@@ -28,6 +32,7 @@ type Search struct {
 	Resource *Entity   `json:"resource"`
 	Context  attrs.Map `json:"context,omitzero"`
 	Page     *Page     `json:"page"`
+	kind     string
 }
 
 // Page is the pagination member of a search request.
@@ -38,9 +43,10 @@ type Page struct {
 
 // DecodeSearch parses a search of kind and checks the members the kind
 // needs: the searched entity needs only its type (subject and resource
-// searches), the action is absent from an action search.
+// searches; its id, if sent, is ignored), the action is absent from an
+// action search (and ignored if sent).
 func DecodeSearch(kind string, body []byte) (*Search, error) {
-	var s Search
+	s := Search{kind: kind}
 	if err := decodeJSON(body, &s); err != nil {
 		return nil, err
 	}
@@ -68,41 +74,86 @@ func DecodeSearch(kind string, body []byte) (*Search, error) {
 			return nil, err
 		}
 	}
-	if s.Page != nil && (s.Page.Limit < 0 || s.Page.Limit > MaxPageLimit) {
-		return nil, &FieldError{Field: "page.limit", Problem: "must be between 1 and " + strconv.Itoa(MaxPageLimit)}
+	if s.Page != nil && s.Page.Limit < 0 {
+		return nil, &FieldError{Field: "page.limit", Problem: "must be a non-negative integer"}
 	}
 	return &s, nil
 }
 
-// Limit returns the page size asked for, or the default.
-func (s *Search) Limit() int {
-	if s.Page == nil || s.Page.Limit == 0 {
+// Cursor is where a page starts and how many results it holds at most.
+type Cursor struct {
+	Offset int // index of the first candidate of the page
+	Limit  int // the page.limit in force (0: none named)
+}
+
+// Max is the most results the page may hold: the limit in force, capped
+// at MaxPageLimit (a PDP may answer fewer than asked, with a next_token).
+func (c Cursor) Max() int {
+	if c.Limit == 0 || c.Limit > MaxPageLimit {
 		return DefaultPageLimit
 	}
-	return s.Page.Limit
+	return c.Limit
 }
 
-// Offset decodes the page token: the index of the first candidate of the
-// page, bound to the state it was issued for (state changes on reload).
-func (s *Search) Offset(state string) (int, error) {
+// Cursor decodes the page token against this request. A token is bound to
+// the state it was issued for (state changes on reload) and to the
+// request it continues: every entity, the context and page.limit must be
+// the same (a follow-up that names no limit keeps the first one).
+func (s *Search) Cursor(state string) (Cursor, error) {
+	var limit int
+	if s.Page != nil {
+		limit = s.Page.Limit
+	}
 	if s.Page == nil || s.Page.Token == "" {
-		return 0, nil
+		return Cursor{Limit: limit}, nil
 	}
+	bad := &FieldError{Field: "page.token", Problem: "is not a token this service issued"}
 	raw, err := base64.RawURLEncoding.DecodeString(s.Page.Token)
-	n, st, ok := strings.Cut(string(raw), ":")
-	off, cerr := strconv.Atoi(n)
-	if err != nil || !ok || cerr != nil || off < 0 {
-		return 0, &FieldError{Field: "page.token", Problem: "is not a token this service issued"}
+	if err != nil {
+		return Cursor{}, bad
 	}
-	if st != state {
-		return 0, &FieldError{Field: "page.token", Problem: "has expired: the policy or entity data was reloaded; start again without a token"}
+	parts := strings.SplitN(string(raw), ":", 4)
+	if len(parts) != 4 {
+		return Cursor{}, bad
 	}
-	return off, nil
+	off, err1 := strconv.Atoi(parts[0])
+	was, err2 := strconv.Atoi(parts[1])
+	if err1 != nil || err2 != nil || off < 0 || was < 0 {
+		return Cursor{}, bad
+	}
+	switch {
+	case parts[3] != state:
+		return Cursor{}, &FieldError{Field: "page.token", Problem: "has expired: the policy or entity data was reloaded; start again without a token"}
+	case parts[2] != s.fingerprint():
+		return Cursor{}, &FieldError{Field: "page.token", Problem: "continues another search: subject, action, resource and context must be those of the request that returned it"}
+	case limit != 0 && limit != was:
+		return Cursor{}, &FieldError{Field: "page.limit", Problem: "must be that of the request that returned page.token (" + strconv.Itoa(was) + ")"}
+	}
+	return Cursor{Offset: off, Limit: was}, nil
 }
 
-// PageToken returns the token of the page starting at offset.
-func PageToken(offset int, state string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(offset) + ":" + state))
+// PageToken returns the token of the page of this search that starts at
+// offset, under the limit of c.
+func (s *Search) PageToken(c Cursor, offset int, state string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(offset) + ":" + strconv.Itoa(c.Limit) + ":" + s.fingerprint() + ":" + state))
+}
+
+// fingerprint digests what a follow-up request must repeat: the entities
+// and the context, without what the search ignores (the searched id, the
+// action of an action search).
+func (s *Search) fingerprint() string {
+	q := Search{Subject: s.Subject, Action: s.Action, Resource: s.Resource, Context: s.Context}
+	switch s.kind {
+	case SearchSubject:
+		q.Subject = &Entity{Type: s.Subject.Type, Properties: s.Subject.Properties}
+	case SearchResource:
+		q.Resource = &Entity{Type: s.Resource.Type, Properties: s.Resource.Properties}
+	case SearchAction:
+		q.Action = nil
+	}
+	b, _ := json.Marshal(&q, json.Deterministic(true)) // decoded JSON values always marshal
+	sum := sha256.Sum256(append([]byte(s.kind+"\n"), b...))
+	return hex.EncodeToString(sum[:8])
 }
 
 // SearchResult is one result: an entity (type and id) or an action (name).
@@ -119,8 +170,9 @@ type PageResult struct {
 }
 
 // SearchResponse is the answer of a search.
+// The page member comes first, as the specification recommends.
 type SearchResponse struct {
-	Results []SearchResult `json:"results"`
 	Page    PageResult     `json:"page"`
 	Context map[string]any `json:"context,omitempty"`
+	Results []SearchResult `json:"results"`
 }

@@ -153,7 +153,9 @@ func TestContractEvaluations(t *testing.T) {
 		{"subject properties", `{"action":{"name":"write"},"resource":{"type":"record","id":"record-2","properties":{"status":"archived"}},"evaluations":[{"subject":` + alice + `},{"subject":{"type":"user","id":"bob","properties":{"role":"admin"}}}]}`, []bool{false, true}},
 		{"no defaults", `{"evaluations":[` + eval(alice, `{"name":"read"}`, record1) + `,` + eval(bob, `{"name":"write"}`, record1) + `]}`, []bool{true, false}},
 		{"context inheritance", `{"subject":` + alice + `,"action":{"name":"read"},"context":{"time":"2025-06-27T18:03-07:00"},"evaluations":[{"resource":` + record1 + `},{"resource":` + record2 + `,"context":{"time":"2025-06-27T19:00-07:00","source":"batch-override"}}]}`, []bool{true, true}},
-		{"merging", `{"subject":` + alice + `,"action":{"name":"write"},"resource":{"type":"record"},"evaluations":[{"resource":{"id":"record-1","properties":{"status":"active"}}},{"resource":{"type":"record","id":"record-2","properties":{"status":"archived"}}}]}`, []bool{true, false}},
+		// whole-object override, no sub-field merging (certification c-3-2-7)
+		{"top-level default inheritance", `{"subject":` + alice + `,"action":{"name":"write"},"resource":{"type":"record","id":"record-1","properties":{"status":"active"}},"evaluations":[{},{"resource":{"type":"record","id":"record-2","properties":{"status":"archived"}}}]}`, []bool{true, false}},
+		{"no sub-field merging", `{"subject":` + alice + `,"action":{"name":"write"},"resource":{"type":"record","id":"record-1"},"evaluations":[{"resource":{"type":"record","properties":{"status":"active"}}},{"resource":` + record1 + `}]}`, []bool{false, true}},
 		{"evaluation-level error", `{"subject":` + alice + `,"action":{"name":"read"},"evaluations":[{"resource":` + record1 + `},{}]}`, []bool{true, false}},
 		{"deny_on_first_deny", `{"subject":` + bob + `,"resource":` + record1 + `,"options":{"evaluations_semantic":"deny_on_first_deny"},"evaluations":[{"action":{"name":"read"}},{"action":{"name":"write"}},{"action":{"name":"read"}}]}`, []bool{true, false}},
 		{"permit_on_first_permit", `{"subject":` + bob + `,"resource":` + record1 + `,"options":{"evaluations_semantic":"permit_on_first_permit"},"evaluations":[{"action":{"name":"write"}},{"action":{"name":"read"}},{"action":{"name":"write"}}]}`, []bool{false, true}},
@@ -249,6 +251,43 @@ func TestContractSearch(t *testing.T) {
 	}
 	if strings.Join(got, ",") != "alice,bob" {
 		t.Errorf("paged subjects %v", got)
+	}
+	// §8.2: the follow-up request repeats the first one; the certification
+	// harness (c-4-5-2) sends only the token, so the first limit holds.
+	// A follow-up that changes an entity or the limit is refused ("PDPs
+	// SHOULD return an error when any entity or parameter has been
+	// changed").
+	first := `{"subject":{"type":"user"},"action":{"name":"read"},"resource":` + record1 + `,"page":{"limit":1}}`
+	res, page := search(RouteSearchSubject, first)
+	token, _ = page["next_token"].(string)
+	if len(res) != 1 || res[0]["id"] != "alice" || token == "" {
+		t.Fatalf("first page %v %v", res, page)
+	}
+	res, page = search(RouteSearchSubject, `{"subject":{"type":"user","id":"ignored"},"action":{"name":"read"},"resource":`+record1+`,"page":{"token":"`+token+`"}}`)
+	if len(res) != 1 || res[0]["id"] != "bob" || page["count"] != float64(1) {
+		t.Fatalf("follow-up without limit %v %v", res, page)
+	}
+	for _, tc := range []struct{ body, field string }{
+		{`{"subject":{"type":"user"},"action":{"name":"write"},"resource":` + record1 + `,"page":{"token":"` + token + `"}}`, "page.token"},
+		{`{"subject":{"type":"user"},"action":{"name":"read"},"resource":` + record2 + `,"page":{"token":"` + token + `"}}`, "page.token"},
+		{`{"subject":{"type":"user"},"action":{"name":"read"},"resource":` + record1 + `,"context":{"a":1},"page":{"token":"` + token + `"}}`, "page.token"},
+		{`{"subject":{"type":"user"},"action":{"name":"read"},"resource":` + record1 + `,"page":{"limit":2,"token":"` + token + `"}}`, "page.limit"},
+	} {
+		rec, out := post(t, h, RouteSearchSubject, "application/json", tc.body)
+		if rec.Code != 400 || out["field"] != tc.field {
+			t.Errorf("changed follow-up %s: %d %s", tc.body, rec.Code, rec.Body)
+		}
+	}
+	// §8.2.1: limit is a maximum; one above the service's page size is
+	// answered with a page of at most that size, not refused
+	if res, _ := search(RouteSearchSubject, `{"subject":{"type":"user"},"action":{"name":"read"},"resource":`+record1+`,"page":{"limit":100000}}`); len(res) != 2 {
+		t.Errorf("large limit %v", res)
+	}
+	// §8.3: "It is RECOMMENDED that the page object be the first key in
+	// the response"
+	rec, _ := post(t, h, RouteSearchAction, "application/json", `{"subject":`+alice+`,"resource":`+record1+`}`)
+	if !strings.HasPrefix(rec.Body.String(), `{"page":{"next_token":"",`) {
+		t.Errorf("search response does not open with page: %s", rec.Body)
 	}
 	for _, tc := range []struct{ route, body, field string }{
 		{RouteSearchSubject, `{"subject":{"type":"user"},"resource":` + record1 + `}`, "action"},

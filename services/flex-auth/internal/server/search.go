@@ -29,7 +29,7 @@ func (s *Server) search(kind string) echo.HandlerFunc {
 			return err
 		}
 		pair := s.deps.Engine.Active()
-		offset, err := q.Offset(pair.State())
+		cur, err := q.Cursor(pair.State())
 		if err != nil {
 			return err
 		}
@@ -38,8 +38,8 @@ func (s *Server) search(kind string) echo.HandlerFunc {
 		res := checkapi.SearchResponse{Results: []checkapi.SearchResult{}}
 		var ids []string
 		var last checkapi.Decision
-		limit := q.Limit()
-		next := offset
+		limit := cur.Max()
+		next := cur.Offset
 		for ; next < len(cands) && len(res.Results) < limit; next++ {
 			ev := probe(kind, q, cands[next])
 			d, evalErr, badReq := pair.DecideAuthZEN(ev)
@@ -59,7 +59,7 @@ func (s *Server) search(kind string) echo.HandlerFunc {
 			ids = append(ids, cands[next])
 		}
 		if next < len(cands) {
-			res.Page.NextToken = checkapi.PageToken(next, pair.State())
+			res.Page.NextToken = q.PageToken(cur, next, pair.State())
 		}
 		res.Page.Count = len(res.Results)
 		e := decisionlog.Entry{
