@@ -197,7 +197,16 @@ func (f *fixture) proof(tok string) string {
 }
 
 func (f *fixture) proofWith(k jwk.Key, htu, tok, nonce string) string {
-	p, err := dpop.NewProof(k, "ES256", http.MethodGet, htu, tok, nonce, f.clock.Now())
+	return f.methodProof(k, http.MethodGet, htu, tok, nonce)
+}
+
+// postProof signs a proof with the caller's key for method publicURL/token.
+func (f *fixture) postProof(method, tok string) string {
+	return f.methodProof(f.clientKey, method, publicURL+"/token", tok, "")
+}
+
+func (f *fixture) methodProof(k jwk.Key, method, htu, tok, nonce string) string {
+	p, err := dpop.NewProof(k, "ES256", method, htu, tok, nonce, f.clock.Now())
 	if err != nil {
 		f.t.Fatal(err)
 	}

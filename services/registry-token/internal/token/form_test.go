@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stellaops/authgate/pkg/dpop"
 	"github.com/stellaops/authgate/services/registry-token/internal/token"
 )
 
@@ -90,13 +89,7 @@ func TestPostPasswordGrant(t *testing.T) {
 func TestPostDPoP(t *testing.T) {
 	f := newFixture(t, options{})
 	tok := f.mint(f.claims())
-	postProof := func(method string) string {
-		p, err := dpop.NewProof(f.clientKey, "ES256", method, publicURL+"/token", tok, "", f.clock.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	postProof := func(method string) string { return f.postProof(method, tok) }
 	pull := []string{"repository:stella-ops/public/base:pull"}
 	// The OpTok in the form with a proof for POST.
 	postAnswer(t, f, f.do(post(refreshForm(tok, pull...), "", postProof(http.MethodPost))))
@@ -254,11 +247,7 @@ func TestPostBasicHeader(t *testing.T) {
 	})
 	t.Run("DPoP-bound OpTok in Basic, even with a POST proof", func(t *testing.T) {
 		dtok := f.mint(f.claims())
-		proof, err := dpop.NewProof(f.clientKey, "ES256", http.MethodPost, publicURL+"/token", dtok, "", f.clock.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		wantRefusal(t, f, withCert(post(grant, basic("u", dtok), proof), cert), http.StatusUnauthorized, "dpop_token_as_password", "registry-token-helper")
+		wantRefusal(t, f, withCert(post(grant, basic("u", dtok), f.postProof(http.MethodPost, dtok)), cert), http.StatusUnauthorized, "dpop_token_as_password", "registry-token-helper")
 	})
 	t.Run("no OpTok in the form or the header", func(t *testing.T) {
 		rec := f.do(withCert(post(grant, "", ""), cert))
