@@ -117,7 +117,7 @@ func Run(ctx context.Context, env Env) error {
 	}
 	defer stopGuard()
 	srv, e := server.New(server.Deps{Engine: eng, Log: dlog, LogSync: sync, Metrics: m, Logger: log,
-		Exporter: om.Handler(), Now: now, Guard: guard})
+		Exporter: om.Handler(), Now: now, Guard: guard, PublicURL: cfg.Auth.PublicURL})
 
 	if cfg.Server.DebugAddr != "" {
 		stopDebug, err := serveDebug(ctx, cfg.Server.DebugAddr, log)

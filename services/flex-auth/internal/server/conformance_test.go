@@ -24,6 +24,12 @@ import (
 
 func newConformance(t *testing.T) http.Handler {
 	t.Helper()
+	return newConformanceAt(t, "")
+}
+
+// newConformanceAt serves the fixture with publicURL configured.
+func newConformanceAt(t *testing.T, publicURL string) http.Handler {
+	t.Helper()
 	eng, err := engine.New(engine.Config{
 		RegistryFile: cfgDir + "ops-warden/production_registry_snapshot.json",
 		PolicyFile:   "testdata/conformance/policy.md",
@@ -45,7 +51,7 @@ func newConformance(t *testing.T) http.Handler {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = log.Close() })
-	_, h := New(Deps{Engine: eng, Log: log, LogSync: decisionlog.SyncOff, Metrics: m, Logger: zap.NewNop(), Exporter: om.Handler()})
+	_, h := New(Deps{Engine: eng, Log: log, LogSync: decisionlog.SyncOff, Metrics: m, Logger: zap.NewNop(), Exporter: om.Handler(), PublicURL: publicURL})
 	return h
 }
 
@@ -305,27 +311,45 @@ func TestContractSearch(t *testing.T) {
 	}
 }
 
-// §9: the metadata names every endpoint as an absolute URL on the host
-// asked, and needs no body.
+// §9.1: policy_decision_point is "a URL ... Policy Decision Point metadata
+// is published at a location that is .well-known ... derived from this
+// Policy Decision Point identifier", and §9.2.3: "The
+// policy_decision_point value returned MUST be identical to the Policy
+// Decision Point identifier value into which the well-known URI string
+// was inserted": the metadata is fetched at the base callers use, so the
+// metadata names it (the host asked, or the configured public URL, which
+// a proxy's Host header does not change); every endpoint is an absolute
+// URL on it; the answer is application/json.
 func TestContractMetadata(t *testing.T) {
-	h := newConformance(t)
-	req := httptest.NewRequest(http.MethodGet, RouteConfiguration, nil)
-	req.Host = "pdp.mycompany.com"
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	var meta map[string]string
-	if err := json.Unmarshal(rec.Body.Bytes(), &meta); err != nil || rec.Code != 200 {
-		t.Fatalf("%d %s", rec.Code, rec.Body)
-	}
-	want := map[string]string{
-		"policy_decision_point":       "http://pdp.mycompany.com",
-		"access_evaluation_endpoint":  "http://pdp.mycompany.com/access/v1/evaluation",
-		"access_evaluations_endpoint": "http://pdp.mycompany.com/access/v1/evaluations",
-		"search_subject_endpoint":     "http://pdp.mycompany.com/access/v1/search/subject",
-		"search_resource_endpoint":    "http://pdp.mycompany.com/access/v1/search/resource",
-		"search_action_endpoint":      "http://pdp.mycompany.com/access/v1/search/action",
-	}
-	if !reflect.DeepEqual(meta, want) {
-		t.Fatalf("metadata %v", meta)
+	for _, tc := range []struct{ publicURL, host, proto, base string }{
+		{"", "pdp.mycompany.com", "", "http://pdp.mycompany.com"},
+		// a client's forwarding header is not trusted: behind a proxy
+		// that ends TLS, the public URL is configured
+		{"", "pdp.mycompany.com", "https", "http://pdp.mycompany.com"},
+		{"https://authz.example.com/", "10.0.0.7:8080", "", "https://authz.example.com"},
+	} {
+		h := newConformanceAt(t, tc.publicURL)
+		req := httptest.NewRequest(http.MethodGet, RouteConfiguration, nil)
+		req.Host = tc.host
+		if tc.proto != "" {
+			req.Header.Set("X-Forwarded-Proto", tc.proto)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var meta map[string]string
+		if err := json.Unmarshal(rec.Body.Bytes(), &meta); err != nil || rec.Code != 200 || rec.Header().Get("Content-Type") != "application/json" {
+			t.Fatalf("%d %q %s", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+		}
+		want := map[string]string{
+			"policy_decision_point":       tc.base,
+			"access_evaluation_endpoint":  tc.base + "/access/v1/evaluation",
+			"access_evaluations_endpoint": tc.base + "/access/v1/evaluations",
+			"search_subject_endpoint":     tc.base + "/access/v1/search/subject",
+			"search_resource_endpoint":    tc.base + "/access/v1/search/resource",
+			"search_action_endpoint":      tc.base + "/access/v1/search/action",
+		}
+		if !reflect.DeepEqual(meta, want) {
+			t.Errorf("%+v: metadata %v", tc, meta)
+		}
 	}
 }

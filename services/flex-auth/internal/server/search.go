@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -168,9 +169,12 @@ type Configuration struct {
 }
 
 // configuration names this instance's endpoints as absolute URLs on the
-// scheme and host the caller used.
+// configured public URL, else on the scheme and host the caller used.
 func (s *Server) configuration(c echo.Context) error {
-	base := c.Scheme() + "://" + c.Request().Host
+	base := strings.TrimSuffix(s.deps.PublicURL, "/")
+	if base == "" {
+		base = c.Scheme() + "://" + c.Request().Host
+	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusOK, Configuration{
 		PolicyDecisionPoint:       base,

@@ -48,6 +48,10 @@ type Deps struct {
 	Now      func() time.Time
 	// Guard, when set, authenticates callers of the decision endpoints.
 	Guard echo.MiddlewareFunc
+	// PublicURL, when set, is the base URL callers use: the metadata's
+	// policy_decision_point and the prefix of its endpoints. Unset, the
+	// scheme and host of the metadata request are used.
+	PublicURL string
 }
 
 // Server holds the handlers' state.
