@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // writeDockerConfig sets auths[registry] to {"registrytoken": token} in
@@ -33,6 +34,13 @@ func writeDockerConfig(path, registry, token string, stderr io.Writer) error {
 	}
 	if cfg == nil { // the file held null
 		cfg = map[string]json.RawMessage{}
+	}
+	for k := range cfg {
+		// Docker clients decode the file case-insensitively: another
+		// spelling of auths would compete with the entry written here.
+		if k != "auths" && strings.EqualFold(k, "auths") {
+			return fmt.Errorf("%s: has a %q key; Docker clients read it as auths: rename it to auths", path, k)
+		}
 	}
 	auths := map[string]json.RawMessage{}
 	if raw, ok := cfg["auths"]; ok {

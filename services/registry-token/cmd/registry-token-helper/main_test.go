@@ -130,7 +130,7 @@ func TestWriteDockerConfigEmptyForms(t *testing.T) {
 			t.Fatalf("%q became %s (%v)", before, b, err)
 		}
 	}
-	for _, before := range []string{`{"auths":[]}`, `{"auths":"x"}`, `[]`, `"x"`} {
+	for _, before := range []string{`{"auths":[]}`, `{"auths":"x"}`, `[]`, `"x"`, `{"Auths":{}}`} {
 		path := filepath.Join(t.TempDir(), "config.json")
 		if err := os.WriteFile(path, []byte(before), 0o600); err != nil {
 			t.Fatal(err)
@@ -142,4 +142,36 @@ func TestWriteDockerConfigEmptyForms(t *testing.T) {
 			t.Fatalf("%q was changed to %s", before, b)
 		}
 	}
+}
+
+// FuzzWriteDockerConfig: whatever the file holds, the helper either
+// writes a config whose entry for the registry is the token, or refuses
+// and leaves the file as it was; it never panics.
+func FuzzWriteDockerConfig(f *testing.F) {
+	for _, s := range []string{"", "null", `{"auths":null}`, `{"auths":{"r":{"auth":"eDp5"}},"credsStore":"x"}`, `{"auths":[]}`, `[`, `{"credHelpers":{"r":"h"}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, before []byte) {
+		path := filepath.Join(t.TempDir(), "config.json")
+		if err := os.WriteFile(path, before, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		err := writeDockerConfig(path, "r", "a.b.c", &bytes.Buffer{})
+		after, rerr := os.ReadFile(path)
+		if rerr != nil {
+			t.Fatal(rerr)
+		}
+		if err != nil {
+			if !bytes.Equal(after, before) {
+				t.Fatalf("refused (%v) but changed the file", err)
+			}
+			return
+		}
+		var cfg struct {
+			Auths map[string]map[string]string `json:"auths"`
+		}
+		if err := json.Unmarshal(after, &cfg); err != nil || cfg.Auths["r"]["registrytoken"] != "a.b.c" {
+			t.Fatalf("%q became %s (%v)", before, after, err)
+		}
+	})
 }
