@@ -9,12 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"go.uber.org/zap"
-
-	"github.com/stellaops/authgate/pkg/obs"
 	"github.com/stellaops/authgate/services/flex-auth/internal/decisionlog"
 	"github.com/stellaops/authgate/services/flex-auth/internal/engine"
-	"github.com/stellaops/authgate/services/flex-auth/internal/metrics"
 )
 
 // newTodoBench serves the todo-app package over an entity data document
@@ -39,29 +35,11 @@ func newTodoBench(b *testing.B, n int, sync decisionlog.SyncMode) http.Handler {
 	if err := os.WriteFile(data, []byte(doc.String()), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	eng, err := engine.New(engine.Config{
+	return newServed(b, engine.Config{
 		RegistryFile: cfgDir + "ops-warden/production_registry_snapshot.json",
 		PolicyFile:   cfgDir + "todo-app/policy_package.md",
 		DataFile:     data,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	om, err := obs.NewMetrics()
-	if err != nil {
-		b.Fatal(err)
-	}
-	m, err := metrics.New(om.Meter("bench"), func() int64 { return 4 })
-	if err != nil {
-		b.Fatal(err)
-	}
-	log, err := decisionlog.Open(decisionlog.Config{Path: filepath.Join(dir, "d.jsonl"), Sync: sync})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { log.Close() })
-	_, h := New(Deps{Engine: eng, Log: log, LogSync: sync, Metrics: m, Logger: zap.NewNop(), Exporter: om.Handler()})
-	return h
+	}, sync).h
 }
 
 func benchPost(b *testing.B, h http.Handler, route, body string) {

@@ -6,51 +6,27 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/labstack/echo/v4"
-	"go.uber.org/zap"
 
-	"github.com/stellaops/authgate/pkg/obs"
 	"github.com/stellaops/authgate/services/flex-auth/internal/decisionlog"
 	"github.com/stellaops/authgate/services/flex-auth/internal/engine"
-	"github.com/stellaops/authgate/services/flex-auth/internal/metrics"
 )
-
-const cfgDir = "../../../../configs/"
 
 // newAuthZEN serves the ops-warden and todo-app packages from one
 // instance with the todo entity data.
 func newAuthZEN(t *testing.T) (*echo.Echo, string) {
 	t.Helper()
-	eng, err := engine.New(engine.Config{
+	sv := newServed(t, engine.Config{
 		RegistryFile: cfgDir + "ops-warden/production_registry_snapshot.json",
 		PolicyFile:   cfgDir + "ops-warden/policy_package.md",
 		PolicyFiles:  []string{cfgDir + "todo-app/policy_package.md"},
 		DataFile:     cfgDir + "todo-app/entities.yaml",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	om, err := obs.NewMetrics()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := metrics.New(om.Meter("test"), func() int64 { return 4 })
-	if err != nil {
-		t.Fatal(err)
-	}
-	logFile := filepath.Join(t.TempDir(), "d.jsonl")
-	log, err := decisionlog.Open(decisionlog.Config{Path: logFile, Sync: decisionlog.SyncBatch})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = log.Close() })
-	s, h := New(Deps{Engine: eng, Log: log, LogSync: decisionlog.SyncBatch, Metrics: m, Logger: zap.NewNop(), Exporter: om.Handler()})
-	s.SetReady(true)
-	return h, logFile
+	}, decisionlog.SyncBatch)
+	sv.srv.SetReady(true)
+	return sv.h, sv.logFile
 }
 
 func post(t *testing.T, h http.Handler, path, ctype, body string, hdr ...string) (*httptest.ResponseRecorder, map[string]any) {

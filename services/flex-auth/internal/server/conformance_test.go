@@ -4,17 +4,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
-	"go.uber.org/zap"
-
-	"github.com/stellaops/authgate/pkg/obs"
 	"github.com/stellaops/authgate/services/flex-auth/internal/decisionlog"
 	"github.com/stellaops/authgate/services/flex-auth/internal/engine"
-	"github.com/stellaops/authgate/services/flex-auth/internal/metrics"
 )
 
 // The contract tests of the AuthZEN 1.0 endpoints, written from the
@@ -30,29 +25,11 @@ func newConformance(t *testing.T) http.Handler {
 // newConformanceAt serves the fixture with publicURL configured.
 func newConformanceAt(t *testing.T, publicURL string) http.Handler {
 	t.Helper()
-	eng, err := engine.New(engine.Config{
+	return newServed(t, engine.Config{
 		RegistryFile: cfgDir + "ops-warden/production_registry_snapshot.json",
 		PolicyFile:   "testdata/conformance/policy.md",
 		DataFile:     "testdata/conformance/entities.json",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	om, err := obs.NewMetrics()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := metrics.New(om.Meter("test"), func() int64 { return 4 })
-	if err != nil {
-		t.Fatal(err)
-	}
-	log, err := decisionlog.Open(decisionlog.Config{Path: filepath.Join(t.TempDir(), "d.jsonl"), Sync: decisionlog.SyncOff})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = log.Close() })
-	_, h := New(Deps{Engine: eng, Log: log, LogSync: decisionlog.SyncOff, Metrics: m, Logger: zap.NewNop(), Exporter: om.Handler(), PublicURL: publicURL})
-	return h
+	}, decisionlog.SyncOff, func(d *Deps) { d.PublicURL = publicURL }).h
 }
 
 func decisions(t *testing.T, out map[string]any) []bool {

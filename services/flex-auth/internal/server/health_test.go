@@ -9,19 +9,15 @@ import (
 	"sync"
 	"testing"
 
-	"go.uber.org/zap"
-
-	"github.com/stellaops/authgate/pkg/obs"
 	"github.com/stellaops/authgate/services/flex-auth/internal/decisionlog"
 	"github.com/stellaops/authgate/services/flex-auth/internal/engine"
-	"github.com/stellaops/authgate/services/flex-auth/internal/metrics"
 )
 
 // TestHealthIsOneSnapshot reloads two registries in turn (odd reload
 // counts load the first, even ones the second) while /healthz is read:
 // every answer must show the digest that goes with its reload count.
 func TestHealthIsOneSnapshot(t *testing.T) {
-	src, err := os.ReadFile("../../../../configs/ops-warden/production_registry_snapshot.json")
+	src, err := os.ReadFile(cfgDir + "ops-warden/production_registry_snapshot.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,24 +33,8 @@ func TestHealthIsOneSnapshot(t *testing.T) {
 		}
 	}
 	write(variants[1])
-	eng, err := engine.New(engine.Config{RegistryFile: reg, PolicyFile: "../../../../configs/ops-warden/policy_package.md"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	om, err := obs.NewMetrics()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := metrics.New(om.Meter("test"), func() int64 { return 4 })
-	if err != nil {
-		t.Fatal(err)
-	}
-	log, err := decisionlog.Open(decisionlog.Config{Path: filepath.Join(dir, "d.jsonl"), Sync: decisionlog.SyncOff})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer log.Close()
-	_, h := New(Deps{Engine: eng, Log: log, LogSync: decisionlog.SyncOff, Metrics: m, Logger: zap.NewNop(), Exporter: om.Handler()})
+	sv := newServed(t, engine.Config{RegistryFile: reg, PolicyFile: cfgDir + "ops-warden/policy_package.md"}, decisionlog.SyncOff)
+	eng, h := sv.eng, sv.h
 
 	const reloads = 40
 	var wg sync.WaitGroup
