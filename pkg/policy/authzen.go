@@ -157,7 +157,9 @@ func (a *authzenActivation) Parent() interpreter.Activation { return nil }
 // functions, bound to data (the document loaded together with the
 // package); nil data answers empty maps.
 func authzenEnvOptions(data Data) []cel.EnvOption {
-	lookup := func(subject bool) func(typ, id ref.Val) ref.Val {
+	// entity binds a (type, id) function over the subject (or resource)
+	// properties of data: answer maps what the lookup found (nil: none).
+	entity := func(subject bool, answer func(map[string]any) ref.Val) func(typ, id ref.Val) ref.Val {
 		return func(typ, id ref.Val) ref.Val {
 			t, ok1 := typ.(types.String)
 			i, ok2 := id.(types.String)
@@ -165,29 +167,17 @@ func authzenEnvOptions(data Data) []cel.EnvOption {
 				return types.NewErr("entity lookup needs (string, string)")
 			}
 			if data == nil {
-				return propsVal(nil)
+				return answer(nil)
 			}
 			if subject {
-				return propsVal(data.SubjectProperties(string(t), string(i)))
+				return answer(data.SubjectProperties(string(t), string(i)))
 			}
-			return propsVal(data.ResourceProperties(string(t), string(i)))
+			return answer(data.ResourceProperties(string(t), string(i)))
 		}
 	}
+	lookup := func(subject bool) func(typ, id ref.Val) ref.Val { return entity(subject, propsVal) }
 	known := func(subject bool) func(typ, id ref.Val) ref.Val {
-		return func(typ, id ref.Val) ref.Val {
-			t, ok1 := typ.(types.String)
-			i, ok2 := id.(types.String)
-			if !ok1 || !ok2 {
-				return types.NewErr("entity lookup needs (string, string)")
-			}
-			if data == nil {
-				return types.False
-			}
-			if subject {
-				return types.Bool(data.SubjectProperties(string(t), string(i)) != nil)
-			}
-			return types.Bool(data.ResourceProperties(string(t), string(i)) != nil)
-		}
+		return entity(subject, func(m map[string]any) ref.Val { return types.Bool(m != nil) })
 	}
 	return []cel.EnvOption{
 		cel.Function("subject_known", cel.Overload("subject_known_string_string",

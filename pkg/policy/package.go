@@ -10,6 +10,7 @@ import (
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/interpreter"
 )
 
 // Reason is a reason code a package declares, with its description.
@@ -327,8 +328,13 @@ func (p *Package) Evaluate(req *Request, actor *Actor) (Decision, error) {
 	if req == nil {
 		return deny, &EvalError{Err: errors.New("nil request")}
 	}
-	act := &activation{req: req, act: actor, extras: p.extras}
-	within := checkWithinEstimate(req, actor)
+	return p.firstMatch(&activation{req: req, act: actor, extras: p.extras}, checkWithinEstimate(req, actor), deny)
+}
+
+// firstMatch evaluates the rules in order against act and answers the
+// first that holds, else deny; within says the request stays inside the
+// sizes the cost estimate assumed.
+func (p *Package) firstMatch(act interpreter.Activation, within bool, deny Decision) (Decision, error) {
 	for i := range p.rules {
 		r := &p.rules[i]
 		out, _, err := r.program(within).Eval(act)
@@ -349,19 +355,7 @@ func (p *Package) EvaluateAuthZEN(ev *Evaluation) (Decision, error) {
 	if ev == nil || p.shape != ShapeAuthZEN {
 		return deny, &EvalError{Err: errors.New("not an authzen package, or nil request")}
 	}
-	act := &authzenActivation{ev: ev, extras: p.extras}
-	within := authzenWithinEstimate(ev) && p.dataWithin
-	for i := range p.rules {
-		r := &p.rules[i]
-		out, _, err := r.program(within).Eval(act)
-		if err != nil {
-			return evalFailure(deny, r, err)
-		}
-		if out == types.True {
-			return Decision{Effect: r.info.Effect, Reason: r.info.Reason, RuleID: r.info.ID}, nil
-		}
-	}
-	return deny, nil
+	return p.firstMatch(&authzenActivation{ev: ev, extras: p.extras}, authzenWithinEstimate(ev) && p.dataWithin, deny)
 }
 
 // evalFailure is the deny given when a rule's condition fails; a condition

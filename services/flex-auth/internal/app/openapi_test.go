@@ -13,6 +13,10 @@ import (
 
 const specFile = "../../../../api/flex-auth.openapi.yaml"
 
+// requestID is the X-Request-ID every request of do carries.
+const requestID = "contract-1"
+
+// do sends one JSON request and checks the answer against the spec.
 func do(t *testing.T, s *openapitest.Spec, in *instance, method, path, body string) *http.Response {
 	t.Helper()
 	req, err := http.NewRequest(method, in.url+path, strings.NewReader(body))
@@ -20,6 +24,7 @@ func do(t *testing.T, s *openapitest.Spec, in *instance, method, path, body stri
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Request-ID", requestID)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
