@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/stellaops/authgate/deploy/internal/render"
+	"github.com/stellaops/authgate/pkg/certtest"
 	"github.com/stellaops/authgate/pkg/proctest"
 )
 
@@ -56,6 +57,9 @@ func TestRenderedConfigLoads(t *testing.T) {
 					}
 				}
 			}
+			// Files the policy client reads at start: a real CA and
+			// client certificate stand in for the Secrets.
+			data = withFlexAuthTLS(t, dir, data)
 			env := append(cleanEnv("REGISTRY_TOKEN_"),
 				"REGISTRY_TOKEN_AUTHORITY__REPLAYCACHE__REDISURL=redis://redis.redis.svc.cluster.local:6379/0")
 			if strings.Contains(data, signingKeysDir) {
@@ -103,6 +107,26 @@ func withKeySet(t *testing.T, dir, data string) string {
 			t.Fatal(err)
 		}
 		data = strings.ReplaceAll(data, `"`+m[2]+`"`, `"`+local+`"`)
+	}
+	return data
+}
+
+// withFlexAuthTLS replaces the flex-auth CA bundle and client certificate
+// files the chart renders into the policy section (flexAuth.caSecret,
+// flexAuth.clientCertSecret) by a real certificate and key in dir.
+func withFlexAuthTLS(t *testing.T, dir, data string) string {
+	t.Helper()
+	c := certtest.SelfSigned(t, "registry-token", 1)
+	for _, m := range regexp.MustCompile(`(caFile|certFile|keyFile): "(/etc/registry-token/flex-auth-(?:ca|client)/[^"]+)"`).FindAllStringSubmatch(data, -1) {
+		local := filepath.Join(dir, "flex-auth-"+m[1])
+		content := c.CertPEM
+		if m[1] == "keyFile" {
+			content = c.KeyPEM
+		}
+		if err := os.WriteFile(local, content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		data = strings.ReplaceAll(data, m[2], local)
 	}
 	return data
 }
