@@ -107,6 +107,17 @@ func TestPageTokenBoundToRequest(t *testing.T) {
 			t.Errorf("%s: got %v, want an error on %s", tc.body, err, tc.field)
 		}
 	}
+	// a first request without a limit and a follow-up naming the default
+	// ask for the same page size
+	q0, err := DecodeSearch(SearchSubject, []byte(`{"subject":{"type":"user"},"action":{"name":"read"},"resource":{"type":"doc","id":"1"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c0, _ := q0.Cursor("s1")
+	q0.Page = &Page{Token: q0.PageToken(c0, 7, "s1"), Limit: DefaultPageLimit}
+	if c, err := q0.Cursor("s1"); err != nil || c.Offset != 7 {
+		t.Fatalf("default limit named on a follow-up: %+v %v", c, err)
+	}
 	if _, err := q.Cursor("s2"); err != nil {
 		t.Fatal(err) // no token: any state
 	}

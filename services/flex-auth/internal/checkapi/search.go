@@ -98,7 +98,8 @@ func (c Cursor) Max() int {
 // Cursor decodes the page token against this request. A token is bound to
 // the state it was issued for (state changes on reload) and to the
 // request it continues: every entity, the context and page.limit must be
-// the same (a follow-up that names no limit keeps the first one).
+// the same (a follow-up that names no limit keeps the first one; limits
+// that give the same page size are the same).
 func (s *Search) Cursor(state string) (Cursor, error) {
 	var limit int
 	if s.Page != nil {
@@ -126,7 +127,7 @@ func (s *Search) Cursor(state string) (Cursor, error) {
 		return Cursor{}, &FieldError{Field: "page.token", Problem: "has expired: the policy or entity data was reloaded; start again without a token"}
 	case parts[2] != s.fingerprint():
 		return Cursor{}, &FieldError{Field: "page.token", Problem: "continues another search: subject, action, resource and context must be those of the request that returned it"}
-	case limit != 0 && limit != was:
+	case limit != 0 && (Cursor{Limit: limit}).Max() != (Cursor{Limit: was}).Max():
 		return Cursor{}, &FieldError{Field: "page.limit", Problem: "must be that of the request that returned page.token (" + strconv.Itoa(was) + ")"}
 	}
 	return Cursor{Offset: off, Limit: was}, nil
