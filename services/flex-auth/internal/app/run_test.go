@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/stellaops/authgate/pkg/filetest"
 	"github.com/stellaops/authgate/services/flex-auth/internal/checkapi"
 	"github.com/stellaops/authgate/services/flex-auth/internal/decisionlog"
 )
@@ -48,6 +49,9 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
+// copyFile replaces to with the content of from through a rename.
+var copyFile = filetest.Copy
+
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -58,20 +62,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	b, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to+".tmp", b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(to+".tmp", to); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // start copies the fixtures into a temporary directory and serves them.

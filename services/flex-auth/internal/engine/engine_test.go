@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stellaops/authgate/pkg/filetest"
 	"github.com/stellaops/authgate/services/flex-auth/internal/checkapi"
 )
 
@@ -62,25 +63,11 @@ func TestDecideOpsWardenFixture(t *testing.T) {
 	}
 }
 
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	b, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to+".tmp", b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(to+".tmp", to); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestBadReloadKeepsThePreviousPair(t *testing.T) {
 	dir := t.TempDir()
 	reg, pol := filepath.Join(dir, "r.json"), filepath.Join(dir, "p.md")
-	copyFile(t, fixtureRegistry, reg)
-	copyFile(t, fixturePolicy, pol)
+	filetest.Copy(t, fixtureRegistry, reg)
+	filetest.Copy(t, fixturePolicy, pol)
 	var results []string
 	e, err := New(Config{RegistryFile: reg, PolicyFile: pol, OnReload: func(r string, _ error) { results = append(results, r) }})
 	if err != nil {
@@ -103,7 +90,7 @@ func TestBadReloadKeepsThePreviousPair(t *testing.T) {
 	if strings.Join(results, ",") != "success,failure" {
 		t.Fatalf("results = %v", results)
 	}
-	copyFile(t, fixtureRegistry, reg)
+	filetest.Copy(t, fixtureRegistry, reg)
 	if err := e.Reload(); err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +141,7 @@ func TestWatchSeesConfigMapSymlinkSwap(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(d, "registry.json"), registry, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		copyFile(t, fixturePolicy, filepath.Join(d, "policy.md"))
+		filetest.Copy(t, fixturePolicy, filepath.Join(d, "policy.md"))
 		tmp := filepath.Join(dir, "..data_tmp")
 		if err := os.Symlink(name, tmp); err != nil {
 			t.Fatal(err)

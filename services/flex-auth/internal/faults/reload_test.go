@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stellaops/authgate/pkg/filetest"
 	"github.com/stellaops/authgate/pkg/proctest"
 	"github.com/stellaops/authgate/services/flex-auth/internal/engine"
 )
@@ -112,15 +113,15 @@ func TestReloadStorm(t *testing.T) {
 		var wantErr string
 		if i%2 == 0 {
 			s := good[(i/2)%len(good)]
-			writeAtomic(t, fa.Registry, s.registry)
-			writeAtomic(t, fa.Policy, s.policy)
+			filetest.Replace(t, fa.Registry, s.registry)
+			filetest.Replace(t, fa.Policy, s.policy)
 			active = s.want
 		} else if i%4 == 1 {
-			writeAtomic(t, fa.Registry, brokenRegistry)
+			filetest.Replace(t, fa.Registry, brokenRegistry)
 			wantErr = "registry " + fa.Registry
 			failures++
 		} else {
-			writeAtomic(t, fa.Policy, brokenPolicy)
+			filetest.Replace(t, fa.Policy, brokenPolicy)
 			wantErr = "policy " + fa.Policy
 			failures++
 		}
@@ -179,24 +180,11 @@ func digests(t *testing.T, s fileState) pair {
 	t.Helper()
 	dir := t.TempDir()
 	reg, pol := filepath.Join(dir, "registry.json"), filepath.Join(dir, "policy.md")
-	writeAtomic(t, reg, s.registry)
-	writeAtomic(t, pol, s.policy)
+	filetest.Replace(t, reg, s.registry)
+	filetest.Replace(t, pol, s.policy)
 	p, err := engine.Load(reg, pol, time.Now())
 	if err != nil {
 		t.Fatalf("variant does not load: %v", err)
 	}
 	return pair{p.Policy.Digest(), p.Snapshot.Digest()}
-}
-
-// writeAtomic replaces path with b through a rename, as a config
-// management tool would.
-func writeAtomic(t *testing.T, path string, b []byte) {
-	t.Helper()
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
 }
