@@ -200,6 +200,12 @@ func TestContractSearch(t *testing.T) {
 		{"subjects, resource properties", RouteSearchSubject, `{"subject":{"type":"user"},"action":{"name":"write"},"resource":{"type":"record","id":"record-2","properties":{"status":"archived"}}}`, "id", "bob"},
 		{"resources, subject properties", RouteSearchResource, `{"subject":{"type":"user","id":"bob","properties":{"role":"admin"}},"action":{"name":"write"},"resource":{"type":"record"}}`, "id", "record-2"},
 		{"actions, properties", RouteSearchAction, `{"subject":{"type":"user","id":"bob","properties":{"role":"admin"}},"resource":{"type":"record","id":"record-2","properties":{"status":"archived"}}}`, "name", "read,write"},
+		// §8.4.1/§8.5.1: the searched id "SHOULD be omitted, and if
+		// present, MUST be ignored" (certification c-4-2-3, c-4-3-3); the
+		// action search request has no action (one sent is ignored)
+		{"subjects, subject id ignored", RouteSearchSubject, `{"subject":` + alice + `,"action":{"name":"read"},"resource":` + record1 + `}`, "id", "alice,bob"},
+		{"resources, resource id ignored", RouteSearchResource, `{"subject":` + alice + `,"action":{"name":"read"},"resource":` + record2 + `}`, "id", "record-1,record-2"},
+		{"actions, action ignored", RouteSearchAction, `{"subject":` + alice + `,"action":{"name":"delete"},"resource":` + record1 + `}`, "name", "read,write"},
 		{"unknown id", RouteSearchAction, `{"subject":{"type":"user","id":"nonexistent-user"},"resource":` + record1 + `}`, "name", ""},
 		{"unknown type", RouteSearchSubject, `{"subject":{"type":"spaceship"},"action":{"name":"read"},"resource":` + record1 + `}`, "id", ""},
 	} {
