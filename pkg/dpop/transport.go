@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -40,7 +41,8 @@ type Transport struct {
 	// Base does the actual round trips (default http.DefaultTransport).
 	Base http.RoundTripper
 	// Realm is the token URL ("https://registry-token.example.com/token").
-	// Requests match on scheme, host and path; the query is ignored.
+	// Requests match on scheme, host, port (an explicit default port is the
+	// same as none) and path; the query is ignored.
 	Realm string
 	// AccessToken is the DPoP-bound token to present.
 	AccessToken string
@@ -152,8 +154,21 @@ func (t *Transport) matches(u *url.URL) (bool, error) {
 	if err != nil || realm.Host == "" {
 		return false, fmt.Errorf("dpop: Transport.Realm %q is not an absolute URL", t.Realm)
 	}
-	return strings.EqualFold(u.Scheme, realm.Scheme) && strings.EqualFold(u.Host, realm.Host) &&
+	return strings.EqualFold(u.Scheme, realm.Scheme) && strings.EqualFold(hostPort(u), hostPort(realm)) &&
 		strings.TrimSuffix(u.EscapedPath(), "/") == strings.TrimSuffix(realm.EscapedPath(), "/"), nil
+}
+
+// hostPort is u's host with the scheme's default port left out, so that
+// https://host:443/token and https://host/token are the same realm.
+func hostPort(u *url.URL) string {
+	port := u.Port()
+	if (port == "443" && strings.EqualFold(u.Scheme, "https")) || (port == "80" && strings.EqualFold(u.Scheme, "http")) {
+		port = ""
+	}
+	if port == "" {
+		return u.Hostname()
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 // needsNonce reports whether resp asks for a proof with a server nonce:
