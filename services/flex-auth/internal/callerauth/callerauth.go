@@ -45,7 +45,8 @@ type Config struct {
 	// ClientCertificates lists the subject DNs ("CN=registry-token,O=...")
 	// and SANs (DNS names, URIs, e-mail addresses, IP addresses) of client
 	// certificates accepted without a token. The certificate must have
-	// been verified against the server's client CA.
+	// been verified against the server's client CA. Each entry matches
+	// only names of its own kind (see newAllowList).
 	ClientCertificates []string
 	HTTPClient         *http.Client
 	Logger             *zap.Logger
@@ -57,7 +58,7 @@ type Authenticator struct {
 	cfg      Config
 	verifier *dpop.Verifier // nil without Issuer
 	keys     *jwks.Cache    // nil without Issuer
-	certs    map[string]bool
+	certs    allowList
 }
 
 // New builds an Authenticator; with an Issuer it fetches the Authority's
@@ -70,12 +71,9 @@ func New(ctx context.Context, cfg Config) (*Authenticator, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
-	a := &Authenticator{cfg: cfg, certs: map[string]bool{}}
-	for _, n := range cfg.ClientCertificates {
-		a.certs[n] = true
-	}
+	a := &Authenticator{cfg: cfg, certs: newAllowList(cfg.ClientCertificates)}
 	if cfg.Issuer == "" {
-		if len(a.certs) == 0 {
+		if a.certs.empty() {
 			return nil, errors.New("auth: neither an issuer nor client certificates are configured")
 		}
 		return a, nil
@@ -158,34 +156,10 @@ func (a *Authenticator) Authenticate(r *http.Request) error {
 // a SAN is on the allow-list. A certificate forwarded in a header never
 // counts.
 func (a *Authenticator) certificateCaller(r *http.Request) bool {
-	if len(a.certs) == 0 || r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.PeerCertificates) == 0 {
+	if a.certs.empty() || r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.PeerCertificates) == 0 {
 		return false
 	}
-	leaf := r.TLS.PeerCertificates[0]
-	if a.certs[leaf.Subject.String()] {
-		return true
-	}
-	for _, n := range leaf.DNSNames {
-		if a.certs[n] {
-			return true
-		}
-	}
-	for _, n := range leaf.EmailAddresses {
-		if a.certs[n] {
-			return true
-		}
-	}
-	for _, u := range leaf.URIs {
-		if a.certs[u.String()] {
-			return true
-		}
-	}
-	for _, ip := range leaf.IPAddresses {
-		if a.certs[ip.String()] {
-			return true
-		}
-	}
-	return false
+	return a.certs.matches(r.TLS.PeerCertificates[0])
 }
 
 // claims are the access token claims callerauth reads.
