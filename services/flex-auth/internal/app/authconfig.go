@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -92,4 +93,26 @@ func (a AuthConfig) validate(tls TLSConfig) []error {
 		}
 	}
 	return errs
+}
+
+// checkPublicURL reports whether raw can be auth.publicUrl: an absolute
+// http(s) URL (http, as registry-token's server.publicUrl, for development
+// and behind a proxy that ends TLS) with a host, maybe a base path, and no
+// user information, query or fragment (the DPoP htu and the AuthZEN
+// metadata endpoints are this URL + a path).
+func checkPublicURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("auth.publicUrl: %q is not a URL", raw)
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Hostname() == "" {
+		return fmt.Errorf("auth.publicUrl: %q is not an absolute http(s) URL", raw)
+	}
+	if u.User != nil {
+		return fmt.Errorf("auth.publicUrl: %q must not carry user information", raw)
+	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.ContainsAny(raw, "?#") {
+		return fmt.Errorf("auth.publicUrl: %q must not carry a query or fragment", raw)
+	}
+	return nil
 }

@@ -43,6 +43,16 @@ func TestAuthConfigValidation(t *testing.T) {
 		{"refresh interval under 1s", with(issuer, []string{"FLEX_AUTH_AUTH__JWKSREFRESHINTERVAL=10ms"}), "auth.jwksRefreshInterval"},
 		{"max stale not above the interval", with(issuer, []string{"FLEX_AUTH_AUTH__JWKSMAXSTALE=10m"}), "auth.jwksMaxStale"},
 		{"certificate callers without a client CA", []string{"FLEX_AUTH_AUTH__CLIENTCERTIFICATES=CN=registry-token"}, "requires server.tls.clientCaFile"},
+		{"public URL over http", with(issuer, []string{"FLEX_AUTH_AUTH__PUBLICURL=http://127.0.0.1:8080/pdp"}), ""},
+		{"public URL without auth", []string{"FLEX_AUTH_AUTH__PUBLICURL=https://flex-auth.example.com/base/"}, ""},
+		{"public URL relative", with(issuer, []string{"FLEX_AUTH_AUTH__PUBLICURL=/pdp"}), "auth.publicUrl: \"/pdp\" is not an absolute http(s) URL"},
+		{"public URL without a host", with(issuer, []string{"FLEX_AUTH_AUTH__PUBLICURL=https:///pdp"}), "is not an absolute http(s) URL"},
+		{"public URL of another scheme", with(issuer, []string{"FLEX_AUTH_AUTH__PUBLICURL=ftp://flex-auth.example.com"}), "is not an absolute http(s) URL"},
+		{"public URL with a query", with(issuer, []string{"FLEX_AUTH_AUTH__PUBLICURL=https://flex-auth.example.com/?a=b"}), "must not carry a query or fragment"},
+		{"public URL with an empty query", with(issuer, []string{"FLEX_AUTH_AUTH__PUBLICURL=https://flex-auth.example.com/?"}), "must not carry a query or fragment"},
+		{"public URL with a fragment", with(issuer, []string{"FLEX_AUTH_AUTH__PUBLICURL=https://flex-auth.example.com/#x"}), "must not carry a query or fragment"},
+		{"public URL with user information", with(issuer, []string{"FLEX_AUTH_AUTH__PUBLICURL=https://u:p@flex-auth.example.com"}), "must not carry user information"},
+		{"public URL unparsable, without auth", []string{"FLEX_AUTH_AUTH__PUBLICURL=https://flex auth"}, "auth.publicUrl"},
 		{"issuer without its companions", []string{"FLEX_AUTH_AUTH__ISSUER=https://authority.example.com"}, "auth.metadataUrl is required"},
 	}
 	for _, tc := range cases {

@@ -164,6 +164,11 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("logLevel %q: must be debug, info, warn or error", c.LogLevel))
 	}
+	if c.Auth.PublicURL != "" {
+		if err := checkPublicURL(c.Auth.PublicURL); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if c.Auth.Enabled() {
 		errs = append(errs, c.Auth.validate(c.Server.TLS)...)
 	}
