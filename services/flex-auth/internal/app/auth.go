@@ -17,17 +17,25 @@ import (
 // when both share one Redis.
 const redisKeyPrefix = "flex-auth:dpop:"
 
+// guard is the caller authentication of the decision endpoints.
+type guard struct {
+	middleware echo.MiddlewareFunc // nil when auth is not configured
+	ready      func() bool         // nil when auth is not configured
+	stop       func()
+}
+
 // newGuard returns the caller-authentication middleware of the decision
-// endpoints, or nil when auth is not configured. It refreshes the
-// Authority's keys in the background until ctx is done; the returned stop
-// function releases the DPoP replay cache.
-func newGuard(ctx context.Context, cfg AuthConfig, log *zap.Logger, now func() time.Time) (echo.MiddlewareFunc, func(), error) {
+// endpoints and its readiness (the Authority's keys are held), or a guard
+// without them when auth is not configured. It refreshes the Authority's
+// keys in the background until ctx is done; stop releases the DPoP replay
+// cache.
+func newGuard(ctx context.Context, cfg AuthConfig, log *zap.Logger, now func() time.Time) (guard, error) {
 	if !cfg.Enabled() {
-		return nil, func() {}, nil
+		return guard{stop: func() {}}, nil
 	}
 	replay, closeReplay, err := newReplayCache(ctx, cfg.ReplayCache, now)
 	if err != nil {
-		return nil, nil, err
+		return guard{}, err
 	}
 	a, err := callerauth.New(ctx, callerauth.Config{
 		Issuer: cfg.Issuer, MetadataURL: cfg.MetadataURL, RequireHTTPSMetadata: cfg.RequireHTTPSMetadata,
@@ -38,25 +46,29 @@ func newGuard(ctx context.Context, cfg AuthConfig, log *zap.Logger, now func() t
 	})
 	if err != nil {
 		closeReplay()
-		return nil, nil, err
+		return guard{}, err
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); a.Run(runCtx) }()
 	log.Info("caller authentication on", zap.String("issuer", cfg.Issuer), zap.Strings("scopes", cfg.RequiredScopes),
 		zap.String("replay_cache", cfg.ReplayCache.Backend), zap.Int("client_certificates", len(cfg.ClientCertificates)))
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
+	return guard{
+		middleware: func(next echo.HandlerFunc) echo.HandlerFunc {
 			return func(c echo.Context) error {
 				if err := a.Authenticate(c.Request()); err != nil {
 					return err
 				}
 				return next(c)
 			}
-		}, func() {
+		},
+		ready: a.Ready,
+		stop: func() {
 			cancel()
 			<-done
 			closeReplay()
-		}, nil
+		},
+	}, nil
 }
 
 // newReplayCache returns the configured DPoP replay cache (pkg/dpop, as in

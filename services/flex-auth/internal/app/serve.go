@@ -111,13 +111,13 @@ func Run(ctx context.Context, env Env) error {
 		zap.Int("actors", p.Snapshot.Len()), zap.String("policy", p.Policy.Name()), zap.String("policy_digest", p.Policy.Digest()),
 		zap.Int("packages", len(p.Packages)), zap.String("data_digest", p.DataDigest()))
 
-	guard, stopGuard, err := newGuard(ctx, cfg.Auth, log, now)
+	g, err := newGuard(ctx, cfg.Auth, log, now)
 	if err != nil {
 		return err
 	}
-	defer stopGuard()
+	defer g.stop()
 	srv, e := server.New(server.Deps{Engine: eng, Log: dlog, LogSync: sync, Metrics: m, Logger: log,
-		Exporter: om.Handler(), Now: now, Guard: guard, PublicURL: cfg.Auth.PublicURL})
+		Exporter: om.Handler(), Now: now, Guard: g.middleware, AuthReady: g.ready, PublicURL: cfg.Auth.PublicURL})
 
 	if cfg.Server.DebugAddr != "" {
 		stopDebug, err := serveDebug(ctx, cfg.Server.DebugAddr, log)
@@ -139,7 +139,7 @@ func Run(ctx context.Context, env Env) error {
 	}
 	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.Bool("tls", tlsCfg != nil),
 		zap.Bool("client_certificates", tlsCfg != nil && tlsCfg.ClientCAs != nil), zap.String("decision_log", cfg.DecisionLog.File),
-		zap.String("log_sync", string(sync)), zap.Bool("watch", cfg.Reload.Watch), zap.Bool("caller_auth", guard != nil))
+		zap.String("log_sync", string(sync)), zap.Bool("watch", cfg.Reload.Watch), zap.Bool("caller_auth", g.middleware != nil))
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -105,6 +105,11 @@ func (a *Authenticator) Run(ctx context.Context) {
 	}
 }
 
+// Ready reports whether callers can be authenticated: always for
+// certificate callers only, else while the Authority's keys are held (they
+// are dropped after JWKSMaxStale without a successful fetch).
+func (a *Authenticator) Ready() bool { return a.keys == nil || a.keys.Ready() }
+
 // Authenticate checks the caller of r. Errors are *dpop.Error values
 // (401 invalid_token / invalid_dpop_proof, 403 insufficient_scope, 503).
 func (a *Authenticator) Authenticate(r *http.Request) error {

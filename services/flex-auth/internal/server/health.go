@@ -110,7 +110,7 @@ type Ready struct {
 
 func (s *Server) readyz(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "no-store")
-	if !s.ready.Load() || s.deps.Engine.Active() == nil {
+	if !s.ready.Load() || s.deps.Engine.Active() == nil || (s.deps.AuthReady != nil && !s.deps.AuthReady()) {
 		return c.JSON(http.StatusServiceUnavailable, Ready{Status: "not_ready"})
 	}
 	return c.JSON(http.StatusOK, Ready{Status: "ready"})

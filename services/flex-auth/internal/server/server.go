@@ -48,6 +48,9 @@ type Deps struct {
 	Now      func() time.Time
 	// Guard, when set, authenticates callers of the decision endpoints.
 	Guard echo.MiddlewareFunc
+	// AuthReady, when set, must hold for /readyz to answer ready: caller
+	// authentication has what it needs (the Authority's keys).
+	AuthReady func() bool
 	// PublicURL, when set, is the base URL callers use: the metadata's
 	// policy_decision_point and the prefix of its endpoints. Unset, the
 	// scheme and host of the metadata request are used.

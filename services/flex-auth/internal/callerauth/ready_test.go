@@ -1,0 +1,37 @@
+package callerauth
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// TestReadyFollowsTheAuthorityKeys: with tokens accepted, Ready holds
+// while the Authority's keys are held and fails once they are dropped
+// after JWKSMaxStale without a successful fetch; certificate callers
+// alone need no keys.
+func TestReadyFollowsTheAuthorityKeys(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.JWKSRefreshInterval = time.Minute; c.JWKSMaxStale = time.Hour })
+	if !f.a.Ready() {
+		t.Fatal("not ready with the keys just fetched")
+	}
+	f.auth.fail(http.StatusInternalServerError)
+	f.advance(59 * time.Minute)
+	if !f.a.Ready() {
+		t.Fatal("not ready before jwksMaxStale")
+	}
+	f.advance(2 * time.Minute)
+	if f.a.Ready() {
+		t.Fatal("ready with the keys dropped after jwksMaxStale")
+	}
+	wantStatus(t, f.a.Authenticate(f.request(sign(t, f.key, "ES256", f.claims()))), http.StatusServiceUnavailable)
+
+	certs, err := New(context.Background(), Config{ClientCertificates: []string{"CN=registry-token"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !certs.Ready() {
+		t.Fatal("certificate callers only: not ready")
+	}
+}
