@@ -51,12 +51,7 @@ func isDN(e string) bool {
 	if !ok || typ == "" {
 		return false
 	}
-	for _, r := range typ {
-		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '-') {
-			return false
-		}
-	}
-	return true
+	return strings.IndexFunc(typ, notAttributeTypeRune) < 0
 }
 
 func isURI(e string) bool {
@@ -97,4 +92,13 @@ func (l allowList) matches(leaf *x509.Certificate) bool {
 		}
 	}
 	return false
+}
+
+// notAttributeTypeRune: attribute types are names ("CN") or dotted OIDs.
+func notAttributeTypeRune(r rune) bool {
+	switch {
+	case r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '.', r == '-':
+		return false
+	}
+	return true
 }
