@@ -1,5 +1,6 @@
 // Package jwks holds an OAuth Authority's signing keys for both services:
-// OIDC discovery, then the JWKS, refreshed periodically, dropped when no
+// OIDC discovery, then the JWKS (discovery asked again when it fails, so a
+// moved jwks_uri is followed), refreshed periodically, dropped when no
 // refresh has succeeded for a maximum staleness, and refreshed early for an
 // unknown key id at most once per interval (one fetch in flight at a time,
 // whatever the outcome of the previous one). Verify checks a compact JWS
@@ -228,17 +229,27 @@ func (c *Cache) fetch(f *flight, uri string) {
 	close(f.done)
 }
 
+// load fetches the JWKS from uri, the jwks_uri of an earlier discovery
+// ("" discovers it first). When that JWKS cannot be fetched, discovery is
+// asked again, and a jwks_uri that moved is fetched and kept (an Authority
+// that moves its keys is followed without a restart).
 func (c *Cache) load(ctx context.Context, uri string) error {
-	if uri == "" {
+	known := uri != ""
+	if !known {
 		var err error
 		if uri, err = c.discover(ctx); err != nil {
 			return err
 		}
-		c.mu.Lock()
-		c.jwksURI = uri
-		c.mu.Unlock()
+		c.setJWKSURI(uri)
 	}
 	body, err := c.get(ctx, uri)
+	if err != nil && known {
+		if moved, derr := c.discover(ctx); derr == nil && moved != uri {
+			c.cfg.Logger.Info("authority jwks_uri moved", zap.String("from", uri), zap.String("to", moved))
+			c.setJWKSURI(moved)
+			body, err = c.get(ctx, moved)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("jwks: %w", err)
 	}
@@ -254,6 +265,12 @@ func (c *Cache) load(ctx context.Context, uri string) error {
 		c.cfg.Logger.Info("authority keys loaded", zap.Int("keys", set.Len()))
 	}
 	return nil
+}
+
+func (c *Cache) setJWKSURI(uri string) {
+	c.mu.Lock()
+	c.jwksURI = uri
+	c.mu.Unlock()
 }
 
 type discovery struct {
