@@ -88,8 +88,11 @@ func (a AuthConfig) validate(tls TLSConfig) []error {
 		errs = append(errs, errors.New("auth.clientCertificates requires server.tls.clientCaFile (the CA that verifies them)"))
 	}
 	for i, n := range a.ClientCertificates {
-		if strings.TrimSpace(n) == "" {
+		switch {
+		case strings.TrimSpace(n) == "":
 			errs = append(errs, fmt.Errorf("auth.clientCertificates[%d] is empty", i))
+		case strings.TrimSpace(n) != n:
+			errs = append(errs, fmt.Errorf("auth.clientCertificates[%d] %q has leading or trailing spaces (entries are matched exactly)", i, n))
 		}
 	}
 	return errs

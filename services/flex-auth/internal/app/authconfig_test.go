@@ -53,6 +53,7 @@ func TestAuthConfigValidation(t *testing.T) {
 		{"public URL with a fragment", with(issuer, []string{"FLEX_AUTH_AUTH__PUBLICURL=https://flex-auth.example.com/#x"}), "must not carry a query or fragment"},
 		{"public URL with user information", with(issuer, []string{"FLEX_AUTH_AUTH__PUBLICURL=https://u:p@flex-auth.example.com"}), "must not carry user information"},
 		{"public URL unparsable, without auth", []string{"FLEX_AUTH_AUTH__PUBLICURL=https://flex auth"}, "auth.publicUrl"},
+		{"certificate caller with spaces", with(tlsCA, []string{"FLEX_AUTH_AUTH__CLIENTCERTIFICATES= CN=registry-token"}), "has leading or trailing spaces"},
 		{"issuer without its companions", []string{"FLEX_AUTH_AUTH__ISSUER=https://authority.example.com"}, "auth.metadataUrl is required"},
 	}
 	for _, tc := range cases {
