@@ -105,10 +105,12 @@ func (a *Authenticator) Run(ctx context.Context) {
 	}
 }
 
-// Ready reports whether callers can be authenticated: always for
-// certificate callers only, else while the Authority's keys are held (they
-// are dropped after JWKSMaxStale without a successful fetch).
-func (a *Authenticator) Ready() bool { return a.keys == nil || a.keys.Ready() }
+// Ready reports whether callers can be authenticated: while the
+// Authority's keys are held (they are dropped after JWKSMaxStale without a
+// successful fetch), or always when client certificates are accepted too
+// (those callers, such as registry-token, are still served: taking the
+// pods out of service would refuse them as well).
+func (a *Authenticator) Ready() bool { return a.keys == nil || !a.certs.empty() || a.keys.Ready() }
 
 // Authenticate checks the caller of r. Errors are *dpop.Error values
 // (401 invalid_token / invalid_dpop_proof, 403 insufficient_scope, 503).
