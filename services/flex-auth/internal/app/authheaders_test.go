@@ -1,8 +1,6 @@
 package app
 
 import (
-	"bufio"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stellaops/authgate/pkg/dpop"
+	"github.com/stellaops/authgate/pkg/proctest"
 )
 
 // TestTwoAuthorizationHeadersOnTheWire sends raw HTTP/1.1 requests to a
@@ -35,35 +34,14 @@ func TestTwoAuthorizationHeadersOnTheWire(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		conn, err := net.Dial("tcp", strings.TrimPrefix(in.url, "http://"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		raw := "POST /v1/check HTTP/1.1\r\nHost: flex-auth.example.com\r\nContent-Type: application/json\r\n" +
-			"Content-Length: " + strconv.Itoa(len(body)) + "\r\nDPoP: " + proof + "\r\nConnection: close\r\n" +
-			strings.Join(headers, "\r\n") + "\r\n\r\n" + body
-		if _, err := conn.Write([]byte(raw)); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		head := "POST /v1/check HTTP/1.1\r\nHost: flex-auth.example.com\r\nContent-Type: application/json\r\n" +
+			"Content-Length: " + strconv.Itoa(len(body)) + "\r\nDPoP: " + proof
+		return proctest.RawStatus(t, strings.TrimPrefix(in.url, "http://"), head, headers, body)
 	}
 	if code := send("Authorization: DPoP " + tok); code != http.StatusOK {
 		t.Fatalf("one Authorization header: %d", code)
 	}
-	for name, headers := range map[string][]string{
-		"same case":             {"Authorization: DPoP " + tok, "Authorization: Bearer " + other},
-		"lower case second":     {"Authorization: DPoP " + tok, "authorization: Bearer " + other},
-		"upper case first":      {"AUTHORIZATION: DPoP " + tok, "Authorization: DPoP " + other},
-		"mixed case both":       {"aUtHoRiZaTiOn: DPoP " + tok, "authorization: DPoP " + tok},
-		"empty second":          {"Authorization: DPoP " + tok, "authorization:"},
-		"second before the one": {"authorization: Basic dTpw", "Authorization: DPoP " + tok},
-	} {
+	for name, headers := range proctest.TwoAuthorizationFields(tok, other) {
 		if code := send(headers...); code != http.StatusUnauthorized {
 			t.Errorf("%s: %d, want 401", name, code)
 		}

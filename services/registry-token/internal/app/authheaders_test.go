@@ -1,16 +1,15 @@
 package app_test
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stellaops/authgate/pkg/dpop"
+	"github.com/stellaops/authgate/pkg/proctest"
 	"github.com/stellaops/authgate/services/registry-token/internal/app"
 	"github.com/stellaops/authgate/services/registry-token/internal/authority/authoritytest"
 )
@@ -59,34 +58,14 @@ func TestTwoAuthorizationHeadersOnTheWire(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		conn, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		raw := "GET /token?service=registry.localhost&scope=repository:stella-ops/public/base:pull HTTP/1.1\r\n" +
-			"Host: localhost:8085\r\nDPoP: " + proof + "\r\nConnection: close\r\n" + strings.Join(headers, "\r\n") + "\r\n\r\n"
-		if _, err := conn.Write([]byte(raw)); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		head := "GET /token?service=registry.localhost&scope=repository:stella-ops/public/base:pull HTTP/1.1\r\n" +
+			"Host: localhost:8085\r\nDPoP: " + proof
+		return proctest.RawStatus(t, addr, head, headers, "")
 	}
 	if code := send("Authorization: DPoP " + tok); code != http.StatusOK {
 		t.Fatalf("one Authorization header: %d", code)
 	}
-	for name, headers := range map[string][]string{
-		"same case":             {"Authorization: DPoP " + tok, "Authorization: Bearer " + other},
-		"lower case second":     {"Authorization: DPoP " + tok, "authorization: Bearer " + other},
-		"upper case first":      {"AUTHORIZATION: DPoP " + tok, "Authorization: DPoP " + other},
-		"mixed case both":       {"aUtHoRiZaTiOn: DPoP " + tok, "authorization: DPoP " + tok},
-		"empty second":          {"Authorization: DPoP " + tok, "authorization:"},
-		"second before the one": {"authorization: Basic dTpw", "Authorization: DPoP " + tok},
-	} {
+	for name, headers := range proctest.TwoAuthorizationFields(tok, other) {
 		if code := send(headers...); code != http.StatusUnauthorized {
 			t.Errorf("%s: %d, want 401", name, code)
 		}
