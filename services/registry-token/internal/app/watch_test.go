@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -76,23 +75,6 @@ func newKeyPEM(t *testing.T) ([]byte, string) {
 	return b, k.KeyID()
 }
 
-func kidsOf(t *testing.T, jwks []byte) []string {
-	t.Helper()
-	var set struct {
-		Keys []struct {
-			Kid string `json:"kid"`
-		} `json:"keys"`
-	}
-	if err := json.Unmarshal(jwks, &set); err != nil {
-		t.Fatalf("jwks %s: %v", jwks, err)
-	}
-	var kids []string
-	for _, k := range set.Keys {
-		kids = append(kids, k.Kid)
-	}
-	return kids
-}
-
 // waitReload waits until the service recorded a reload after before.
 func (s *server) waitReload(t *testing.T, before int) readyBody {
 	t.Helper()
@@ -146,7 +128,7 @@ registry: {realm: "http://localhost:8085/token", services: [%s]}
 	kid := func() []string {
 		var b []byte
 		get(t, s.base+"/jwks.json", &b)
-		return kidsOf(t, b)
+		return authoritytest.KeyIDs(t, b)
 	}
 	if code, body := status(); code != http.StatusOK || !slices.Equal(kid(), []string{kidA}) {
 		t.Fatalf("start: %d %s, kids %v", code, body, kid())
@@ -250,7 +232,7 @@ func TestJWKSCommandPublishesTheKeySet(t *testing.T) {
 	if err := app.Run(t.Context(), app.Env{Args: []string{"jwks", "--config", cfg}, Stdout: &out}); err != nil {
 		t.Fatal(err)
 	}
-	got := kidsOf(t, []byte(out.String()))
+	got := authoritytest.KeyIDs(t, []byte(out.String()))
 	if want := []string{kids["active"], kids["retired"], kids["next"]}; !slices.Equal(got, want) {
 		t.Fatalf("jwks kids %v, want %v (active, then the others in order; not the expired one)", got, want)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/lestrrat-go/jwx/v2/jws"
 
+	"github.com/stellaops/authgate/services/registry-token/internal/authority/authoritytest"
 	"github.com/stellaops/authgate/services/registry-token/internal/devstack"
 	"github.com/stellaops/authgate/services/registry-token/internal/signing"
 )
@@ -86,20 +87,10 @@ func (f *fleet) roll() []string {
 	return kidsOf(t, out.Bytes())
 }
 
+// kidsOf lists the kids of a JWKS document, sorted.
 func kidsOf(t *testing.T, jwks []byte) []string {
 	t.Helper()
-	var set struct {
-		Keys []struct {
-			Kid string `json:"kid"`
-		} `json:"keys"`
-	}
-	if err := json.Unmarshal(jwks, &set); err != nil {
-		t.Fatalf("jwks %s: %v", jwks, err)
-	}
-	var kids []string
-	for _, k := range set.Keys {
-		kids = append(kids, k.Kid)
-	}
+	kids := authoritytest.KeyIDs(t, jwks)
 	slices.Sort(kids)
 	return kids
 }

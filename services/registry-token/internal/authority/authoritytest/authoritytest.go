@@ -167,3 +167,21 @@ func (a *Authority) Current() jwk.Key {
 	defer a.mu.Unlock()
 	return a.signing
 }
+
+// KeyIDs lists the kid of each key of a JWKS document, in its order.
+func KeyIDs(t testing.TB, jwks []byte) []string {
+	t.Helper()
+	var set struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+		} `json:"keys"`
+	}
+	if err := json.Unmarshal(jwks, &set); err != nil {
+		t.Fatalf("jwks %s: %v", jwks, err)
+	}
+	var kids []string
+	for _, k := range set.Keys {
+		kids = append(kids, k.Kid)
+	}
+	return kids
+}
