@@ -18,7 +18,10 @@ import (
 	"github.com/stellaops/authgate/pkg/proctest"
 )
 
-var runbooks = []string{"runbooks/registry-token.md", "runbooks/ops-warden-registry-sync.md", "README.md", "examples/registry/README.md"}
+// runbooks are the documents (relative to deploy/) whose sh blocks are
+// checked against the repository; every one must have sh blocks.
+var runbooks = []string{"runbooks/registry-token.md", "runbooks/ops-warden-registry-sync.md", "README.md", "examples/registry/README.md",
+	"../README.md", "../services/registry-token/README.md"}
 
 // shellCommands returns the commands of the ```sh blocks of a Markdown
 // file, continuation lines joined.
@@ -75,7 +78,7 @@ func TestRunbookCommandsAreReal(t *testing.T) {
 	}
 	for _, rb := range runbooks {
 		for _, cmd := range shellCommands(t, rb) {
-			t.Run(filepath.Base(rb)+"/"+cmd, func(t *testing.T) {
+			t.Run(strings.TrimPrefix(rb, "../")+"/"+cmd, func(t *testing.T) {
 				if opsWardenCommands.MatchString(cmd) {
 					return
 				}

@@ -13,13 +13,14 @@ import (
 	"time"
 )
 
-// readmeFile lets a draft be checked instead of the module's README.md:
+// readmeFile lets a draft be checked instead of the service's README.md:
 // go test ./services/flex-auth/internal/app -run ConfigReference -args -readme FILE
-var readmeFile = flag.String("readme", "", "README to check (default: README.md at the module root)")
+var readmeFile = flag.String("readme", "", "README to check (default: services/flex-auth/README.md)")
 
 // TestConfigReference compares the keys documented between the
-// config-reference:flex-auth markers of README.md (first table cell, in
-// backquotes) with the koanf keys of Config: none may be missing or extra.
+// config-reference:flex-auth markers of services/flex-auth/README.md (first
+// table cell, in backquotes) with the koanf keys of Config: none may be
+// missing or extra.
 func TestConfigReference(t *testing.T) {
 	doc := documentedKeys(t, "<!-- config-reference:flex-auth -->", "<!-- /config-reference:flex-auth -->")
 	actual := map[string]bool{}
@@ -71,7 +72,7 @@ func documentedKeys(t *testing.T, begin, end string) map[string]bool {
 		if err != nil {
 			t.Fatalf("go env GOMOD: %v", err)
 		}
-		name = filepath.Join(filepath.Dir(string(bytes.TrimSpace(out))), "README.md")
+		name = filepath.Join(filepath.Dir(string(bytes.TrimSpace(out))), "services", "flex-auth", "README.md")
 	}
 	raw, err := os.ReadFile(name)
 	if err != nil {

@@ -14,9 +14,9 @@ import (
 
 // readmeFlag lets the reference be checked in another file (a draft):
 // go test ./services/registry-token/internal/config -run ConfigReference -args -readme /path/README.md
-var readmeFlag = flag.String("readme", "", "README to check (default: README.md at the module root)")
+var readmeFlag = flag.String("readme", "", "README to check (default: services/registry-token/README.md)")
 
-// Markers around the registry-token configuration reference in README.md.
+// Markers around the configuration reference in services/registry-token/README.md.
 const (
 	docBegin = "<!-- config-reference:registry-token -->"
 	docEnd   = "<!-- /config-reference:registry-token -->"
@@ -92,7 +92,7 @@ func configKeys(t reflect.Type, prefix string) []string {
 	return out
 }
 
-// readmeSection returns the text between begin and end in the README.
+// readmeSection returns the text between begin and end in the service's README.
 func readmeSection(t *testing.T, begin, end string) string {
 	t.Helper()
 	file := *readmeFlag
@@ -111,7 +111,7 @@ func readmeSection(t *testing.T, begin, end string) string {
 			}
 			dir = parent
 		}
-		file = filepath.Join(dir, "README.md")
+		file = filepath.Join(dir, "services", "registry-token", "README.md")
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {
