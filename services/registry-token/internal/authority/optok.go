@@ -115,7 +115,7 @@ func (c *Client) Validate(ctx context.Context, raw string) (*OpTok, error) {
 	}
 	for _, want := range c.cfg.RequiredScopes {
 		if !contains(tok.Scopes, want) {
-			return nil, fmt.Errorf("%w: %s", ErrInsufficientScope, want)
+			return nil, &ScopeError{Missing: want}
 		}
 	}
 	return tok, nil
@@ -229,3 +229,12 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// ScopeError is the error of an OpTok without a required scope; it is
+// ErrInsufficientScope and names the scope missing.
+type ScopeError struct{ Missing string }
+
+func (e *ScopeError) Error() string { return ErrInsufficientScope.Error() + ": " + e.Missing }
+
+// Is makes a ScopeError match ErrInsufficientScope.
+func (e *ScopeError) Is(target error) bool { return target == ErrInsufficientScope }

@@ -90,7 +90,11 @@ var errLifetime = dpop.ErrInvalidToken.WithDescription(
 func authorityDenial(err error, usedDPoP bool) error {
 	switch {
 	case errors.Is(err, authority.ErrInsufficientScope):
-		return deny(ReasonInsufficientScope, err)
+		d := &Denial{Reason: ReasonInsufficientScope, DPoP: usedDPoP, cause: err}
+		if se := (*authority.ScopeError)(nil); errors.As(err, &se) {
+			d.scope = se.Missing
+		}
+		return d
 	case errors.Is(err, authority.ErrNotReady):
 		return deny(ReasonAuthorityUnavailable, err)
 	case errors.Is(err, authority.ErrLifetime):

@@ -108,14 +108,32 @@ func NewMapper(algs []string, basicRealm string) httpx.Mapper {
 		if d.detail != "" {
 			p.Description = d.detail
 		}
-		if desc.status == http.StatusUnauthorized {
+		switch desc.status {
+		case http.StatusUnauthorized:
 			p.Headers = challenges(d, p, algs, basicRealm)
 			if de != nil && de.Nonce != "" {
 				p.Headers.Set(dpop.HeaderDPoPNonce, de.Nonce)
 			}
+		case http.StatusForbidden:
+			p.Headers = forbidden(d, p, algs)
 		}
 		return p
 	}
+}
+
+// forbidden builds the challenges of a 403: the access token was valid but
+// grants too little, which RFC 6750 §3.1 (and RFC 9449 §7.1 for DPoP)
+// signals with error="insufficient_scope" on the scheme the client used,
+// next to the problem body (whose error and reason stay precise). The
+// scope attribute names the OAuth scope the token lacks when that is the
+// cause; a plan or policy refusal has no OAuth scope to name.
+func forbidden(d *Denial, p *httpx.Problem, algs []string) http.Header {
+	c := dpop.Challenge{Scheme: dpop.SchemeBearer, Error: string(ReasonInsufficientScope),
+		ErrorDescription: p.Description, Scope: d.scope}
+	if d.DPoP {
+		c.Scheme, c.Algs = dpop.SchemeDPoP, algs
+	}
+	return http.Header{"Www-Authenticate": {c.String()}}
 }
 
 // challenges builds the RFC 6750 / RFC 9449 WWW-Authenticate headers: a

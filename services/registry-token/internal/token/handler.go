@@ -219,7 +219,18 @@ func (h *Handler) issue(c echo.Context, d *decision, req request) (*Response, er
 		return nil, err
 	}
 	d.subject = tok.Subject
+	resp, err := h.grant(r, d, tok, requested)
+	var den *Denial
+	if errors.As(err, &den) {
+		// A refusal after authentication answers on the scheme the
+		// token is used with (the 403 challenge).
+		den.DPoP = den.DPoP || tok.JKT != "" || cred.via == carrierDPoP
+	}
+	return resp, err
+}
 
+// grant decides what an authenticated caller gets and signs it.
+func (h *Handler) grant(r *http.Request, d *decision, tok *authority.OpTok, requested []plans.Resource) (*Response, error) {
 	planName := tok.Plan
 	if planName == "" {
 		planName = h.d.Policy.DefaultPlan

@@ -82,7 +82,10 @@ type Denial struct {
 	// detail, when set, replaces the table's public message: a fixed
 	// string that tells the client what to do, never request input.
 	detail string
-	cause  error
+	// scope, when set, is the OAuth scope the access token lacks: the
+	// scope attribute of the 403 challenge (RFC 6750 §3).
+	scope string
+	cause error
 }
 
 func (d *Denial) Error() string {
