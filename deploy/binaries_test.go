@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stellaops/authgate/pkg/proctest"
+	"github.com/stellaops/authgate/pkg/testkit/proctest"
 )
 
 // developmentPackages are import paths (prefixes) that production
@@ -20,10 +20,7 @@ var developmentPackages = []string{
 	"github.com/stellaops/authgate/services/registry-token/internal/faults",
 	"github.com/stellaops/authgate/services/flex-auth/internal/loadgen",
 	"github.com/stellaops/authgate/services/flex-auth/internal/faults",
-	"github.com/stellaops/authgate/pkg/proctest",
-	"github.com/stellaops/authgate/pkg/certtest",
-	"github.com/stellaops/authgate/pkg/redistest",
-	"github.com/stellaops/authgate/pkg/openapitest",
+	"github.com/stellaops/authgate/pkg/testkit",
 	"github.com/stellaops/authgate/deploy",
 	"github.com/distribution/distribution/v3/registry",
 	"github.com/google/go-containerregistry",

@@ -17,8 +17,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/stellaops/authgate/deploy/internal/render"
-	"github.com/stellaops/authgate/pkg/certtest"
-	"github.com/stellaops/authgate/pkg/proctest"
+	"github.com/stellaops/authgate/pkg/testkit/certtest"
+	"github.com/stellaops/authgate/pkg/testkit/proctest"
 )
 
 // TestRenderedConfigLoads feeds registry-token's own `check-config` with the

@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/stellaops/authgate/pkg/proctest"
+	"github.com/stellaops/authgate/pkg/testkit/proctest"
 )
 
 // TestMain removes the service binaries the tests build (proctest.Build

@@ -13,8 +13,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/stellaops/authgate/deploy/internal/render"
-	"github.com/stellaops/authgate/pkg/certtest"
-	"github.com/stellaops/authgate/pkg/proctest"
+	"github.com/stellaops/authgate/pkg/testkit/certtest"
+	"github.com/stellaops/authgate/pkg/testkit/proctest"
 )
 
 const httpsFlexAuthURL = "https://flex-auth.flex-auth.svc.cluster.local:8080"

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stellaops/authgate/pkg/redistest"
+	"github.com/stellaops/authgate/pkg/testkit/redistest"
 )
 
 // epochStore is one replay backend for testReplayEpoch: the cache to

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/stellaops/authgate/pkg/redistest"
+	"github.com/stellaops/authgate/pkg/testkit/redistest"
 )
 
 // newRedisClient returns a client that gives up quickly, so that tests of

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stellaops/authgate/pkg/certtest"
 	"github.com/stellaops/authgate/pkg/httpx"
+	"github.com/stellaops/authgate/pkg/testkit/certtest"
 )
 
 // TestClientCertificateReload: a renewed client certificate is presented

@@ -18,7 +18,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/stellaops/authgate/pkg/certtest"
+	"github.com/stellaops/authgate/pkg/testkit/certtest"
 )
 
 // writeSelfSigned writes a self-signed certificate and its key as PEM files.

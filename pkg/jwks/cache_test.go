@@ -8,22 +8,24 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stellaops/authgate/pkg/testkit/authoritytest"
 )
 
 // TestWithdrawnKeyRefused: the Authority removes a key; Run's periodic
 // refresh drops it, so a token signed with it under its own kid is
 // refused without any unknown-kid refresh and without a restart.
 func TestWithdrawnKeyRefused(t *testing.T) {
-	a := newAuthority(t)
+	a := authoritytest.NewEmpty(t)
 	old, cur := ecSigner(t, "old"), ecSigner(t, "cur")
-	a.serve(old.public(t, "ES256"), cur.public(t, "ES256"))
+	a.SetEntries(old.public(t, "ES256"), cur.public(t, "ES256"))
 	ck := newClock()
 	c := newCache(t, a, ck, func(cfg *Config) { cfg.RefreshInterval = 5 * time.Millisecond })
 	tok := old.sign(t, "ES256", map[string]any{"sub": "x"})
 	if _, err := c.Verify(context.Background(), tok); err != nil {
 		t.Fatalf("before removal: %v", err)
 	}
-	a.serve(cur.public(t, "ES256"))
+	a.SetEntries(cur.public(t, "ES256"))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); c.Run(ctx) }()
@@ -42,13 +44,13 @@ func TestWithdrawnKeyRefused(t *testing.T) {
 // TestKeysDroppedAfterMaxStale: without a successful refresh for longer
 // than MaxStale the keys are dropped and nothing verifies.
 func TestKeysDroppedAfterMaxStale(t *testing.T) {
-	a := newAuthority(t)
+	a := authoritytest.NewEmpty(t)
 	s := ecSigner(t, "k")
-	a.serve(s.public(t, "ES256"))
+	a.SetEntries(s.public(t, "ES256"))
 	ck := newClock()
 	c := newCache(t, a, ck, nil)
 	tok := s.sign(t, "ES256", map[string]any{})
-	a.fail(http.StatusInternalServerError)
+	a.Fail(http.StatusInternalServerError)
 	ck.Advance(59 * time.Minute)
 	if _, err := c.Verify(context.Background(), tok); err != nil {
 		t.Fatalf("within MaxStale: %v", err)
@@ -66,20 +68,20 @@ func TestKeysDroppedAfterMaxStale(t *testing.T) {
 // with random kids while the JWKS endpoint fails: 200 concurrent lookups
 // make one fetch per MinRefreshGap, not one each.
 func TestUnknownKidFloodFailingJWKS(t *testing.T) {
-	a := newAuthority(t)
-	a.serve(ecSigner(t, "k").public(t, "ES256"))
+	a := authoritytest.NewEmpty(t)
+	a.SetEntries(ecSigner(t, "k").public(t, "ES256"))
 	ck := newClock()
 	c := newCache(t, a, ck, nil)
-	a.fail(http.StatusInternalServerError)
+	a.Fail(http.StatusInternalServerError)
 	ck.Advance(DefaultMinRefreshGap) // the initial load was the previous attempt
-	before := a.jwksHits.Load()
+	before := a.JWKSFetches()
 	flood(t, c, 200, nil)
-	if n := a.jwksHits.Load() - before; n != 1 {
+	if n := a.JWKSFetches() - before; n != 1 {
 		t.Fatalf("200 unknown kids against a failing JWKS made %d fetches, want 1", n)
 	}
 	ck.Advance(DefaultMinRefreshGap)
 	flood(t, c, 200, nil)
-	if n := a.jwksHits.Load() - before; n != 2 {
+	if n := a.JWKSFetches() - before; n != 2 {
 		t.Fatalf("after one more interval: %d fetches in all, want 2", n)
 	}
 }
@@ -87,22 +89,22 @@ func TestUnknownKidFloodFailingJWKS(t *testing.T) {
 // TestUnknownKidFloodHangingJWKS: while the JWKS endpoint hangs, 200
 // lookups hold one connection to the Authority, not 200.
 func TestUnknownKidFloodHangingJWKS(t *testing.T) {
-	a := newAuthority(t)
-	a.serve(ecSigner(t, "k").public(t, "ES256"))
+	a := authoritytest.NewEmpty(t)
+	a.SetEntries(ecSigner(t, "k").public(t, "ES256"))
 	ck := newClock()
 	c := newCache(t, a, ck, nil)
 	release := make(chan struct{})
-	a.hangUntil(release)
+	a.Hang(release)
 	ck.Advance(DefaultMinRefreshGap)
-	before := a.jwksHits.Load()
+	before := a.JWKSFetches()
 	flood(t, c, 200, func() {
-		<-a.entered // the one fetch reached the Authority
+		<-a.Entered() // the one fetch reached the Authority
 		close(release)
 	})
-	if n := a.jwksHits.Load() - before; n != 1 {
+	if n := a.JWKSFetches() - before; n != 1 {
 		t.Fatalf("200 unknown kids against a hanging JWKS made %d fetches, want 1", n)
 	}
-	if m := a.maxInFlight.Load(); m != 1 {
+	if m := a.MaxJWKSInFlight(); m != 1 {
 		t.Fatalf("%d JWKS requests in flight at once, want 1", m)
 	}
 }
@@ -131,14 +133,14 @@ func flood(t *testing.T, c *Cache, n int, mid func()) {
 
 // TestNewKidFetchedOnce: a rotated-in key is found by one shared refresh.
 func TestNewKidFetchedOnce(t *testing.T) {
-	a := newAuthority(t)
+	a := authoritytest.NewEmpty(t)
 	old, next := ecSigner(t, "old"), ecSigner(t, "next")
-	a.serve(old.public(t, "ES256"))
+	a.SetEntries(old.public(t, "ES256"))
 	ck := newClock()
 	c := newCache(t, a, ck, nil)
-	a.serve(old.public(t, "ES256"), next.public(t, "ES256"))
+	a.SetEntries(old.public(t, "ES256"), next.public(t, "ES256"))
 	ck.Advance(DefaultMinRefreshGap)
-	before := a.jwksHits.Load()
+	before := a.JWKSFetches()
 	tok := next.sign(t, "ES256", map[string]any{})
 	var wg sync.WaitGroup
 	for range 50 {
@@ -151,16 +153,16 @@ func TestNewKidFetchedOnce(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if n := a.jwksHits.Load() - before; n != 1 {
+	if n := a.JWKSFetches() - before; n != 1 {
 		t.Fatalf("%d fetches, want 1", n)
 	}
 }
 
 // TestDiscoveryIssuerMismatch: discovery must name the configured issuer.
 func TestDiscoveryIssuerMismatch(t *testing.T) {
-	a := newAuthority(t)
-	a.serve(ecSigner(t, "k").public(t, "ES256"))
-	c := New(Config{Issuer: "https://other.example.com", MetadataURL: a.srv.URL + "/.well-known/openid-configuration"})
+	a := authoritytest.NewEmpty(t)
+	a.SetEntries(ecSigner(t, "k").public(t, "ES256"))
+	c := New(Config{Issuer: "https://other.example.com", MetadataURL: a.MetadataURL()})
 	if err := c.Refresh(context.Background()); err == nil || c.Ready() {
 		t.Fatal("a discovery document naming another issuer was accepted")
 	}

@@ -8,8 +8,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,81 +16,11 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
+
+	"github.com/stellaops/authgate/pkg/testkit/authoritytest"
 )
 
 var testNow = time.Unix(1_800_000_000, 0)
-
-// authority serves discovery and a JWKS that a test can change, fail or
-// hang, and counts the JWKS requests.
-type authority struct {
-	srv *httptest.Server
-
-	mu      sync.Mutex
-	keys    []map[string]any // JWKS entries served
-	status  int              // non-zero: answer the JWKS with it
-	hang    chan struct{}    // non-nil: JWKS requests wait for it to close
-	entered chan struct{}    // receives once per JWKS request when hanging
-
-	jwksHits    atomic.Int64
-	inFlight    atomic.Int64
-	maxInFlight atomic.Int64
-}
-
-func newAuthority(t *testing.T) *authority {
-	t.Helper()
-	a := &authority{entered: make(chan struct{}, 1024)}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
-		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": a.srv.URL, "jwks_uri": a.srv.URL + "/jwks"})
-	})
-	mux.HandleFunc("/jwks", func(w http.ResponseWriter, r *http.Request) {
-		a.jwksHits.Add(1)
-		n := a.inFlight.Add(1)
-		defer a.inFlight.Add(-1)
-		for {
-			m := a.maxInFlight.Load()
-			if n <= m || a.maxInFlight.CompareAndSwap(m, n) {
-				break
-			}
-		}
-		a.mu.Lock()
-		keys, status, hang := a.keys, a.status, a.hang
-		a.mu.Unlock()
-		if hang != nil {
-			a.entered <- struct{}{}
-			select {
-			case <-hang:
-			case <-r.Context().Done():
-			}
-		}
-		if status != 0 {
-			w.WriteHeader(status)
-			return
-		}
-		_ = json.NewEncoder(w).Encode(map[string]any{"keys": keys})
-	})
-	a.srv = httptest.NewServer(mux)
-	t.Cleanup(a.srv.Close)
-	return a
-}
-
-func (a *authority) serve(keys ...map[string]any) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.keys, a.status, a.hang = keys, 0, nil
-}
-
-func (a *authority) fail(status int) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.status = status
-}
-
-func (a *authority) hangUntil(ch chan struct{}) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.hang = ch
-}
 
 // signer is a private key with its kid.
 type signer struct {
@@ -157,9 +85,9 @@ func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
 func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // newCache returns a cache on a, loaded once.
-func newCache(t *testing.T, a *authority, ck *clock, mod func(*Config)) *Cache {
+func newCache(t *testing.T, a *authoritytest.Authority, ck *clock, mod func(*Config)) *Cache {
 	t.Helper()
-	cfg := Config{Issuer: a.srv.URL, MetadataURL: a.srv.URL + "/.well-known/openid-configuration",
+	cfg := Config{Issuer: a.Issuer, MetadataURL: a.MetadataURL(),
 		MaxStale: time.Hour, Now: ck.Now}
 	if mod != nil {
 		mod(&cfg)

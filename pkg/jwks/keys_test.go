@@ -8,6 +8,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/stellaops/authgate/pkg/testkit/authoritytest"
 )
 
 // TestKeyWithoutAlg is the one rule of both services: a key without alg
@@ -18,8 +20,8 @@ func TestKeyWithoutAlg(t *testing.T) {
 	ecNoAlg := ecSigner(t, "ec-any")
 	_, edPriv, _ := ed25519.GenerateKey(rand.Reader)
 	edNoAlg := &signer{kid: "ed-any", priv: edPriv}
-	a := newAuthority(t)
-	a.serve(rsaNoAlg.public(t, ""), rsaRS256.public(t, "RS256"), ecNoAlg.public(t, ""), edNoAlg.public(t, ""))
+	a := authoritytest.NewEmpty(t)
+	a.SetEntries(rsaNoAlg.public(t, ""), rsaRS256.public(t, "RS256"), ecNoAlg.public(t, ""), edNoAlg.public(t, ""))
 	c := newCache(t, a, newClock(), nil)
 	cases := []struct {
 		s   *signer

@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/stellaops/authgate/deploy/internal/render"
-	"github.com/stellaops/authgate/pkg/proctest"
+	"github.com/stellaops/authgate/pkg/testkit/proctest"
 )
 
 // TestContainers runs both built images with podman the way their charts

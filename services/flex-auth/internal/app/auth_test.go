@@ -1,87 +1,34 @@
 package app
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jwt"
-
 	"github.com/stellaops/authgate/pkg/dpop"
+	"github.com/stellaops/authgate/pkg/testkit/authoritytest"
 )
 
-// fakeAuthority serves a discovery document and a key set, and mints
-// access tokens signed with its key.
-type fakeAuthority struct {
-	srv *httptest.Server
-	key jwk.Key
-}
-
-func newKey(t *testing.T, kid string) jwk.Key {
+// token is an access token of auth for flex-auth with scope and, unless
+// nil, the confirmation cnf.
+func token(t *testing.T, auth *authoritytest.Authority, scope string, cnf map[string]any) string {
 	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := jwk.FromRaw(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = k.Set(jwk.KeyIDKey, kid)
-	_ = k.Set(jwk.AlgorithmKey, jwa.ES256)
-	return k
-}
-
-func newFakeAuthority(t *testing.T) *fakeAuthority {
-	t.Helper()
-	a := &fakeAuthority{key: newKey(t, "authority-1")}
-	mux := http.NewServeMux()
-	a.srv = httptest.NewServer(mux)
-	t.Cleanup(a.srv.Close)
-	mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
-		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": a.srv.URL, "jwks_uri": a.srv.URL + "/jwks"})
-	})
-	mux.HandleFunc("/jwks", func(w http.ResponseWriter, _ *http.Request) {
-		pub, _ := a.key.PublicKey()
-		set := jwk.NewSet()
-		_ = set.AddKey(pub)
-		_ = json.NewEncoder(w).Encode(set)
-	})
-	return a
-}
-
-func (a *fakeAuthority) token(t *testing.T, scope string, cnf map[string]any) string {
-	t.Helper()
-	b := jwt.NewBuilder().Issuer(a.srv.URL).Audience([]string{"flex-auth"}).Subject("ops-warden").
-		IssuedAt(time.Now()).Expiration(time.Now().Add(5*time.Minute)).Claim("scope", scope)
+	claims := auth.Claims("ops-warden", time.Now())
+	claims["aud"], claims["scope"] = "flex-auth", scope
 	if cnf != nil {
-		b = b.Claim("cnf", cnf)
+		claims["cnf"] = cnf
 	}
-	tok, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	signed, err := jwt.Sign(tok, jwt.WithKey(jwa.ES256, a.key))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(signed)
+	return auth.Mint(t, claims)
 }
 
 func TestCallerAuthentication(t *testing.T) {
-	auth := newFakeAuthority(t)
+	auth := authoritytest.New(t)
 	publicURL := "https://flex-auth.example.com"
-	in := start(t, "--config", writeAuthConfig(t, auth.srv.URL, publicURL))
-	client := newKey(t, "client")
+	in := start(t, "--config", writeAuthConfig(t, auth.Issuer, publicURL))
+	client := authoritytest.NewKey(t)
 	jkt, err := dpop.Thumbprint(client)
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +60,7 @@ func TestCallerAuthentication(t *testing.T) {
 		}
 		return p
 	}
-	bound := auth.token(t, "flex-auth.check", map[string]any{"jkt": jkt})
+	bound := token(t, auth, "flex-auth.check", map[string]any{"jkt": jkt})
 
 	if resp, code := send("", ""); resp.StatusCode != 401 || code != "invalid_token" || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "DPoP") {
 		t.Fatalf("no token: %d %s %q", resp.StatusCode, code, resp.Header.Get("WWW-Authenticate"))
@@ -129,15 +76,15 @@ func TestCallerAuthentication(t *testing.T) {
 	if resp, code := send("DPoP "+bound, p); resp.StatusCode != 401 || code != "invalid_dpop_proof" {
 		t.Fatalf("replayed proof: %d %s", resp.StatusCode, code)
 	}
-	noScope := auth.token(t, "other.scope", map[string]any{"jkt": jkt})
+	noScope := token(t, auth, "other.scope", map[string]any{"jkt": jkt})
 	if resp, code := send("DPoP "+noScope, proof(noScope)); resp.StatusCode != 403 || code != "insufficient_scope" {
 		t.Fatalf("missing scope: %d %s", resp.StatusCode, code)
 	}
-	unbound := auth.token(t, "flex-auth.check", nil)
+	unbound := token(t, auth, "flex-auth.check", nil)
 	if resp, code := send("Bearer "+unbound, ""); resp.StatusCode != 401 || code != "invalid_token" {
 		t.Fatalf("unbound token: %d %s", resp.StatusCode, code)
 	}
-	forged := newFakeAuthority(t).token(t, "flex-auth.check", map[string]any{"jkt": jkt})
+	forged := token(t, authoritytest.New(t), "flex-auth.check", map[string]any{"jkt": jkt})
 	if resp, code := send("DPoP "+forged, proof(forged)); resp.StatusCode != 401 || code != "invalid_token" {
 		t.Fatalf("token from another key: %d %s", resp.StatusCode, code)
 	}

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stellaops/authgate/pkg/certtest"
+	"github.com/stellaops/authgate/pkg/testkit/certtest"
 )
 
 // TestAuthConfigValidation: each way to get the caller-authentication

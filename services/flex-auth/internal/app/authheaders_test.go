@@ -8,7 +8,8 @@ import (
 	"time"
 
 	"github.com/stellaops/authgate/pkg/dpop"
-	"github.com/stellaops/authgate/pkg/proctest"
+	"github.com/stellaops/authgate/pkg/testkit/authoritytest"
+	"github.com/stellaops/authgate/pkg/testkit/proctest"
 )
 
 // TestTwoAuthorizationHeadersOnTheWire sends raw HTTP/1.1 requests to a
@@ -17,16 +18,16 @@ import (
 // header name (HTTP field names are case-insensitive, and both are the
 // same field).
 func TestTwoAuthorizationHeadersOnTheWire(t *testing.T) {
-	auth := newFakeAuthority(t)
+	auth := authoritytest.New(t)
 	publicURL := "https://flex-auth.example.com"
-	in := start(t, "--config", writeAuthConfig(t, auth.srv.URL, publicURL))
-	client := newKey(t, "client")
+	in := start(t, "--config", writeAuthConfig(t, auth.Issuer, publicURL))
+	client := authoritytest.NewKey(t)
 	jkt, err := dpop.Thumbprint(client)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok := auth.token(t, "flex-auth.check", map[string]any{"jkt": jkt})
-	other := auth.token(t, "flex-auth.check", map[string]any{"jkt": jkt})
+	tok := token(t, auth, "flex-auth.check", map[string]any{"jkt": jkt})
+	other := token(t, auth, "flex-auth.check", map[string]any{"jkt": jkt})
 	body := `{"actor":"agt-state-hub-bridge"}`
 	send := func(headers ...string) int {
 		t.Helper()

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/stellaops/authgate/pkg/openapitest"
+	"github.com/stellaops/authgate/pkg/testkit/openapitest"
 )
 
 const todoDir = "../../../../configs/todo-app/"

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stellaops/authgate/pkg/openapitest"
+	"github.com/stellaops/authgate/pkg/testkit/openapitest"
 )
 
 const specFile = "../../../../api/flex-auth.openapi.yaml"

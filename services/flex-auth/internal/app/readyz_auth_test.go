@@ -1,14 +1,12 @@
 package app
 
 import (
-	"encoding/json"
 	"net/http"
 	"os"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/stellaops/authgate/pkg/testkit/authoritytest"
 )
 
 // TestReadyzWithoutAuthorityKeys runs flex-auth with caller
@@ -17,23 +15,8 @@ import (
 // keys are dropped (as registry-token's does), and 200 again once the
 // Authority answers.
 func TestReadyzWithoutAuthorityKeys(t *testing.T) {
-	auth := newFakeAuthority(t)
-	var down atomic.Bool
-	auth.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if down.Load() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		if r.URL.Path == "/jwks" {
-			pub, _ := auth.key.PublicKey()
-			set := jwk.NewSet()
-			_ = set.AddKey(pub)
-			_ = json.NewEncoder(w).Encode(set)
-			return
-		}
-		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": auth.srv.URL, "jwks_uri": auth.srv.URL + "/jwks"})
-	})
-	cfg := writeAuthConfig(t, auth.srv.URL, "https://flex-auth.example.com")
+	auth := authoritytest.New(t)
+	cfg := writeAuthConfig(t, auth.Issuer, "https://flex-auth.example.com")
 	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -60,8 +43,8 @@ func TestReadyzWithoutAuthorityKeys(t *testing.T) {
 		}
 	}
 	waitFor(http.StatusOK, "with the Authority's keys")
-	down.Store(true)
+	auth.Fail(http.StatusServiceUnavailable)
 	waitFor(http.StatusServiceUnavailable, "after the keys were dropped")
-	down.Store(false)
+	auth.Fail(0)
 	waitFor(http.StatusOK, "once the Authority answered again")
 }

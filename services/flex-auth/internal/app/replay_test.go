@@ -8,7 +8,8 @@ import (
 	"time"
 
 	"github.com/stellaops/authgate/pkg/dpop"
-	"github.com/stellaops/authgate/pkg/redistest"
+	"github.com/stellaops/authgate/pkg/testkit/authoritytest"
+	"github.com/stellaops/authgate/pkg/testkit/redistest"
 )
 
 // TestProofReplayedOnAnotherReplica (finding: a proof used on one replica
@@ -16,9 +17,9 @@ import (
 // replay cache refuse on B a proof already used on A.
 func TestProofReplayedOnAnotherReplica(t *testing.T) {
 	rd := redistest.Start(t)
-	auth := newFakeAuthority(t)
+	auth := authoritytest.New(t)
 	publicURL := "https://flex-auth.example.com"
-	cfg := writeAuthConfig(t, auth.srv.URL, publicURL)
+	cfg := writeAuthConfig(t, auth.Issuer, publicURL)
 	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -27,12 +28,12 @@ func TestProofReplayedOnAnotherReplica(t *testing.T) {
 	_ = f.Close()
 	a, b := start(t, "--config", cfg), start(t, "--config", cfg)
 
-	client := newKey(t, "client")
+	client := authoritytest.NewKey(t)
 	jkt, err := dpop.Thumbprint(client)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok := auth.token(t, "flex-auth.check", map[string]any{"jkt": jkt})
+	tok := token(t, auth, "flex-auth.check", map[string]any{"jkt": jkt})
 	proof, err := dpop.NewProof(client, "ES256", "POST", publicURL+"/v1/check", tok, "", time.Now())
 	if err != nil {
 		t.Fatal(err)

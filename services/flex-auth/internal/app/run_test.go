@@ -20,7 +20,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/stellaops/authgate/pkg/filetest"
+	"github.com/stellaops/authgate/pkg/testkit/filetest"
 	"github.com/stellaops/authgate/services/flex-auth/internal/checkapi"
 	"github.com/stellaops/authgate/services/flex-auth/internal/decisionlog"
 )

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/stellaops/authgate/pkg/dpop"
+	"github.com/stellaops/authgate/pkg/testkit/authoritytest"
 )
 
 // testCA issues certificates for the TLS tests.
@@ -208,14 +209,14 @@ func TestTLSListener(t *testing.T) {
 }
 
 func TestCallerAuthenticationCertificateBound(t *testing.T) {
-	auth := newFakeAuthority(t)
+	auth := authoritytest.New(t)
 	ca := newTestCA(t, "ca")
-	in := startTLS(t, ca, "auth:\n  issuer: "+auth.srv.URL+"\n  metadataUrl: "+auth.srv.URL+"/.well-known/openid-configuration\n"+
+	in := startTLS(t, ca, "auth:\n  issuer: "+auth.Issuer+"\n  metadataUrl: "+auth.Issuer+"/.well-known/openid-configuration\n"+
 		"  requireHttpsMetadata: false\n  audiences: [flex-auth]\n  publicUrl: https://flex-auth.example.com\n")
 	presented := ca.issue(t, "ops-warden", false)
 	another := ca.issue(t, "another-caller", false)
 	boundTo := func(c issued) string {
-		return auth.token(t, "flex-auth.check", map[string]any{"x5t#S256": dpop.CertThumbprint(c.leaf)})
+		return token(t, auth, "flex-auth.check", map[string]any{"x5t#S256": dpop.CertThumbprint(c.leaf)})
 	}
 
 	tests := []struct {

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stellaops/authgate/pkg/certtest"
 	"github.com/stellaops/authgate/pkg/dpop"
 	"github.com/stellaops/authgate/pkg/jwks"
+	"github.com/stellaops/authgate/pkg/testkit/certtest"
 )
 
 func wantStatus(t *testing.T, err error, status int) {
@@ -42,7 +42,7 @@ func TestWithdrawnKeyRefused(t *testing.T) {
 	old := f.key
 	tok := func() string { return sign(t, old, "ES256", f.claims()) }
 	wantStatus(t, f.a.Authenticate(f.request(tok())), 0)
-	f.auth.publish(newKey(t, "authority-2", "ES256", false))
+	f.auth.SetKeys(t, newKey(t, "authority-2", "ES256", false))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); f.a.Run(ctx) }()
@@ -61,9 +61,9 @@ func TestWithdrawnKeyRefused(t *testing.T) {
 // fails make one fetch, not 200.
 func TestUnknownKidFlood(t *testing.T) {
 	f := newFixture(t, nil)
-	f.auth.fail(http.StatusInternalServerError)
+	f.auth.Fail(http.StatusInternalServerError)
 	f.advance(jwks.DefaultMinRefreshGap) // the start-up fetch was the previous attempt
-	before := f.auth.hits.Load()
+	before := f.auth.JWKSFetches()
 	var wg sync.WaitGroup
 	for i := range 200 {
 		wg.Add(1)
@@ -76,7 +76,7 @@ func TestUnknownKidFlood(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if n := f.auth.hits.Load() - before; n > 1 {
+	if n := f.auth.JWKSFetches() - before; n > 1 {
 		t.Fatalf("200 random-kid requests made %d JWKS fetches, want at most 1", n)
 	}
 }
@@ -117,7 +117,7 @@ func TestKeyWithoutAlg(t *testing.T) {
 	f := newFixture(t, nil)
 	noAlg := newKey(t, "rsa-no-alg", "", true)
 	rs256 := newKey(t, "rsa-rs256", "RS256", true)
-	f.auth.publish(f.key, noAlg, rs256)
+	f.auth.SetKeys(t, f.key, noAlg, rs256)
 	f.advance(jwks.DefaultMinRefreshGap)
 	wantStatus(t, f.a.Authenticate(f.request(sign(t, noAlg, "PS256", f.claims()))), 0)
 	wantStatus(t, f.a.Authenticate(f.request(sign(t, noAlg, "RS256", f.claims()))), 0)

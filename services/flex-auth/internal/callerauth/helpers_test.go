@@ -6,74 +6,20 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jws"
 
 	"github.com/stellaops/authgate/pkg/dpop"
+	"github.com/stellaops/authgate/pkg/testkit/authoritytest"
 )
 
 const publicURL = "https://flex-auth.example.com"
-
-// authority serves discovery and a JWKS of its keys (changeable), and
-// counts JWKS requests; status, when set, fails them.
-type authority struct {
-	srv    *httptest.Server
-	mu     sync.Mutex
-	keys   []jwk.Key // public, as published
-	status int
-	hits   atomic.Int64
-}
-
-func newAuthority(t *testing.T) *authority {
-	t.Helper()
-	a := &authority{}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
-		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": a.srv.URL, "jwks_uri": a.srv.URL + "/jwks"})
-	})
-	mux.HandleFunc("/jwks", func(w http.ResponseWriter, _ *http.Request) {
-		a.hits.Add(1)
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		if a.status != 0 {
-			w.WriteHeader(a.status)
-			return
-		}
-		set := jwk.NewSet()
-		for _, k := range a.keys {
-			_ = set.AddKey(k)
-		}
-		_ = json.NewEncoder(w).Encode(set)
-	})
-	a.srv = httptest.NewServer(mux)
-	t.Cleanup(a.srv.Close)
-	return a
-}
-
-func (a *authority) publish(keys ...jwk.Key) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.keys, a.status = nil, 0
-	for _, k := range keys {
-		pub, _ := k.PublicKey()
-		a.keys = append(a.keys, pub)
-	}
-}
-
-func (a *authority) fail(status int) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.status = status
-}
 
 // newKey returns a private key with kid; alg is set unless empty.
 func newKey(t testing.TB, kid, alg string, rsaKey bool) jwk.Key {
@@ -102,21 +48,14 @@ func newKey(t testing.TB, kid, alg string, rsaKey bool) jwk.Key {
 // sign signs claims with key under alg, its kid in the header.
 func sign(t testing.TB, key jwk.Key, alg string, claims map[string]any) string {
 	t.Helper()
-	payload, _ := json.Marshal(claims)
-	h := jws.NewHeaders()
-	_ = h.Set(jws.KeyIDKey, key.KeyID())
-	out, err := jws.Sign(payload, jws.WithKey(jwa.SignatureAlgorithm(alg), key, jws.WithProtectedHeaders(h)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out)
+	return authoritytest.Sign(t, key, jwa.SignatureAlgorithm(alg), claims)
 }
 
 // fixture is an Authenticator on a fake Authority with a settable clock,
 // and a DPoP client key.
 type fixture struct {
 	t      *testing.T
-	auth   *authority
+	auth   *authoritytest.Authority
 	key    jwk.Key // the Authority's current signing key
 	client jwk.Key
 	jkt    string
@@ -126,16 +65,16 @@ type fixture struct {
 
 func newFixture(t *testing.T, mod func(*Config)) *fixture {
 	t.Helper()
-	f := &fixture{t: t, auth: newAuthority(t), key: newKey(t, "authority-1", "ES256", false), client: newKey(t, "client", "", false)}
+	f := &fixture{t: t, auth: authoritytest.NewEmpty(t), key: newKey(t, "authority-1", "ES256", false), client: newKey(t, "client", "", false)}
 	f.now.Store(time.Unix(1_800_000_000, 0).UnixNano())
-	f.auth.publish(f.key)
+	f.auth.SetKeys(t, f.key)
 	var err error
 	if f.jkt, err = dpop.Thumbprint(f.client); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	cfg := Config{Issuer: f.auth.srv.URL, MetadataURL: f.auth.srv.URL + "/.well-known/openid-configuration",
+	cfg := Config{Issuer: f.auth.Issuer, MetadataURL: f.auth.MetadataURL(),
 		Audiences: []string{"flex-auth"}, RequiredScopes: []string{"flex-auth.check"}, PublicURL: publicURL,
 		DPoPMaxAge: time.Minute, DPoPClockSkew: 5 * time.Second, Now: f.Now,
 		Replay: dpop.NewMemoryReplayCache(ctx, dpop.MemoryOptions{Now: f.Now})}
@@ -154,7 +93,7 @@ func (f *fixture) advance(d time.Duration) { f.now.Add(int64(d)) }
 // claims are valid, DPoP-bound access token claims.
 func (f *fixture) claims() map[string]any {
 	now := f.Now()
-	return map[string]any{"iss": f.auth.srv.URL, "aud": "flex-auth", "sub": "ops-warden", "scope": "flex-auth.check",
+	return map[string]any{"iss": f.auth.Issuer, "aud": "flex-auth", "sub": "ops-warden", "scope": "flex-auth.check",
 		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "cnf": map[string]any{"jkt": f.jkt}}
 }
 

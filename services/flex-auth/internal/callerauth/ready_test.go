@@ -16,7 +16,7 @@ func TestReadyFollowsTheAuthorityKeys(t *testing.T) {
 	if !f.a.Ready() {
 		t.Fatal("not ready with the keys just fetched")
 	}
-	f.auth.fail(http.StatusInternalServerError)
+	f.auth.Fail(http.StatusInternalServerError)
 	f.advance(59 * time.Minute)
 	if !f.a.Ready() {
 		t.Fatal("not ready before jwksMaxStale")
@@ -30,7 +30,7 @@ func TestReadyFollowsTheAuthorityKeys(t *testing.T) {
 	both := newFixture(t, func(c *Config) {
 		c.JWKSRefreshInterval, c.JWKSMaxStale, c.ClientCertificates = time.Minute, time.Hour, []string{"CN=registry-token"}
 	})
-	both.auth.fail(http.StatusInternalServerError)
+	both.auth.Fail(http.StatusInternalServerError)
 	both.advance(2 * time.Hour)
 	if !both.a.Ready() {
 		t.Fatal("tokens and certificate callers: not ready without the keys, though certificate callers are still served")

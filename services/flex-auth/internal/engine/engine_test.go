@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stellaops/authgate/pkg/filetest"
+	"github.com/stellaops/authgate/pkg/testkit/filetest"
 	"github.com/stellaops/authgate/services/flex-auth/internal/checkapi"
 )
 

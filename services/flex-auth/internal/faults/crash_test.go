@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stellaops/authgate/pkg/proctest"
+	"github.com/stellaops/authgate/pkg/testkit/proctest"
 )
 
 // TestKillUnderLoad is scenario 4: flex-auth is killed with SIGKILL while

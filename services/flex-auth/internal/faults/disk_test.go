@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stellaops/authgate/pkg/proctest"
+	"github.com/stellaops/authgate/pkg/testkit/proctest"
 )
 
 // TestDecisionLogUnwritable is scenario 5: the decision log cannot be

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/stellaops/authgate/pkg/httpx"
-	"github.com/stellaops/authgate/pkg/proctest"
+	"github.com/stellaops/authgate/pkg/testkit/proctest"
 )
 
 // TestHostileHTTP is scenario 8 for flex-auth: oversized headers and

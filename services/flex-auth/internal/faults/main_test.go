@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stellaops/authgate/pkg/proctest"
+	"github.com/stellaops/authgate/pkg/testkit/proctest"
 )
 
 // scale is set by TestMain from -faults.scale before any test runs.

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stellaops/authgate/pkg/filetest"
-	"github.com/stellaops/authgate/pkg/proctest"
+	"github.com/stellaops/authgate/pkg/testkit/filetest"
+	"github.com/stellaops/authgate/pkg/testkit/proctest"
 	"github.com/stellaops/authgate/services/flex-auth/internal/engine"
 )
 

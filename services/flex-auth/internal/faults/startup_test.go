@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stellaops/authgate/pkg/proctest"
+	"github.com/stellaops/authgate/pkg/testkit/proctest"
 )
 
 // TestStartupErrors is scenario 9 where it applies to flex-auth (it has

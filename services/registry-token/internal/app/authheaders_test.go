@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/stellaops/authgate/pkg/dpop"
-	"github.com/stellaops/authgate/pkg/proctest"
+	"github.com/stellaops/authgate/pkg/testkit/authoritytest"
+	"github.com/stellaops/authgate/pkg/testkit/proctest"
 	"github.com/stellaops/authgate/services/registry-token/internal/app"
-	"github.com/stellaops/authgate/services/registry-token/internal/authority/authoritytest"
 )
 
 // TestTwoAuthorizationHeadersOnTheWire sends raw HTTP/1.1 requests to a

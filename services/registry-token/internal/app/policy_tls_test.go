@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/stellaops/authgate/pkg/dpop"
+	"github.com/stellaops/authgate/pkg/testkit/authoritytest"
 	"github.com/stellaops/authgate/services/registry-token/internal/app"
-	"github.com/stellaops/authgate/services/registry-token/internal/authority/authoritytest"
 )
 
 // httpsFlexAuth serves an allow for every check over HTTPS on 127.0.0.1

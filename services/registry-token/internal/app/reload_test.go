@@ -21,9 +21,9 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jws"
 
 	"github.com/stellaops/authgate/pkg/dpop"
-	"github.com/stellaops/authgate/pkg/proctest"
+	"github.com/stellaops/authgate/pkg/testkit/authoritytest"
+	"github.com/stellaops/authgate/pkg/testkit/proctest"
 	"github.com/stellaops/authgate/services/registry-token/internal/app"
-	"github.com/stellaops/authgate/services/registry-token/internal/authority/authoritytest"
 )
 
 // server is one registry-token run by app.Run in the test, with a signal

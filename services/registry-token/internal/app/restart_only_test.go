@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stellaops/authgate/pkg/testkit/authoritytest"
 	"github.com/stellaops/authgate/services/registry-token/internal/app"
-	"github.com/stellaops/authgate/services/registry-token/internal/authority/authoritytest"
 )
 
 // A reload that changes a restart-only setting applies the rest and keeps

@@ -19,8 +19,8 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
 	"github.com/stellaops/authgate/pkg/dpop"
+	"github.com/stellaops/authgate/pkg/testkit/authoritytest"
 	"github.com/stellaops/authgate/services/registry-token/internal/app"
-	"github.com/stellaops/authgate/services/registry-token/internal/authority/authoritytest"
 	"github.com/stellaops/authgate/services/registry-token/internal/signing"
 )
 

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stellaops/authgate/pkg/testkit/authoritytest"
 	"github.com/stellaops/authgate/services/registry-token/internal/app"
-	"github.com/stellaops/authgate/services/registry-token/internal/authority/authoritytest"
 	"github.com/stellaops/authgate/services/registry-token/internal/signing"
 )
 

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stellaops/authgate/pkg/testkit/authoritytest"
 	"github.com/stellaops/authgate/services/registry-token/internal/authority"
-	"github.com/stellaops/authgate/services/registry-token/internal/authority/authoritytest"
 )
 
 // authority.maxTokenLifetime refuses OpToks whose exp - iat is longer

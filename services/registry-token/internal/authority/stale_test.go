@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stellaops/authgate/pkg/testkit/authoritytest"
 	"github.com/stellaops/authgate/services/registry-token/internal/authority"
-	"github.com/stellaops/authgate/services/registry-token/internal/authority/authoritytest"
 )
 
 type clock struct {

@@ -24,7 +24,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/stellaops/authgate/pkg/plans"
-	"github.com/stellaops/authgate/pkg/proctest"
+	"github.com/stellaops/authgate/pkg/testkit/proctest"
 	"github.com/stellaops/authgate/services/registry-token/internal/devauthority"
 	"github.com/stellaops/authgate/services/registry-token/internal/devstack"
 	"github.com/stellaops/authgate/services/registry-token/internal/e2e"

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stellaops/authgate/pkg/certtest"
+	"github.com/stellaops/authgate/pkg/testkit/certtest"
 	"github.com/stellaops/authgate/services/registry-token/internal/config"
 )
 

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stellaops/authgate/pkg/certtest"
+	"github.com/stellaops/authgate/pkg/testkit/certtest"
 	"github.com/stellaops/authgate/services/registry-token/internal/config"
 )
 

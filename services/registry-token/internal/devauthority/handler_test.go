@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stellaops/authgate/pkg/certtest"
+	"github.com/stellaops/authgate/pkg/testkit/certtest"
 )
 
 func postToken(t *testing.T, a *Authority, form url.Values, dpopHeader string) *httptest.ResponseRecorder {

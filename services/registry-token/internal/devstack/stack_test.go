@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stellaops/authgate/pkg/proctest"
+	"github.com/stellaops/authgate/pkg/testkit/proctest"
 	"github.com/stellaops/authgate/services/registry-token/internal/app"
 	"github.com/stellaops/authgate/services/registry-token/internal/devstack"
 )

@@ -22,7 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/lestrrat-go/jwx/v2/jws"
 
-	"github.com/stellaops/authgate/services/registry-token/internal/authority/authoritytest"
+	"github.com/stellaops/authgate/pkg/testkit/authoritytest"
 	"github.com/stellaops/authgate/services/registry-token/internal/devstack"
 	"github.com/stellaops/authgate/services/registry-token/internal/signing"
 )

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stellaops/authgate/pkg/proctest"
+	"github.com/stellaops/authgate/pkg/testkit/proctest"
 	"github.com/stellaops/authgate/services/registry-token/internal/devauthority"
 )
 

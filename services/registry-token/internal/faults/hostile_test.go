@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/stellaops/authgate/pkg/httpx"
-	"github.com/stellaops/authgate/pkg/proctest"
+	"github.com/stellaops/authgate/pkg/testkit/proctest"
 )
 
 // TestHostileHTTP is scenario 8 for registry-token: oversized headers and

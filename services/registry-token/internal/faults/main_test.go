@@ -18,7 +18,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/stellaops/authgate/pkg/proctest"
+	"github.com/stellaops/authgate/pkg/testkit/proctest"
 	"github.com/stellaops/authgate/services/registry-token/internal/devauthority"
 	"github.com/stellaops/authgate/services/registry-token/internal/loadgen"
 	"github.com/stellaops/authgate/services/registry-token/internal/signing"

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stellaops/authgate/pkg/proctest"
+	"github.com/stellaops/authgate/pkg/testkit/proctest"
 )
 
 // The registry policy package and snapshot flex-auth serves in scenario 7.

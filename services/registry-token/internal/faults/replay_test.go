@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stellaops/authgate/pkg/proctest"
-	"github.com/stellaops/authgate/pkg/redistest"
+	"github.com/stellaops/authgate/pkg/testkit/proctest"
+	"github.com/stellaops/authgate/pkg/testkit/redistest"
 )
 
 // sharedPublicURL is the one name both replicas serve behind (as behind a

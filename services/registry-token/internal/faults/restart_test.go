@@ -8,8 +8,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/stellaops/authgate/pkg/proctest"
-	"github.com/stellaops/authgate/pkg/redistest"
+	"github.com/stellaops/authgate/pkg/testkit/proctest"
+	"github.com/stellaops/authgate/pkg/testkit/redistest"
 )
 
 // TestReplayAfterRestart: a proof captured after its first use is

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stellaops/authgate/pkg/proctest"
+	"github.com/stellaops/authgate/pkg/testkit/proctest"
 )
 
 // refreshInterval is authority.jwksRefreshInterval in the scenarios'

@@ -16,7 +16,7 @@ import (
 
 	"software.sslmate.com/src/go-pkcs12"
 
-	"github.com/stellaops/authgate/pkg/proctest"
+	"github.com/stellaops/authgate/pkg/testkit/proctest"
 )
 
 // TestStartupErrors is scenario 9 for registry-token: a wrong PFX

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stellaops/authgate/pkg/certtest"
-	"github.com/stellaops/authgate/pkg/proctest"
-	"github.com/stellaops/authgate/services/registry-token/internal/authority/authoritytest"
+	"github.com/stellaops/authgate/pkg/testkit/authoritytest"
+	"github.com/stellaops/authgate/pkg/testkit/certtest"
+	"github.com/stellaops/authgate/pkg/testkit/proctest"
 )
 
 // testAuthenticatedCaller runs registry-token against a real flex-auth

@@ -22,13 +22,13 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/stellaops/authgate/pkg/certtest"
 	"github.com/stellaops/authgate/pkg/dpop"
 	"github.com/stellaops/authgate/pkg/httpx"
 	"github.com/stellaops/authgate/pkg/obs"
 	"github.com/stellaops/authgate/pkg/plans"
+	"github.com/stellaops/authgate/pkg/testkit/authoritytest"
+	"github.com/stellaops/authgate/pkg/testkit/certtest"
 	"github.com/stellaops/authgate/services/registry-token/internal/authority"
-	"github.com/stellaops/authgate/services/registry-token/internal/authority/authoritytest"
 	"github.com/stellaops/authgate/services/registry-token/internal/signing"
 	"github.com/stellaops/authgate/services/registry-token/internal/token"
 )

@@ -16,7 +16,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
 	"github.com/stellaops/authgate/pkg/dpop"
-	"github.com/stellaops/authgate/services/registry-token/internal/authority/authoritytest"
+	"github.com/stellaops/authgate/pkg/testkit/authoritytest"
 )
 
 const pullBase = "service=registry.localhost&scope=repository:stella-ops/public/base:pull"
