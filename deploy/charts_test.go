@@ -174,7 +174,8 @@ func checkServiceAccount(t *testing.T, objs []render.Object, dep *appsv1.Deploym
 	}
 }
 
-// servicePorts is the contract of DESIGN.md: the port each service listens on.
+// servicePorts is the port each service listens on by default (server.addr
+// in services/registry-token/README.md and services/flex-auth/README.md).
 var servicePorts = map[string]int32{"registry-token": 8085, "flex-auth": 8080}
 
 func checkService(t *testing.T, chart string, objs []render.Object, dep *appsv1.Deployment) {

@@ -1,5 +1,6 @@
-// Package config holds the registry-token configuration: the key names of
-// DESIGN.md, their defaults, loading (defaults -> YAML -> REGISTRY_TOKEN_
+// Package config holds the registry-token configuration: the keys of the
+// reference in services/registry-token/README.md (a test keeps the two
+// equal), their defaults, loading (defaults -> YAML -> REGISTRY_TOKEN_
 // environment) and validation that reports every problem at once.
 package config
 
@@ -83,8 +84,8 @@ type Config struct {
 	Reload          Reload                  `koanf:"reload" yaml:"reload"`
 }
 
-// Reload configures how the service notices a changed configuration
-// (beyond DESIGN.md). SIGHUP always reloads.
+// Reload configures how the service notices a changed configuration.
+// SIGHUP always reloads.
 type Reload struct {
 	// Watch also reloads when the configuration file, a signing key file,
 	// a password file or policy.caFile changes (Kubernetes ConfigMap and
@@ -134,7 +135,7 @@ type Server struct {
 	TrustedProxies []string `koanf:"trustedProxies" yaml:"trustedProxies"`
 	// ClientCertHeader is the header trusted proxies forward the client
 	// certificate in: Client-Cert (RFC 9440), X-Forwarded-Client-Cert or
-	// Ssl-Client-Cert (beyond DESIGN.md).
+	// Ssl-Client-Cert.
 	ClientCertHeader string `koanf:"clientCertHeader" yaml:"clientCertHeader"`
 }
 
@@ -157,18 +158,17 @@ type Authority struct {
 	Audiences            []string `koanf:"audiences" yaml:"audiences"`
 	RequiredScopes       []string `koanf:"requiredScopes" yaml:"requiredScopes"`
 	SenderConstraint     string   `koanf:"senderConstraint" yaml:"senderConstraint"`
-	// ClockSkew tolerated on OpTok exp/nbf/iat (beyond DESIGN.md).
+	// ClockSkew tolerated on OpTok exp/nbf/iat.
 	ClockSkew time.Duration `koanf:"clockSkew" yaml:"clockSkew"`
 	// MaxTokenLifetime, when positive, refuses OpToks whose exp - iat is
-	// longer, and OpToks without iat (beyond DESIGN.md). 0: no limit.
+	// longer, and OpToks without iat. 0: no limit.
 	MaxTokenLifetime time.Duration `koanf:"maxTokenLifetime" yaml:"maxTokenLifetime"`
-	// JWKSRefreshInterval is how often the JWKS is re-fetched (beyond DESIGN.md).
+	// JWKSRefreshInterval is how often the JWKS is re-fetched.
 	JWKSRefreshInterval time.Duration `koanf:"jwksRefreshInterval" yaml:"jwksRefreshInterval"`
 	// JWKSMaxStale: without a successful JWKS refresh for this long the
-	// cached keys are dropped, OpToks are refused and /readyz answers 503
-	// (beyond DESIGN.md).
+	// cached keys are dropped, OpToks are refused and /readyz answers 503.
 	JWKSMaxStale time.Duration `koanf:"jwksMaxStale" yaml:"jwksMaxStale"`
-	// TokenCacheSize bounds the cache of verified OpToks (beyond DESIGN.md).
+	// TokenCacheSize bounds the cache of verified OpToks.
 	TokenCacheSize int         `koanf:"tokenCacheSize" yaml:"tokenCacheSize"`
 	DPoP           DPoP        `koanf:"dpop" yaml:"dpop"`
 	ReplayCache    ReplayCache `koanf:"replayCache" yaml:"replayCache"`
@@ -181,7 +181,7 @@ type DPoP struct {
 	Algorithms []string      `koanf:"algorithms" yaml:"algorithms"`
 	// RequireNonce makes proofs carry a server nonce (DPoP-Nonce), and
 	// NonceKey (>= 32 bytes, shared by replicas; empty: random per process)
-	// keys the stateless nonces (both beyond DESIGN.md).
+	// keys the stateless nonces.
 	RequireNonce bool   `koanf:"requireNonce" yaml:"requireNonce"`
 	NonceKey     string `koanf:"nonceKey" yaml:"nonceKey"`
 }
@@ -192,7 +192,7 @@ type ReplayCache struct {
 	RedisURL string `koanf:"redisUrl" yaml:"redisUrl"`
 	// MaxEntries bounds the memory backend: it holds every proof for
 	// dpop.maxAge + dpop.clockSkew and, when full, refuses new proofs
-	// (503 replay_cache_full) rather than forget one (beyond DESIGN.md).
+	// (503 replay_cache_full) rather than forget one.
 	MaxEntries int `koanf:"maxEntries" yaml:"maxEntries"`
 }
 
@@ -206,7 +206,7 @@ type Signing struct {
 	KeyID           string        `koanf:"keyId" yaml:"keyId"`
 	Lifetime        time.Duration `koanf:"lifetime" yaml:"lifetime"`
 	// Keys, when not empty, replaces KeyFile: exactly one active key signs,
-	// next and retired keys are only published (beyond DESIGN.md).
+	// next and retired keys are only published.
 	Keys []SigningKey `koanf:"keys" yaml:"keys"`
 }
 

@@ -11,8 +11,8 @@ import (
 	"github.com/stellaops/authgate/services/registry-token/internal/signing"
 )
 
-// ServiceConfig is the part of the registry-token configuration (the
-// DESIGN.md key names) that the harness varies between tests.
+// ServiceConfig is the part of the registry-token configuration (the keys
+// of services/registry-token/README.md) that the harness varies between tests.
 type ServiceConfig struct {
 	// PublicURL is server.publicUrl, e.g. "http://localhost:8085".
 	PublicURL string
@@ -56,7 +56,8 @@ type SigningKey struct {
 // Realm returns the registry.realm value for the config.
 func (c ServiceConfig) Realm() string { return c.PublicURL + "/token" }
 
-// yamlDoc renders c in the DESIGN.md layout.
+// yamlDoc renders c as a registry-token configuration file (the layout of
+// configs/registry-token.yaml).
 func (c ServiceConfig) yamlDoc() ([]byte, error) {
 	level := c.LogLevel
 	if level == "" {

@@ -89,7 +89,8 @@ func TestTokenEndpoint(t *testing.T) {
 	})
 
 	// OpToks the service must refuse with 401 (or 403 for a missing
-	// required scope, per DESIGN.md), each presented with a valid proof.
+	// required scope, Problem403 of api/registry-token.openapi.yaml), each
+	// presented with a valid proof.
 	a := e.stack.Authority
 	badToks := []struct {
 		name   string
