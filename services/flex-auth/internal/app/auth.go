@@ -11,6 +11,7 @@ import (
 
 	"github.com/stellaops/authgate/pkg/dpop"
 	"github.com/stellaops/authgate/services/flex-auth/internal/callerauth"
+	"github.com/stellaops/authgate/services/flex-auth/internal/config"
 )
 
 // redisKeyPrefix keeps flex-auth's proofs apart from registry-token's
@@ -29,7 +30,7 @@ type guard struct {
 // without them when auth is not configured. It refreshes the Authority's
 // keys in the background until ctx is done; stop releases the DPoP replay
 // cache.
-func newGuard(ctx context.Context, cfg AuthConfig, log *zap.Logger, now func() time.Time) (guard, error) {
+func newGuard(ctx context.Context, cfg config.AuthConfig, log *zap.Logger, now func() time.Time) (guard, error) {
 	if !cfg.Enabled() {
 		return guard{stop: func() {}}, nil
 	}
@@ -74,8 +75,8 @@ func newGuard(ctx context.Context, cfg AuthConfig, log *zap.Logger, now func() t
 // newReplayCache returns the configured DPoP replay cache (pkg/dpop, as in
 // registry-token) and its closer. Any error of Redis makes the verifier
 // refuse the proof (fail closed).
-func newReplayCache(ctx context.Context, rc ReplayCacheConfig, now func() time.Time) (dpop.ReplayCache, func(), error) {
-	if rc.Backend == ReplayBackendRedis {
+func newReplayCache(ctx context.Context, rc config.ReplayCacheConfig, now func() time.Time) (dpop.ReplayCache, func(), error) {
+	if rc.Backend == config.ReplayBackendRedis {
 		opts, err := dpop.RedisOptions(rc.RedisURL)
 		if err != nil {
 			return nil, nil, fmt.Errorf("auth.replayCache.redisUrl: %w", err)

@@ -12,28 +12,6 @@ import (
 	"go.uber.org/zap"
 )
 
-// checkDebugAddr refuses a debug address that is not loopback (an IP in
-// 127.0.0.0/8 or ::1, or "localhost") unless allowRemote acknowledges it:
-// the pprof handlers are unauthenticated and expose the process internals
-// (heap contents, command line).
-func checkDebugAddr(addr string, allowRemote bool) error {
-	if addr == "" || allowRemote {
-		return nil
-	}
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("server.debugAddr (--debug-addr) %q: %w", addr, err)
-	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return nil
-	}
-	return fmt.Errorf("server.debugAddr (--debug-addr) %q is not a loopback address: the pprof endpoints are unauthenticated; "+
-		"bind 127.0.0.1 or [::1], or set server.debugAllowRemote (--debug-allow-remote) to accept the exposure", addr)
-}
-
 // serveDebug serves the net/http/pprof handlers on addr until ctx is done.
 // It is off by default; operators bind it to loopback only, since profiles
 // expose the process internals.

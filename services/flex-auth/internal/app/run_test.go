@@ -22,6 +22,7 @@ import (
 
 	"github.com/stellaops/authgate/pkg/testkit/filetest"
 	"github.com/stellaops/authgate/services/flex-auth/internal/checkapi"
+	"github.com/stellaops/authgate/services/flex-auth/internal/config"
 	"github.com/stellaops/authgate/services/flex-auth/internal/decisionlog"
 )
 
@@ -434,7 +435,7 @@ func TestShippedConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Server.Addr != DefaultAddr || cfg.DecisionLog.Sync != "batch" || cfg.Auth.Enabled() {
+	if cfg.Server.Addr != config.DefaultAddr || cfg.DecisionLog.Sync != "batch" || cfg.Auth.Enabled() {
 		t.Fatalf("cfg = %+v", cfg)
 	}
 }

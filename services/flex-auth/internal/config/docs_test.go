@@ -1,4 +1,4 @@
-package app
+package config
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 )
 
 // readmeFile lets a draft be checked instead of the service's README.md:
-// go test ./services/flex-auth/internal/app -run ConfigReference -args -readme FILE
+// go test ./services/flex-auth/internal/config -run ConfigReference -args -readme FILE
 var readmeFile = flag.String("readme", "", "README to check (default: services/flex-auth/README.md)")
 
 // TestConfigReference compares the keys documented between the

@@ -1,13 +1,14 @@
-// Package app runs the flex-auth decision service: configuration, the
-// decision log, the engine, the HTTP server, signals and shutdown.
-package app
+// Package config holds the flex-auth serve configuration
+// (configs/flex-auth.yaml): the keys, their defaults, loading (defaults ->
+// YAML -> FLEX_AUTH_ environment -> unknown keys refused -> command-line
+// overrides) and validation that reports every problem at once.
+package config
 
 import (
 	"errors"
-	"flag"
 	"fmt"
+	"net"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/stellaops/authgate/pkg/jwks"
@@ -121,7 +122,9 @@ type ReloadConfig struct {
 	Debounce time.Duration `koanf:"debounce"`
 }
 
-func defaults() Config {
+// Defaults returns the configuration before the file, the environment
+// and the flags are applied.
+func Defaults() Config {
 	return Config{
 		Server:      ServerConfig{Addr: DefaultAddr},
 		DecisionLog: DecisionLogConfig{Sync: string(DefaultSync)},
@@ -175,129 +178,41 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// flags are the command-line overrides; only flags given are applied.
-type flags struct {
-	fs     *flag.FlagSet
-	config string
-	c      Config
-}
-
-func newFlags() *flags {
-	f := &flags{fs: flag.NewFlagSet("serve", flag.ContinueOnError)}
-	f.fs.StringVar(&f.config, "config", "", "YAML configuration file (env "+EnvConfigFile+")")
-	f.fs.StringVar(&f.c.Server.Addr, "addr", DefaultAddr, "listen address")
-	f.fs.StringVar(&f.c.Server.DebugAddr, "debug-addr", "", "serve net/http/pprof on this address (loopback only, e.g. 127.0.0.1:6060); off when empty")
-	f.fs.BoolVar(&f.c.Server.DebugAllowRemote, "debug-allow-remote", false, "accept a --debug-addr that is not loopback (pprof is unauthenticated)")
-	f.fs.StringVar(&f.c.Registry, "registry", "", "registry snapshot JSON file")
-	f.fs.Var(&policyFlag{c: &f.c}, "policy", "policy package Markdown file, or a directory of them; repeat for several packages")
-	f.fs.StringVar(&f.c.Data, "data", "", "entity data document (JSON or YAML) that authzen packages read")
-	f.fs.StringVar(&f.c.DecisionLog.File, "log", "", "decision log file (JSON Lines)")
-	f.fs.StringVar(&f.c.DecisionLog.Sync, "log-sync", string(DefaultSync), "decision log durability: always, batch or off")
-	f.fs.BoolVar(&f.c.Reload.Watch, "watch", false, "reload when the registry or policy file changes")
-	f.fs.StringVar(&f.c.LogLevel, "log-level", DefaultLogLevel, "process log level: debug, info, warn, error")
-	return f
-}
-
-// apply copies the flags that were set onto c.
-func (f *flags) apply(c *Config) {
-	f.fs.Visit(func(fl *flag.Flag) {
-		switch fl.Name {
-		case "addr":
-			c.Server.Addr = f.c.Server.Addr
-		case "debug-addr":
-			c.Server.DebugAddr = f.c.Server.DebugAddr
-		case "debug-allow-remote":
-			c.Server.DebugAllowRemote = f.c.Server.DebugAllowRemote
-		case "registry":
-			c.Registry = f.c.Registry
-		case "policy":
-			c.Policy, c.Policies = f.c.Policy, f.c.Policies
-		case "data":
-			c.Data = f.c.Data
-		case "log":
-			c.DecisionLog.File = f.c.DecisionLog.File
-		case "log-sync":
-			c.DecisionLog.Sync = f.c.DecisionLog.Sync
-		case "watch":
-			c.Reload.Watch = f.c.Reload.Watch
-		case "log-level":
-			c.LogLevel = f.c.LogLevel
-		}
-	})
-}
-
-// LoadConfig builds the configuration: defaults, then the YAML file
-// (--config or FLEX_AUTH_CONFIG), then FLEX_AUTH_ variables, then flags;
-// then Validate. A usage problem is a *UsageError.
-func LoadConfig(args, environ []string) (Config, error) {
-	f := newFlags()
-	f.fs.SetOutput(discard{})
-	if err := f.fs.Parse(args); err != nil {
-		return Config{}, &UsageError{Err: err}
-	}
-	if f.fs.NArg() > 0 {
-		return Config{}, &UsageError{Err: fmt.Errorf("unexpected argument %q", f.fs.Arg(0))}
-	}
-	file := f.config
-	if file == "" {
-		file = lookup(environ, EnvConfigFile)
-	}
+// Load reads file (empty: defaults and environment only) and the
+// FLEX_AUTH_ variables of environ, applies override (the command-line
+// flags; may be nil), then validates. The error lists every unknown key,
+// undecodable value and invalid setting.
+func Load(file string, environ []string, override func(*Config)) (Config, error) {
 	var cfg Config
-	loadErr := konfig.Load(defaults(), konfig.Source{File: file, EnvPrefix: EnvPrefix, Environ: environ,
+	loadErr := konfig.Load(Defaults(), konfig.Source{File: file, EnvPrefix: EnvPrefix, Environ: environ,
 		IgnoreEnv: []string{EnvConfigFile}}, &cfg)
-	f.apply(&cfg)
+	if override != nil {
+		override(&cfg)
+	}
 	if err := errors.Join(loadErr, cfg.Validate()); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
 }
 
-// UsageError is a malformed command line.
-type UsageError struct{ Err error }
-
-func (e *UsageError) Error() string { return e.Err.Error() }
-func (e *UsageError) Unwrap() error { return e.Err }
-
-// Usage prints the flags.
-func Usage(w interface{ Write([]byte) (int, error) }) {
-	f := newFlags()
-	f.fs.SetOutput(w)
-	f.fs.PrintDefaults()
-}
-
-type discard struct{}
-
-func (discard) Write(b []byte) (int, error) { return len(b), nil }
-
-func lookup(environ []string, key string) string {
-	v := ""
-	for _, kv := range environ {
-		if len(kv) > len(key) && kv[:len(key)] == key && kv[len(key)] == '=' {
-			v = kv[len(key)+1:]
-		}
-	}
-	return v
-}
-
-// policyFlag collects repeated --policy flags: the first is Policy, the
-// others Policies.
-type policyFlag struct{ c *Config }
-
-func (p *policyFlag) String() string {
-	if p == nil || p.c == nil {
-		return ""
-	}
-	return strings.Join(append([]string{p.c.Policy}, p.c.Policies...), ",")
-}
-
-func (p *policyFlag) Set(v string) error {
-	if v == "" {
-		return errors.New("empty path")
-	}
-	if p.c.Policy == "" {
-		p.c.Policy = v
+// checkDebugAddr refuses a debug address that is not loopback (an IP in
+// 127.0.0.0/8 or ::1, or "localhost") unless allowRemote acknowledges it:
+// the pprof handlers are unauthenticated and expose the process internals
+// (heap contents, command line).
+func checkDebugAddr(addr string, allowRemote bool) error {
+	if addr == "" || allowRemote {
 		return nil
 	}
-	p.c.Policies = append(p.c.Policies, v)
-	return nil
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("server.debugAddr (--debug-addr) %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("server.debugAddr (--debug-addr) %q is not a loopback address: the pprof endpoints are unauthenticated; "+
+		"bind 127.0.0.1 or [::1], or set server.debugAllowRemote (--debug-allow-remote) to accept the exposure", addr)
 }
