@@ -16,11 +16,14 @@ type Verified struct {
 	Payload []byte
 	Kid     string
 	Alg     string
+	// Typ is the protected header's typ, as sent ("" when absent).
+	Typ string
 }
 
 type joseHeader struct {
 	Alg  string          `json:"alg"`
 	Kid  string          `json:"kid"`
+	Typ  string          `json:"typ"`
 	Crit json.RawMessage `json:"crit"`
 }
 
@@ -60,7 +63,16 @@ func (c *Cache) Verify(ctx context.Context, raw string) (*Verified, error) {
 	if err != nil {
 		return nil, ErrSignature
 	}
-	return &Verified{Payload: payload, Kid: h.Kid, Alg: h.Alg}, nil
+	return &Verified{Payload: payload, Kid: h.Kid, Alg: h.Alg, Typ: h.Typ}, nil
+}
+
+// IsAccessTokenType reports whether typ names the JWT access token media
+// type of RFC 9068 §2.1, application/at+jwt: "at+jwt" or the full name,
+// compared case-insensitively (RFC 7515 §4.1.9 lets the "application/"
+// prefix be left out, and media type names are case-insensitive).
+func IsAccessTokenType(typ string) bool {
+	const full, short = "application/at+jwt", "at+jwt"
+	return strings.EqualFold(typ, short) || strings.EqualFold(typ, full)
 }
 
 // asymmetric lists the accepted token algorithms: never none or HMAC.

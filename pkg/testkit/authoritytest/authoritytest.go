@@ -238,15 +238,24 @@ func (a *Authority) Mint(t testing.TB, claims map[string]any) string {
 	return Sign(t, k, jwa.ES256, claims)
 }
 
-// Sign signs claims with key and alg, putting key's kid in the header.
+// Sign signs claims with key and alg, putting key's kid in the header
+// and typ at+jwt (RFC 9068).
 func Sign(t testing.TB, key any, alg jwa.SignatureAlgorithm, claims map[string]any) string {
+	t.Helper()
+	return SignTyp(t, key, alg, "at+jwt", claims)
+}
+
+// SignTyp is Sign with the header typ given ("": no typ).
+func SignTyp(t testing.TB, key any, alg jwa.SignatureAlgorithm, typ string, claims map[string]any) string {
 	t.Helper()
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hdr := jws.NewHeaders()
-	_ = hdr.Set("typ", "at+jwt")
+	if typ != "" {
+		_ = hdr.Set("typ", typ)
+	}
 	if k, ok := key.(jwk.Key); ok && k.KeyID() != "" {
 		_ = hdr.Set(jws.KeyIDKey, k.KeyID())
 	}

@@ -43,6 +43,9 @@ authority:
   {{- with .Values.authority.maxTokenLifetime }}
   maxTokenLifetime: {{ . }}
   {{- end }}
+  {{- if .Values.authority.requireAccessTokenType }}
+  requireAccessTokenType: true
+  {{- end }}
   dpop:
     maxAge: {{ .Values.authority.dpop.maxAge }}
     clockSkew: {{ .Values.authority.dpop.clockSkew }}

@@ -75,19 +75,20 @@ func serve(ctx context.Context, src source, cfg config.Config, keys *signing.Set
 	}
 	defer replay.close()
 	authz := authority.New(authority.Config{
-		Issuer:               cfg.Authority.Issuer,
-		MetadataURL:          cfg.Authority.MetadataURL,
-		RequireHTTPSMetadata: cfg.Authority.RequireHTTPSMetadata,
-		Audiences:            cfg.Authority.Audiences,
-		RequiredScopes:       cfg.Authority.RequiredScopes,
-		ClockSkew:            cfg.Authority.ClockSkew,
-		MaxTokenLifetime:     cfg.Authority.MaxTokenLifetime,
-		RefreshInterval:      cfg.Authority.JWKSRefreshInterval,
-		MaxStale:             cfg.Authority.JWKSMaxStale,
-		MinRefreshGap:        config.DefaultJWKSMinRefresh,
-		CacheSize:            cfg.Authority.TokenCacheSize,
-		Logger:               log.Named("authority"),
-		Now:                  now,
+		Issuer:                 cfg.Authority.Issuer,
+		MetadataURL:            cfg.Authority.MetadataURL,
+		RequireHTTPSMetadata:   cfg.Authority.RequireHTTPSMetadata,
+		Audiences:              cfg.Authority.Audiences,
+		RequiredScopes:         cfg.Authority.RequiredScopes,
+		ClockSkew:              cfg.Authority.ClockSkew,
+		MaxTokenLifetime:       cfg.Authority.MaxTokenLifetime,
+		RequireAccessTokenType: cfg.Authority.RequireAccessTokenType,
+		RefreshInterval:        cfg.Authority.JWKSRefreshInterval,
+		MaxStale:               cfg.Authority.JWKSMaxStale,
+		MinRefreshGap:          config.DefaultJWKSMinRefresh,
+		CacheSize:              cfg.Authority.TokenCacheSize,
+		Logger:                 log.Named("authority"),
+		Now:                    now,
 	})
 
 	// Domain services.

@@ -25,6 +25,9 @@ type Config struct {
 	// MaxTokenLifetime, when positive, refuses OpToks whose exp - iat is
 	// longer (ErrLifetime); such OpToks must then carry iat.
 	MaxTokenLifetime time.Duration
+	// RequireAccessTokenType refuses OpToks whose JWS header typ is not
+	// at+jwt (RFC 9068 §4, ErrTokenType).
+	RequireAccessTokenType bool
 	// RefreshInterval: periodic JWKS refresh.
 	RefreshInterval time.Duration
 	// MinRefreshGap: at most one refresh triggered by an unknown kid per gap.

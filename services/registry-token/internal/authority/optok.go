@@ -29,6 +29,9 @@ var (
 	// ErrLifetime: exp - iat is longer than authority.maxTokenLifetime,
 	// or iat is missing while that limit is set.
 	ErrLifetime = errors.New("optok lifetime exceeds authority.maxTokenLifetime")
+	// ErrTokenType: the JWS header typ is not at+jwt (RFC 9068) while
+	// authority.requireAccessTokenType is set.
+	ErrTokenType = errors.New("optok header typ is not at+jwt (authority.requireAccessTokenType)")
 )
 
 // OpTok is a validated Authority token, reduced to what the service needs.
@@ -125,6 +128,9 @@ func (c *Client) verify(ctx context.Context, raw string, now time.Time) (*OpTok,
 	v, err := c.keys.Verify(ctx, raw)
 	if err != nil {
 		return nil, err
+	}
+	if c.cfg.RequireAccessTokenType && !jwks.IsAccessTokenType(v.Typ) {
+		return nil, ErrTokenType
 	}
 	var cl claims
 	if err := json.Unmarshal(v.Payload, &cl); err != nil {

@@ -163,6 +163,9 @@ type Authority struct {
 	// MaxTokenLifetime, when positive, refuses OpToks whose exp - iat is
 	// longer, and OpToks without iat. 0: no limit.
 	MaxTokenLifetime time.Duration `koanf:"maxTokenLifetime" yaml:"maxTokenLifetime"`
+	// RequireAccessTokenType refuses OpToks whose header typ is not
+	// at+jwt or application/at+jwt (RFC 9068 §4).
+	RequireAccessTokenType bool `koanf:"requireAccessTokenType" yaml:"requireAccessTokenType"`
 	// JWKSRefreshInterval is how often the JWKS is re-fetched.
 	JWKSRefreshInterval time.Duration `koanf:"jwksRefreshInterval" yaml:"jwksRefreshInterval"`
 	// JWKSMaxStale: without a successful JWKS refresh for this long the

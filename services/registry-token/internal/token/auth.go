@@ -87,6 +87,11 @@ func (h *Handler) authenticate(r *http.Request, cred credential) (*authority.OpT
 var errLifetime = dpop.ErrInvalidToken.WithDescription(
 	"The access token lives longer than this service accepts (exp - iat above authority.maxTokenLifetime, or no iat).")
 
+// errTokenType is the public description of an OpTok refused by
+// authority.requireAccessTokenType.
+var errTokenType = dpop.ErrInvalidToken.WithDescription(
+	"The access token is not a JWT access token: its JWS header typ must be at+jwt (RFC 9068).")
+
 func authorityDenial(err error, usedDPoP bool) error {
 	switch {
 	case errors.Is(err, authority.ErrInsufficientScope):
@@ -99,6 +104,8 @@ func authorityDenial(err error, usedDPoP bool) error {
 		return deny(ReasonAuthorityUnavailable, err)
 	case errors.Is(err, authority.ErrLifetime):
 		return &Denial{Reason: ReasonInvalidToken, DPoP: usedDPoP, cause: errors.Join(err, errLifetime)}
+	case errors.Is(err, authority.ErrTokenType):
+		return &Denial{Reason: ReasonInvalidToken, DPoP: usedDPoP, cause: errors.Join(err, errTokenType)}
 	}
 	return &Denial{Reason: ReasonInvalidToken, DPoP: usedDPoP, cause: err}
 }
