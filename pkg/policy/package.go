@@ -323,8 +323,8 @@ func subset(a, b []string) bool {
 // A condition that fails at evaluation time (for example reading a field
 // of a null actor) yields a deny decision naming that rule together with an
 // *EvalError; callers must treat it as a deny.
-func (p *Package) Evaluate(req *Request, actor *Actor) (Decision, error) {
-	deny := Decision{Effect: EffectDeny, Reason: p.defaultReason}
+func (p *Package) Evaluate(req *Request, actor *Actor) (Verdict, error) {
+	deny := Verdict{Effect: EffectDeny, Reason: p.defaultReason}
 	if req == nil {
 		return deny, &EvalError{Err: errors.New("nil request")}
 	}
@@ -334,7 +334,7 @@ func (p *Package) Evaluate(req *Request, actor *Actor) (Decision, error) {
 // firstMatch evaluates the rules in order against act and answers the
 // first that holds, else deny; within says the request stays inside the
 // sizes the cost estimate assumed.
-func (p *Package) firstMatch(act interpreter.Activation, within bool, deny Decision) (Decision, error) {
+func (p *Package) firstMatch(act interpreter.Activation, within bool, deny Verdict) (Verdict, error) {
 	for i := range p.rules {
 		r := &p.rules[i]
 		out, _, err := r.program(within).Eval(act)
@@ -342,7 +342,7 @@ func (p *Package) firstMatch(act interpreter.Activation, within bool, deny Decis
 			return evalFailure(deny, r, err)
 		}
 		if out == types.True {
-			return Decision{Effect: r.info.Effect, Reason: r.info.Reason, RuleID: r.info.ID}, nil
+			return Verdict{Effect: r.info.Effect, Reason: r.info.Reason, RuleID: r.info.ID}, nil
 		}
 	}
 	return deny, nil
@@ -350,8 +350,8 @@ func (p *Package) firstMatch(act interpreter.Activation, within bool, deny Decis
 
 // EvaluateAuthZEN runs the rules of an authzen package against ev, like
 // Evaluate. A package of the check shape denies with its default reason.
-func (p *Package) EvaluateAuthZEN(ev *Evaluation) (Decision, error) {
-	deny := Decision{Effect: EffectDeny, Reason: p.defaultReason}
+func (p *Package) EvaluateAuthZEN(ev *Evaluation) (Verdict, error) {
+	deny := Verdict{Effect: EffectDeny, Reason: p.defaultReason}
 	if ev == nil || p.shape != ShapeAuthZEN {
 		return deny, &EvalError{Err: errors.New("not an authzen package, or nil request")}
 	}
@@ -360,7 +360,7 @@ func (p *Package) EvaluateAuthZEN(ev *Evaluation) (Decision, error) {
 
 // evalFailure is the deny given when a rule's condition fails; a condition
 // stopped by the cost limit has its own reason.
-func evalFailure(deny Decision, r *rule, err error) (Decision, error) {
+func evalFailure(deny Verdict, r *rule, err error) (Verdict, error) {
 	deny.RuleID = r.info.ID
 	if isCostLimit(err) {
 		deny.Reason = ReasonCostLimitExceeded

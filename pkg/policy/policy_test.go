@@ -103,35 +103,35 @@ func TestEvaluateSemantics(t *testing.T) {
 		rules []string
 		req   Request
 		actor *Actor
-		want  Decision
+		want  Verdict
 		errIs error
 	}{
 		{name: "first match wins", rules: []string{
 			"id: a\neffect: deny\nreason: no\nwhen: request.subject == 's'",
 			"id: b\neffect: allow\nreason: ok\nwhen: request.subject == 's'"},
-			req: Request{Subject: "s"}, want: Decision{EffectDeny, "no", "a"}},
+			req: Request{Subject: "s"}, want: Verdict{EffectDeny, "no", "a"}},
 		{name: "no match is default deny", rules: []string{"id: a\neffect: allow\nreason: ok\nwhen: request.subject == 'x'"},
-			req: Request{Subject: "s"}, want: Decision{EffectDeny, "no", ""}},
+			req: Request{Subject: "s"}, want: Verdict{EffectDeny, "no", ""}},
 		{name: "declared list variable", rules: []string{"id: a\neffect: allow\nreason: ok\nwhen: request.context.region in regions"},
-			req: Request{Context: map[string]any{"region": "eu"}}, want: Decision{EffectAllow, "ok", "a"}},
+			req: Request{Context: map[string]any{"region": "eu"}}, want: Verdict{EffectAllow, "ok", "a"}},
 		{name: "declared int and map variables", rules: []string{"id: a\neffect: allow\nreason: ok\nwhen: request.ttl_hours < limit && owners[request.resource] == 'ops'"},
-			req: Request{TTLHours: 4, HasTTL: true, Resource: "db"}, want: Decision{EffectAllow, "ok", "a"}},
+			req: Request{TTLHours: 4, HasTTL: true, Resource: "db"}, want: Verdict{EffectAllow, "ok", "a"}},
 		{name: "context missing key uses has", rules: []string{"id: a\neffect: allow\nreason: ok\nwhen: has(request.context.region)"},
-			req: Request{}, want: Decision{EffectDeny, "no", ""}},
+			req: Request{}, want: Verdict{EffectDeny, "no", ""}},
 		{name: "has on null actor is false", rules: []string{"id: a\neffect: allow\nreason: ok\nwhen: has(actor.name)"},
-			req: Request{}, want: Decision{EffectDeny, "no", ""}},
+			req: Request{}, want: Verdict{EffectDeny, "no", ""}},
 		{name: "has on known actor", rules: []string{"id: a\neffect: allow\nreason: ok\nwhen: has(actor.name) && actor.type == 'agt'"},
-			actor: bridge(), want: Decision{EffectAllow, "ok", "a"}},
+			actor: bridge(), want: Verdict{EffectAllow, "ok", "a"}},
 		{name: "has ttl distinguishes absent", rules: []string{"id: a\neffect: allow\nreason: ok\nwhen: has(request.ttl_hours)"},
-			req: Request{TTLHours: 0, HasTTL: true}, want: Decision{EffectAllow, "ok", "a"}},
+			req: Request{TTLHours: 0, HasTTL: true}, want: Verdict{EffectAllow, "ok", "a"}},
 		{name: "unguarded field of null actor fails closed", rules: []string{"id: a\neffect: allow\nreason: ok\nwhen: actor.max_ttl_hours > 0"},
-			req: Request{}, want: Decision{EffectDeny, "no", "a"}, errIs: ErrEvaluation},
+			req: Request{}, want: Verdict{EffectDeny, "no", "a"}, errIs: ErrEvaluation},
 		{name: "guarded field of null actor", rules: []string{"id: a\neffect: deny\nreason: no\nwhen: actor == null || actor.max_ttl_hours < 1", "id: b\neffect: allow\nreason: ok\nwhen: request.actor == request.actor"},
-			req: Request{}, want: Decision{EffectDeny, "no", "a"}},
+			req: Request{}, want: Verdict{EffectDeny, "no", "a"}},
 		{name: "runtime error in context", rules: []string{"id: a\neffect: allow\nreason: ok\nwhen: request.context.n + 1 > 2"},
-			req: Request{Context: map[string]any{"n": "x"}}, want: Decision{EffectDeny, "no", "a"}, errIs: ErrEvaluation},
+			req: Request{Context: map[string]any{"n": "x"}}, want: Verdict{EffectDeny, "no", "a"}, errIs: ErrEvaluation},
 		{name: "allowed subjects size and index", rules: []string{"id: a\neffect: allow\nreason: ok\nwhen: size(actor.allowed_subjects) == 2 && actor.allowed_subjects[1].startsWith('iam:')"},
-			actor: bridge(), want: Decision{EffectAllow, "ok", "a"}},
+			actor: bridge(), want: Verdict{EffectAllow, "ok", "a"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := Parse("t.md", []byte(pkgWith(vars, tc.rules...)))
@@ -163,7 +163,7 @@ func TestEvaluateNilRequest(t *testing.T) {
 
 func TestEvaluateIsSafeForConcurrentUse(t *testing.T) {
 	p := loadOpsWarden(t)
-	done := make(chan Decision, 8)
+	done := make(chan Verdict, 8)
 	for i := range 8 {
 		go func() {
 			a := bridge()
@@ -172,7 +172,7 @@ func TestEvaluateIsSafeForConcurrentUse(t *testing.T) {
 				r.TTLHours, r.HasTTL = 999, true
 			}
 			r.ApplyDefaults(a)
-			var last Decision
+			var last Verdict
 			for range 200 {
 				last, _ = p.Evaluate(&r, a)
 			}

@@ -41,9 +41,10 @@ type Actor struct {
 	AllowedSubjects []string
 }
 
-// Decision is the result of evaluating a package for one request.
+// Verdict is what a package says about one request: the effect, the
+// reason and the rule that gave them.
 // RuleID is empty when no rule matched and the default reason applies.
-type Decision struct {
+type Verdict struct {
 	Effect Effect
 	Reason string
 	RuleID string

@@ -23,7 +23,7 @@ import (
 	"github.com/stellaops/authgate/pkg/testkit/filetest"
 	"github.com/stellaops/authgate/services/flex-auth/internal/checkapi"
 	"github.com/stellaops/authgate/services/flex-auth/internal/config"
-	"github.com/stellaops/authgate/services/flex-auth/internal/decisionlog"
+	"github.com/stellaops/authgate/services/flex-auth/internal/engine"
 )
 
 const (
@@ -156,23 +156,23 @@ func (in *instance) health(t *testing.T) map[string]any {
 }
 
 // logLines reads the decision log strictly.
-func logLines(t *testing.T, path string) map[string]decisionlog.Line {
+func logLines(t *testing.T, path string) map[string]engine.Decision {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	out := map[string]decisionlog.Line{}
+	out := map[string]engine.Decision{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		var l decisionlog.Line
+		var l engine.Decision
 		dec := json.NewDecoder(strings.NewReader(sc.Text()))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&l); err != nil {
 			t.Fatalf("log line %q: %v", sc.Text(), err)
 		}
-		out[l.DecisionID] = l
+		out[l.ID] = l
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
@@ -260,7 +260,7 @@ func TestContractOpsWarden(t *testing.T) {
 		if !ok {
 			t.Fatalf("decision %s is not in the log", id)
 		}
-		if l.Effect != d.Effect || l.Reason != d.Reason || l.Actor != d.Actor || l.Subject != d.Subject ||
+		if string(l.Effect) != d.Effect || l.Reason != d.Reason || l.Actor != d.Actor || l.Subject != d.Subject ||
 			l.PolicyDigest != d.Policy.Digest || l.RegistryDigest != d.Registry.Digest || l.Backend != d.Backend {
 			t.Fatalf("log line %+v does not match decision %+v", l, d)
 		}

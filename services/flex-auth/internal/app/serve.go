@@ -108,7 +108,7 @@ func Run(ctx context.Context, env Env) error {
 	}
 	p := eng.Active()
 	log.Info("loaded", zap.String("registry", cfg.Registry), zap.String("registry_digest", p.Snapshot.Digest()),
-		zap.Int("actors", p.Snapshot.Len()), zap.String("policy", p.Policy.Name()), zap.String("policy_digest", p.Policy.Digest()),
+		zap.Int("actors", p.Snapshot.Len()), zap.String("policy", p.First.Name()), zap.String("policy_digest", p.First.Digest()),
 		zap.Int("packages", len(p.Packages)), zap.String("data_digest", p.DataDigest()))
 
 	g, err := newGuard(ctx, cfg.Auth, log, now)
@@ -193,7 +193,7 @@ func handleSignals(ctx context.Context, sigs <-chan os.Signal, eng *engine.Engin
 			case syscall.SIGHUP:
 				if err := eng.Reload(); err == nil {
 					p := eng.Active()
-					log.Info("reloaded", zap.String("registry_digest", p.Snapshot.Digest()), zap.String("policy_digest", p.Policy.Digest()))
+					log.Info("reloaded", zap.String("registry_digest", p.Snapshot.Digest()), zap.String("policy_digest", p.First.Digest()))
 				}
 			case syscall.SIGUSR1:
 				if err := dlog.Reopen(); err != nil {

@@ -158,62 +158,6 @@ func (ev *Evaluation) Policy() *policy.Evaluation {
 	}
 }
 
-// CheckRequest maps an evaluation onto a check request, for packages of
-// the check shape (the ops-warden package):
-//
-//   - actor: subject.properties.actor when it is a string; otherwise
-//     subject.id with a leading "iam:" removed,
-//   - subject: subject.id (so "iam:<actor>" and "<actor>" both work),
-//   - action: action.name,
-//   - resource: resource.id,
-//   - principal: context.principal, else resource.properties.principal,
-//   - ttl_hours: context.ttl_hours, else resource.properties.ttl_hours
-//     (an integer),
-//   - context: every context member; values must be scalars.
-func (ev *Evaluation) CheckRequest() (Request, error) {
-	req := Request{Subject: ev.Subject.ID, Action: ev.Action.Name, Resource: ev.Resource.ID, Context: ev.Context}
-	req.Actor = strings.TrimPrefix(ev.Subject.ID, "iam:")
-	if req.Actor == "" {
-		return Request{}, &FieldError{Field: "subject.id", Problem: "names no actor"}
-	}
-	if a, ok := ev.Subject.Properties["actor"]; ok {
-		s, ok := a.(string)
-		if !ok || s == "" {
-			return Request{}, &FieldError{Field: "subject.properties.actor", Problem: "must be a non-empty string"}
-		}
-		req.Actor = s
-	}
-	for _, src := range []struct {
-		m      map[string]any
-		prefix string
-	}{{req.Context, "context."}, {ev.Resource.Properties, "resource.properties."}} {
-		for k, v := range src.m {
-			switch v.(type) {
-			case map[string]any, []any:
-				return Request{}, &FieldError{Field: src.prefix + k, Problem: "must be a string, number, boolean or null (no nesting) for this policy package"}
-			}
-		}
-		if v, ok := src.m["principal"]; ok && req.Principal == "" {
-			s, ok := v.(string)
-			if !ok {
-				return Request{}, &FieldError{Field: src.prefix + "principal", Problem: "must be a string"}
-			}
-			req.Principal = s
-		}
-		if v, ok := src.m["ttl_hours"]; ok && req.TTLHours == nil {
-			n, ok := v.(int64)
-			if !ok {
-				return Request{}, &FieldError{Field: src.prefix + "ttl_hours", Problem: "must be an integer"}
-			}
-			req.TTLHours = &n
-		}
-	}
-	if len(req.Context) == 0 {
-		req.Context = nil
-	}
-	return req, nil
-}
-
 // EvaluationResponse is the AuthZEN answer: the boolean decision and a
 // context carrying the flex-auth evidence.
 type EvaluationResponse struct {
@@ -236,19 +180,4 @@ type EvaluationContext struct {
 // DataRef identifies the entity data document that was consulted.
 type DataRef struct {
 	Digest string `json:"digest"`
-}
-
-// NewEvaluationResponse wraps a decision envelope for AuthZEN.
-func NewEvaluationResponse(d *Decision) EvaluationResponse {
-	r := EvaluationResponse{
-		Decision: d.Effect == "allow",
-		Context: EvaluationContext{
-			DecisionID: d.DecisionID, Reason: d.Reason, ReasonAdmin: map[string]string{"en": d.Reason},
-			Effect: d.Effect, Backend: d.Backend, Policy: d.Policy, Registry: d.Registry,
-		},
-	}
-	if d.DataDigest != "" {
-		r.Context.Data = &DataRef{Digest: d.DataDigest}
-	}
-	return r
 }

@@ -2,39 +2,10 @@ package checkapi
 
 import (
 	"errors"
-	"reflect"
 	"testing"
-)
 
-func TestDecodeEvaluationMapping(t *testing.T) {
-	ttl := int64(8)
-	for _, tc := range []struct {
-		name, body string
-		want       Request
-	}{
-		{"plain id", `{"subject":{"type":"actor","id":"atm-backup-daily"},"action":{"name":"ssh.sign"},"resource":{"type":"host","id":"b1"}}`,
-			Request{Actor: "atm-backup-daily", Subject: "atm-backup-daily", Action: "ssh.sign", Resource: "b1"}},
-		{"iam id", `{"subject":{"type":"actor","id":"iam:atm-backup-daily"},"action":{"name":"ssh.sign"},"resource":{"type":"host","id":"b1"},"context":{"ttl_hours":8,"principal":"atm-backup-daily"}}`,
-			Request{Actor: "atm-backup-daily", Subject: "iam:atm-backup-daily", Action: "ssh.sign", Resource: "b1", Principal: "atm-backup-daily", TTLHours: &ttl,
-				Context: map[string]any{"ttl_hours": int64(8), "principal": "atm-backup-daily"}}},
-		{"actor property", `{"subject":{"type":"user","id":"alice","properties":{"actor":"adm-example"}},"action":{"name":"ssh.sign"},"resource":{"type":"host","id":"h","properties":{"ttl_hours":8}}}`,
-			Request{Actor: "adm-example", Subject: "alice", Action: "ssh.sign", Resource: "h", TTLHours: &ttl}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ev, err := DecodeEvaluation([]byte(tc.body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := ev.CheckRequest()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tc.want) {
-				t.Fatalf("got  %+v\nwant %+v", got, tc.want)
-			}
-		})
-	}
-}
+	"github.com/stellaops/authgate/services/flex-auth/internal/engine"
+)
 
 func TestDecodeEvaluationRejects(t *testing.T) {
 	for _, tc := range []struct{ body, field string }{
@@ -74,7 +45,7 @@ func FuzzDecodeEvaluation(f *testing.F) {
 		if ev.Subject.ID == "" || ev.Subject.Type == "" || ev.Action.Name == "" || ev.Resource.ID == "" || ev.Resource.Type == "" {
 			t.Fatalf("decoded request lacks a member: %+v", ev)
 		}
-		if req, err := ev.CheckRequest(); err == nil && req.Actor == "" {
+		if req, err := engine.CheckRequest(ev.Policy()); err == nil && req.Actor == "" {
 			t.Fatalf("mapped request lacks the actor: %+v", req)
 		}
 	})

@@ -1,5 +1,7 @@
-// Package checkapi holds the wire types of POST /v1/check: the check
-// request, its strict decoder, and the decision envelope.
+// Package checkapi holds the wire types of the HTTP API: the /v1/check
+// request, its strict decoder and the decision envelope, and the AuthZEN
+// requests and answers. It converts requests into pkg/policy's types;
+// the server builds the answers from the engine's decisions.
 package checkapi
 
 import (
@@ -8,11 +10,9 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/stellaops/authgate/pkg/policy"
 	"github.com/stellaops/authgate/services/flex-auth/internal/jsonenc"
 )
-
-// DefaultAction is the action of a request that names none.
-const DefaultAction = "ssh.sign"
 
 // MaxBodyBytes bounds a check request body.
 const MaxBodyBytes = 64 << 10
@@ -65,9 +65,18 @@ type Decision struct {
 	// TTLHours is absent when the actor is unknown and the request named
 	// no TTL.
 	TTLHours *int64 `json:"ttl_hours,omitempty"`
-	// DataDigest names the entity data document of an AuthZEN decision;
-	// never part of the /v1/check envelope.
-	DataDigest string `json:"-"`
+}
+
+// Policy returns the request as the policy engine takes it.
+func (r *Request) Policy() policy.Request {
+	pr := policy.Request{
+		Actor: r.Actor, Subject: r.Subject, Action: r.Action, Principal: r.Principal,
+		Resource: r.Resource, Context: r.Context,
+	}
+	if r.TTLHours != nil {
+		pr.TTLHours, pr.HasTTL = *r.TTLHours, true
+	}
+	return pr
 }
 
 // NewDecisionID returns "decision:" and 16 lowercase hex digits read from

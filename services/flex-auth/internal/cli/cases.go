@@ -135,21 +135,3 @@ func yamlErrorText(err error) string {
 	}
 	return err.Error()
 }
-
-// PolicyRequest converts a check request into the engine's request; the
-// caller then applies the actor's defaults.
-func PolicyRequest(r *checkapi.Request) policy.Request {
-	pr := policy.Request{
-		Actor:     r.Actor,
-		Subject:   r.Subject,
-		Action:    r.Action,
-		Principal: r.Principal,
-		Resource:  r.Resource,
-		Context:   r.Context,
-	}
-	if r.TTLHours != nil {
-		pr.TTLHours = *r.TTLHours
-		pr.HasTTL = true
-	}
-	return pr
-}

@@ -32,7 +32,7 @@ func FuzzParseCases(f *testing.F) {
 			if c.Name == "" || c.Request.Actor == "" || !policy.Effect(c.Expect.Effect).Valid() || c.Expect.Reason == "" {
 				t.Fatalf("invalid case accepted: %+v", c)
 			}
-			req := PolicyRequest(&c.Request)
+			req := c.Request.Policy()
 			req.ApplyDefaults(nil)
 		}
 	})

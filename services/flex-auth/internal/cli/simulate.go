@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/stellaops/authgate/pkg/policy"
+	"github.com/stellaops/authgate/services/flex-auth/internal/engine"
 	"github.com/stellaops/authgate/services/flex-auth/internal/entities"
 	"github.com/stellaops/authgate/services/flex-auth/internal/snapshot"
 )
@@ -158,31 +159,30 @@ func printSimulation(env Env, rep simulationReport) {
 // for an authzen package.
 func runCase(pkg *policy.Package, reg *snapshot.Snapshot, c *Case) caseResult {
 	res := caseResult{Name: c.Name, ExpectedEffect: c.Expect.Effect, ExpectedReason: c.Expect.Reason}
-	var d policy.Decision
+	var v policy.Verdict
 	var err error
 	switch {
 	case pkg.Shape() == policy.ShapeAuthZEN && c.Evaluation != nil:
-		d, err = pkg.EvaluateAuthZEN(c.Evaluation.Policy())
+		v, err = pkg.EvaluateAuthZEN(c.Evaluation.Policy())
 		res.Subject = c.Evaluation.Subject.ID
 	case pkg.Shape() == policy.ShapeAuthZEN:
 		err = errors.New("an authzen package decides evaluation cases, not check requests")
 	default:
-		creq := c.Request
+		req := c.Request.Policy()
 		if c.Evaluation != nil {
-			if creq, err = c.Evaluation.CheckRequest(); err != nil {
+			if req, err = engine.CheckRequest(c.Evaluation.Policy()); err != nil {
 				break
 			}
 		}
-		req := PolicyRequest(&creq)
 		var actor *policy.Actor
 		if a, ok := reg.Lookup(req.Actor); ok {
 			actor = a
 		}
 		req.ApplyDefaults(actor)
-		d, err = pkg.Evaluate(&req, actor)
+		v, err = pkg.Evaluate(&req, actor)
 		res.Actor, res.Subject, res.Principal, res.TTLHours = req.Actor, req.Subject, req.Principal, req.TTLHours
 	}
-	res.Effect, res.Reason, res.RuleID = string(d.Effect), d.Reason, d.RuleID
+	res.Effect, res.Reason, res.RuleID = string(v.Effect), v.Reason, v.RuleID
 	if err != nil {
 		res.Error = err.Error()
 	}

@@ -30,28 +30,28 @@ func TestFailedWriteIsReportedAndTheTornPartCut(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer log.Close()
-	if err := log.Append(entry(1)); err != nil {
+	if err := log.Append(record(1)); err != nil {
 		t.Fatal(err)
 	}
 	failing.Store(true)
 	if err := log.Reopen(); err != nil { // the new file handle fails its writes
 		t.Fatal(err)
 	}
-	if err := log.Append(entry(2)); !errors.Is(err, syscall.ENOSPC) {
+	if err := log.Append(record(2)); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("err = %v, want ENOSPC", err)
 	}
 	if reported.Load() != 1 {
 		t.Fatalf("OnError called %d times", reported.Load())
 	}
 	failing.Store(false)
-	if err := log.Append(entry(3)); err != nil {
+	if err := log.Append(record(3)); err != nil {
 		t.Fatal(err)
 	}
 	if log.TornBytes() == 0 {
 		t.Fatal("the half-written line was not cut on reopen")
 	}
 	lines := readLines(t, path)
-	if len(lines) != 2 || lines[0].DecisionID != entry(1).DecisionID || lines[1].DecisionID != entry(3).DecisionID {
+	if len(lines) != 2 || lines[0].ID != record(1).ID || lines[1].ID != record(3).ID {
 		t.Fatalf("lines = %+v", lines)
 	}
 }
@@ -65,7 +65,7 @@ func TestDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer log.Close()
-	if err := log.Append(entry(1)); !errors.Is(err, syscall.ENOSPC) {
+	if err := log.Append(record(1)); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("err = %v, want ENOSPC", err)
 	}
 }
@@ -74,7 +74,7 @@ func TestDiskFull(t *testing.T) {
 // any user, root included, so file modes alone cannot make it fail).
 func TestReadOnlyFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "d.jsonl")
-	if err := os.WriteFile(path, entry(0).AppendJSON(nil), 0o444); err != nil {
+	if err := os.WriteFile(path, appendLine(nil, record(0)), 0o444); err != nil {
 		t.Fatal(err)
 	}
 	log, err := Open(Config{Path: path, Open: func(p string) (File, error) { return os.Open(p) }})
@@ -82,7 +82,7 @@ func TestReadOnlyFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer log.Close()
-	if err := log.Append(entry(1)); !errors.Is(err, syscall.EBADF) {
+	if err := log.Append(record(1)); !errors.Is(err, syscall.EBADF) {
 		t.Fatalf("err = %v, want EBADF", err)
 	}
 	if got := readLines(t, path); len(got) != 1 {
@@ -97,19 +97,19 @@ func TestRemovedFileFailsThenIsCreatedAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer log.Close()
-	if err := log.Append(entry(1)); err != nil {
+	if err := log.Append(record(1)); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
-	if err := log.Append(entry(2)); !errors.Is(err, ErrRemoved) {
+	if err := log.Append(record(2)); !errors.Is(err, ErrRemoved) {
 		t.Fatalf("err = %v, want ErrRemoved", err)
 	}
-	if err := log.Append(entry(3)); err != nil {
+	if err := log.Append(record(3)); err != nil {
 		t.Fatal(err)
 	}
-	if lines := readLines(t, path); len(lines) != 1 || lines[0].DecisionID != entry(3).DecisionID {
+	if lines := readLines(t, path); len(lines) != 1 || lines[0].ID != record(3).ID {
 		t.Fatalf("lines = %+v", lines)
 	}
 }
@@ -122,26 +122,26 @@ func TestReopenAfterRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer log.Close()
-	if err := log.Append(entry(1)); err != nil {
+	if err := log.Append(record(1)); err != nil {
 		t.Fatal(err)
 	}
 	rotated := filepath.Join(dir, "d.jsonl.1")
 	if err := os.Rename(path, rotated); err != nil {
 		t.Fatal(err)
 	}
-	if err := log.Append(entry(2)); err != nil { // still the renamed file
+	if err := log.Append(record(2)); err != nil { // still the renamed file
 		t.Fatal(err)
 	}
 	if err := log.Reopen(); err != nil {
 		t.Fatal(err)
 	}
-	if err := log.Append(entry(3)); err != nil {
+	if err := log.Append(record(3)); err != nil {
 		t.Fatal(err)
 	}
 	if got := readLines(t, rotated); len(got) != 2 {
 		t.Fatalf("rotated file has %d lines", len(got))
 	}
-	if got := readLines(t, path); len(got) != 1 || got[0].DecisionID != entry(3).DecisionID {
+	if got := readLines(t, path); len(got) != 1 || got[0].ID != record(3).ID {
 		t.Fatalf("new file = %+v", got)
 	}
 }
@@ -151,8 +151,8 @@ func TestTornFinalLineIsCutOnOpen(t *testing.T) {
 		name, content string
 		keep          int
 	}{
-		{"complete", string(entry(1).AppendJSON(nil)), 1},
-		{"torn after a line", string(entry(1).AppendJSON(nil)) + `{"time":"2026-`, 1},
+		{"complete", string(appendLine(nil, record(1))), 1},
+		{"torn after a line", string(appendLine(nil, record(1))) + `{"time":"2026-`, 1},
 		{"only a torn line", `{"decision_id":"decision:00`, 0},
 		{"empty", "", 0},
 	} {
@@ -165,11 +165,11 @@ func TestTornFinalLineIsCutOnOpen(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := log.Append(entry(9)); err != nil {
+			if err := log.Append(record(9)); err != nil {
 				t.Fatal(err)
 			}
 			log.Close()
-			if got := readLines(t, path); len(got) != tc.keep+1 || got[tc.keep].DecisionID != entry(9).DecisionID {
+			if got := readLines(t, path); len(got) != tc.keep+1 || got[tc.keep].ID != record(9).ID {
 				t.Fatalf("lines = %+v", got)
 			}
 		})

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+
+	"github.com/stellaops/authgate/services/flex-auth/internal/engine"
 )
 
 // SyncMode says when a line counts as written.
@@ -125,23 +127,23 @@ func Open(cfg Config) (*Log, error) {
 // the file was last opened.
 func (l *Log) TornBytes() int64 { return l.torn.Load() }
 
-// Append writes e and returns once it is written as the sync mode
-// requires. An error means the entry may not be in the log: the caller
+// Append writes d and returns once it is written as the sync mode
+// requires. An error means the line may not be in the log: the caller
 // must not act on the decision.
-func (l *Log) Append(e *Entry) error {
+func (l *Log) Append(d *engine.Decision) error {
 	p := l.pool.Get().(*pending)
-	p.line = e.AppendJSON(p.line[:0])
+	p.line = appendLine(p.line[:0], d)
 	return l.append(p)
 }
 
-// AppendAll writes every entry of es in one write (one fsync), in order,
-// and returns once they are written as the sync mode requires: the
-// entries of a batch evaluation or a search are durable together.
-func (l *Log) AppendAll(es []Entry) error {
+// AppendAll writes a line for every decision of ds in one write (one
+// fsync), in order, and returns once they are written as the sync mode
+// requires: the decisions of a batch evaluation are durable together.
+func (l *Log) AppendAll(ds []engine.Decision) error {
 	p := l.pool.Get().(*pending)
 	p.line = p.line[:0]
-	for i := range es {
-		p.line = es[i].AppendJSON(p.line)
+	for i := range ds {
+		p.line = appendLine(p.line, &ds[i])
 	}
 	return l.append(p)
 }

@@ -2,7 +2,6 @@ package decisionlog
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,21 +11,26 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/go-json-experiment/json"
+
+	"github.com/stellaops/authgate/services/flex-auth/internal/engine"
 )
 
-func entry(i int) *Entry {
+func record(i int) *engine.Decision {
 	ttl := int64(24)
-	return &Entry{
-		Time: time.Date(2026, 6, 23, 10, 0, 0, i, time.UTC), DecisionID: fmt.Sprintf("decision:%016x", i),
+	return &engine.Decision{
+		Time: time.Date(2026, 6, 23, 10, 0, 0, i, time.UTC), ID: fmt.Sprintf("decision:%016x", i),
 		Actor: "agt-state-hub-bridge", Subject: "iam:agt-state-hub-bridge", Action: "ssh.sign",
 		Principal: "agt-task-bridge", TTLHours: &ttl, Effect: "allow", Reason: "signing_policy_matched",
 		Backend: "flex-auth-cel", PolicyPackage: "ops-warden", PolicyDigest: "sha256:aa", RegistryDigest: "sha256:bb",
-		Latency: 42 * time.Microsecond,
+		LatencyUS: 42,
 	}
 }
 
-// readLines parses the log strictly: every line a complete JSON object.
-func readLines(t *testing.T, path string) []Line {
+// readLines parses the log strictly: every line a complete JSON object
+// with the members of a decision record and no other.
+func readLines(t *testing.T, path string) []engine.Decision {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -35,13 +39,11 @@ func readLines(t *testing.T, path string) []Line {
 	if len(b) > 0 && b[len(b)-1] != '\n' {
 		t.Fatalf("log does not end with a newline: %q", b[max(0, len(b)-40):])
 	}
-	var out []Line
+	var out []engine.Decision
 	sc := bufio.NewScanner(strings.NewReader(string(b)))
 	for sc.Scan() {
-		dec := json.NewDecoder(strings.NewReader(sc.Text()))
-		dec.DisallowUnknownFields()
-		var l Line
-		if err := dec.Decode(&l); err != nil {
+		var l engine.Decision
+		if err := json.Unmarshal(sc.Bytes(), &l, json.RejectUnknownMembers(true)); err != nil {
 			t.Fatalf("line %d %q: %v", len(out)+1, sc.Text(), err)
 		}
 		out = append(out, l)
@@ -82,15 +84,15 @@ func (l *Log) queued() int {
 	return len(l.queue)
 }
 
-func TestEntryLineIsCompleteJSON(t *testing.T) {
-	e := entry(1)
+func TestLineIsCompleteJSON(t *testing.T) {
+	e := record(1)
 	e.Actor = "we\"ird\n<actor>"
-	line := e.AppendJSON(nil)
-	var l Line
-	if err := json.Unmarshal(line, &l); err != nil {
+	line := appendLine(nil, e)
+	var l engine.Decision
+	if err := json.Unmarshal(line, &l, json.RejectUnknownMembers(true)); err != nil {
 		t.Fatal(err)
 	}
-	if l.Actor != e.Actor || l.DecisionID != e.DecisionID || *l.TTLHours != 24 || l.LatencyUS != 42 || !l.Time.Equal(e.Time) {
+	if l.Actor != e.Actor || l.ID != e.ID || *l.TTLHours != 24 || l.LatencyUS != 42 || !l.Time.Equal(e.Time) {
 		t.Fatalf("round trip: %+v", l)
 	}
 }
@@ -113,13 +115,13 @@ func TestConcurrentEntriesShareOneSync(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	wg.Add(1)
-	go func() { defer wg.Done(); errs <- log.Append(entry(0)) }()
+	go func() { defer wg.Done(); errs <- log.Append(record(0)) }()
 	for cf.writes.Load() == 0 { // the writer holds entry 0 in its first write
 		time.Sleep(time.Millisecond)
 	}
 	for i := 1; i < n; i++ {
 		wg.Add(1)
-		go func() { defer wg.Done(); errs <- log.Append(entry(i)) }()
+		go func() { defer wg.Done(); errs <- log.Append(record(i)) }()
 	}
 	for log.queued() < n-1 { // every other entry is queued behind it
 		time.Sleep(time.Millisecond)
@@ -132,7 +134,7 @@ func TestConcurrentEntriesShareOneSync(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Entry 0 alone, then the other 49 in one write and one sync.
+	// Decision 0 alone, then the other 49 in one write and one sync.
 	if w, s := cf.writes.Load(), cf.syncs.Load(); w != 2 || s != 2 {
 		t.Fatalf("writes=%d syncs=%d, want 2 writes and 2 syncs for %d entries", w, s, n)
 	}
@@ -142,7 +144,7 @@ func TestConcurrentEntriesShareOneSync(t *testing.T) {
 	lines := readLines(t, path)
 	seen := map[string]bool{}
 	for _, l := range lines {
-		seen[l.DecisionID] = true
+		seen[l.ID] = true
 	}
 	if len(lines) != n || len(seen) != n {
 		t.Fatalf("%d lines, %d distinct ids, want %d", len(lines), len(seen), n)
@@ -166,7 +168,7 @@ func TestSyncModes(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i := range 5 {
-				if err := log.Append(entry(i)); err != nil {
+				if err := log.Append(record(i)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -190,7 +192,7 @@ func TestAppendAfterCloseFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	log.Close()
-	if err := log.Append(entry(1)); !errors.Is(err, ErrClosed) {
+	if err := log.Append(record(1)); !errors.Is(err, ErrClosed) {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -51,7 +51,7 @@ func openReserving(t *testing.T) (*Log, string) {
 func TestPreallocatedTailIsInvisibleAndReleased(t *testing.T) {
 	log, path := openReserving(t)
 	for i := range 10 {
-		if err := log.Append(entry(i)); err != nil {
+		if err := log.Append(record(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -68,11 +68,11 @@ func TestPreallocatedTailIsInvisibleAndReleased(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 10; i < 13; i++ {
-		if err := log.Append(entry(i)); err != nil {
+		if err := log.Append(record(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got := readLines(t, path); len(got) != 3 || got[0].DecisionID != entry(10).DecisionID {
+	if got := readLines(t, path); len(got) != 3 || got[0].ID != record(10).ID {
 		t.Fatalf("after copytruncate readers see %d lines, want the 3 written since", len(got))
 	}
 
@@ -91,7 +91,7 @@ func TestPreallocatedTailIsInvisibleAndReleased(t *testing.T) {
 func TestReopenReleasesTheRotatedFilesReserve(t *testing.T) {
 	log, path := openReserving(t)
 	defer log.Close()
-	if err := log.Append(entry(1)); err != nil {
+	if err := log.Append(record(1)); err != nil {
 		t.Fatal(err)
 	}
 	rotated := path + ".1"
@@ -104,10 +104,10 @@ func TestReopenReleasesTheRotatedFilesReserve(t *testing.T) {
 	if blocks, size := allocated(t, rotated); blocks >= reserve {
 		t.Errorf("rotated file holds %d bytes of blocks for %d bytes of lines after reopen", blocks, size)
 	}
-	if err := log.Append(entry(2)); err != nil {
+	if err := log.Append(record(2)); err != nil {
 		t.Fatal(err)
 	}
-	if got := readLines(t, path); len(got) != 1 || got[0].DecisionID != entry(2).DecisionID {
+	if got := readLines(t, path); len(got) != 1 || got[0].ID != record(2).ID {
 		t.Fatalf("new file has %d lines, want only the entry appended after reopen", len(got))
 	}
 }
@@ -119,7 +119,7 @@ func TestNegativePreallocateReservesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer log.Close()
-	if err := log.Append(entry(1)); err != nil {
+	if err := log.Append(record(1)); err != nil {
 		t.Fatal(err)
 	}
 	if blocks, _ := allocated(t, path); blocks >= 1<<20 {

@@ -1,8 +1,11 @@
-// Package engine holds the active (registry snapshot, policy package) pair
-// and decides check requests with it. Reload reads both files again and
-// swaps the pair atomically; a pair that fails to load is reported and the
-// previous one stays active, so requests in flight never see a half-loaded
-// state.
+// Package engine holds the active loaded set (registry snapshot, policy
+// packages, optional entity data) and decides requests with it: a check
+// request or an AuthZEN evaluation (pkg/policy's types) in, one Decision
+// record out. Reload reads every file again and swaps the set atomically;
+// a set that fails to load is reported and the previous one stays active,
+// so requests in flight never see a half-loaded state. The engine knows
+// nothing of HTTP: the server converts wire requests and answers at its
+// edge.
 package engine
 
 import (
@@ -13,17 +16,16 @@ import (
 	"time"
 
 	"github.com/stellaops/authgate/pkg/policy"
-	"github.com/stellaops/authgate/services/flex-auth/internal/checkapi"
 	"github.com/stellaops/authgate/services/flex-auth/internal/entities"
 	"github.com/stellaops/authgate/services/flex-auth/internal/snapshot"
 )
 
-// Pair is one loaded snapshot, its policy packages and the optional
+// Set is one loaded snapshot, its policy packages and the optional
 // entity data, immutable once built.
-type Pair struct {
+type Set struct {
 	Snapshot *snapshot.Snapshot
-	// Policy is the first package loaded (the only one, usually).
-	Policy *policy.Package
+	// First is the first package loaded (the only one, usually).
+	First *policy.Package
 	// Packages lists every package in load order.
 	Packages []*policy.Package
 	// Data is the entity data document, or nil.
@@ -62,25 +64,25 @@ type Status struct {
 	Failures        int64
 }
 
-// View is the active pair together with the reload status that goes with
+// View is the active set together with the reload status that goes with
 // it, taken at one instant: a reader never sees the count of a reload
 // with the files of the one before.
 type View struct {
-	Pair   *Pair
+	Set    *Set
 	Status Status
 }
 
-// Engine decides requests with the active pair. It is safe for concurrent
+// Engine decides requests with the active set. It is safe for concurrent
 // use; reloads are serialized.
 type Engine struct {
 	cfg    Config
-	active atomic.Pointer[Pair]
+	active atomic.Pointer[Set]
 	view   atomic.Pointer[View]
 	mu     sync.Mutex // serializes Reload and guards status
 	status Status
 }
 
-// New loads the initial pair; it fails when either file is invalid.
+// New loads the initial set; it fails when a file is invalid.
 func New(cfg Config) (*Engine, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -109,14 +111,14 @@ func (c *Config) files() []string {
 }
 
 // Load reads and validates a snapshot and one policy package.
-func Load(registryFile, policyFile string, now time.Time) (*Pair, error) {
+func Load(registryFile, policyFile string, now time.Time) (*Set, error) {
 	return LoadSet(Config{RegistryFile: registryFile, PolicyFile: policyFile}, now)
 }
 
 // LoadSet reads and validates every file cfg names: the snapshot, the
 // packages (each file, or each *.md file of a directory) and the entity
 // data, and checks that no two packages decide the same request.
-func LoadSet(cfg Config, now time.Time) (*Pair, error) {
+func LoadSet(cfg Config, now time.Time) (*Set, error) {
 	snap, serr := snapshot.LoadFile(cfg.RegistryFile)
 	if serr != nil {
 		serr = fmt.Errorf("registry %s: %w", cfg.RegistryFile, serr)
@@ -140,11 +142,11 @@ func LoadSet(cfg Config, now time.Time) (*Pair, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Pair{Snapshot: snap, Policy: pkgs[0], Packages: pkgs, Data: data, LoadedAt: now, routes: rt}, nil
+	return &Set{Snapshot: snap, First: pkgs[0], Packages: pkgs, Data: data, LoadedAt: now, routes: rt}, nil
 }
 
-// Reload reads both files and makes them active together. On failure the
-// previous pair stays active and the error is recorded in Status.
+// Reload reads every file and makes them active together. On failure the
+// previous set stays active and the error is recorded in Status.
 func (e *Engine) Reload() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -162,20 +164,20 @@ func (e *Engine) Reload() error {
 		e.status.LastReload = now
 		e.status.LastReloadError = ""
 	}
-	e.view.Store(&View{Pair: e.active.Load(), Status: e.status})
+	e.view.Store(&View{Set: e.active.Load(), Status: e.status})
 	if e.cfg.OnReload != nil {
 		e.cfg.OnReload(result, err)
 	}
 	return err
 }
 
-// Active returns the pair in use; never nil once New succeeded.
-func (e *Engine) Active() *Pair { return e.active.Load() }
+// Active returns the set in use; never nil once New succeeded.
+func (e *Engine) Active() *Set { return e.active.Load() }
 
 // Status returns a copy of the reload status.
 func (e *Engine) Status() Status { return e.View().Status }
 
-// View returns the active pair and its reload status as one consistent
+// View returns the active set and its reload status as one consistent
 // snapshot, without waiting for a reload in progress.
 func (e *Engine) View() View {
 	if v := e.view.Load(); v != nil {
@@ -184,53 +186,36 @@ func (e *Engine) View() View {
 	return View{}
 }
 
-// Decide evaluates in with the pair and fills the decision envelope
-// (except DecisionID). A condition that fails at evaluation time is a deny
-// with the package's default reason; the error is returned alongside so
-// that it can be counted.
-func (p *Pair) Decide(in *checkapi.Request) (checkapi.Decision, error) {
-	pkg := p.Policy
-	if len(p.Packages) > 1 {
-		action := in.Action
+// Decide decides a check request (POST /v1/check) with the package
+// routed by its action. A condition that fails at evaluation time is a
+// deny with the package's default reason, its error kept in Err.
+func (s *Set) Decide(req policy.Request) Decision {
+	pkg := s.First
+	if len(s.Packages) > 1 {
+		action := req.Action
 		if action == "" {
-			action = checkapi.DefaultAction
+			action = policy.DefaultAction
 		}
-		pkg = p.routes.find(action, "")
+		pkg = s.routes.find(action, "")
 	}
 	if pkg == nil || pkg.Shape() != policy.ShapeCheck {
-		return p.noPackage(in), nil
+		return s.noPackage(&req)
 	}
-	return p.decideWith(pkg, in)
+	return s.decideCheck(pkg, req)
 }
 
-func (p *Pair) decideWith(pkg *policy.Package, in *checkapi.Request) (checkapi.Decision, error) {
-	actor, _ := p.Snapshot.Lookup(in.Actor)
-	r := policy.Request{
-		Actor: in.Actor, Subject: in.Subject, Action: in.Action, Principal: in.Principal,
-		Resource: in.Resource, Context: in.Context,
+// decideCheck applies the actor's defaults to req and evaluates it with
+// pkg, a package of the check shape.
+func (s *Set) decideCheck(pkg *policy.Package, req policy.Request) Decision {
+	actor, _ := s.Snapshot.Lookup(req.Actor)
+	req.ApplyDefaults(actor)
+	d := Decision{RegistryDigest: s.Snapshot.Digest(),
+		Actor: req.Actor, Subject: req.Subject, Action: req.Action, Principal: req.Principal, Resource: req.Resource}
+	if req.HasTTL {
+		ttl := req.TTLHours
+		d.TTLHours = &ttl
 	}
-	if in.TTLHours != nil {
-		r.TTLHours, r.HasTTL = *in.TTLHours, true
-	}
-	r.ApplyDefaults(actor)
-	d, err := pkg.Evaluate(&r, actor)
-	if err != nil || !d.Effect.Valid() {
-		d.Effect = policy.EffectDeny
-	}
-	out := checkapi.Decision{
-		Effect:    string(d.Effect),
-		Reason:    d.Reason,
-		Backend:   pkg.Backend(),
-		Policy:    checkapi.PolicyRef{Package: pkg.Name(), Version: pkg.Version(), Digest: pkg.Digest()},
-		Registry:  checkapi.RegistryRef{Digest: p.Snapshot.Digest()},
-		Actor:     r.Actor,
-		Subject:   r.Subject,
-		Action:    r.Action,
-		Principal: r.Principal,
-	}
-	if r.HasTTL {
-		ttl := r.TTLHours
-		out.TTLHours = &ttl
-	}
-	return out, err
+	v, err := pkg.Evaluate(&req, actor)
+	d.decidedBy(pkg, v, err)
+	return d
 }

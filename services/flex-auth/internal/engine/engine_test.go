@@ -9,16 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stellaops/authgate/pkg/policy"
 	"github.com/stellaops/authgate/pkg/testkit/filetest"
-	"github.com/stellaops/authgate/services/flex-auth/internal/checkapi"
 )
 
 const (
 	fixtureRegistry = "../../../../configs/ops-warden/production_registry_snapshot.json"
 	fixturePolicy   = "../../../../configs/ops-warden/policy_package.md"
 )
-
-func ptr(i int64) *int64 { return &i }
 
 func TestDecideOpsWardenFixture(t *testing.T) {
 	e, err := New(Config{RegistryFile: fixtureRegistry, PolicyFile: fixturePolicy})
@@ -27,43 +25,43 @@ func TestDecideOpsWardenFixture(t *testing.T) {
 	}
 	type tc struct {
 		name           string
-		req            checkapi.Request
+		req            policy.Request
 		effect, reason string
 	}
 	var cases []tc
 	for _, a := range e.Active().Snapshot.Actors() {
 		cases = append(cases,
-			tc{a.Name + " plain", checkapi.Request{Actor: a.Name}, "allow", "signing_policy_matched"},
-			tc{a.Name + " iam", checkapi.Request{Actor: a.Name, Subject: "iam:" + a.Name}, "allow", "signing_policy_matched"},
+			tc{a.Name + " plain", policy.Request{Actor: a.Name}, "allow", "signing_policy_matched"},
+			tc{a.Name + " iam", policy.Request{Actor: a.Name, Subject: "iam:" + a.Name}, "allow", "signing_policy_matched"},
 		)
 	}
 	if len(cases) != 8 {
 		t.Fatalf("fixture has %d actors, want 4", len(cases)/2)
 	}
 	cases = append(cases,
-		tc{"ttl 999", checkapi.Request{Actor: "agt-state-hub-bridge", TTLHours: ptr(999)}, "deny", "ttl_out_of_bounds"},
-		tc{"ttl 0", checkapi.Request{Actor: "agt-state-hub-bridge", TTLHours: ptr(0)}, "deny", "ttl_out_of_bounds"},
-		tc{"unknown actor", checkapi.Request{Actor: "agt-nobody"}, "deny", "unknown_actor_resource"},
-		tc{"other subject", checkapi.Request{Actor: "agt-state-hub-bridge", Subject: "iam:adm-example"}, "deny", "subject_not_bound"},
-		tc{"other principal", checkapi.Request{Actor: "agt-state-hub-bridge", Principal: "adm-full"}, "deny", "principal_not_allowed"},
+		tc{"ttl 999", policy.Request{Actor: "agt-state-hub-bridge", TTLHours: 999, HasTTL: true}, "deny", "ttl_out_of_bounds"},
+		tc{"ttl 0", policy.Request{Actor: "agt-state-hub-bridge", TTLHours: 0, HasTTL: true}, "deny", "ttl_out_of_bounds"},
+		tc{"unknown actor", policy.Request{Actor: "agt-nobody"}, "deny", "unknown_actor_resource"},
+		tc{"other subject", policy.Request{Actor: "agt-state-hub-bridge", Subject: "iam:adm-example"}, "deny", "subject_not_bound"},
+		tc{"other principal", policy.Request{Actor: "agt-state-hub-bridge", Principal: "adm-full"}, "deny", "principal_not_allowed"},
 	)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d, err := e.Active().Decide(&c.req)
-			if err != nil {
-				t.Fatal(err)
+			d := e.Active().Decide(c.req)
+			if d.Err != nil {
+				t.Fatal(d.Err)
 			}
-			if d.Effect != c.effect || d.Reason != c.reason {
+			if string(d.Effect) != c.effect || d.Reason != c.reason {
 				t.Fatalf("got %s/%s, want %s/%s", d.Effect, d.Reason, c.effect, c.reason)
 			}
-			if d.Action != "ssh.sign" || d.Subject == "" || !strings.HasPrefix(d.Policy.Digest, "sha256:") || !strings.HasPrefix(d.Registry.Digest, "sha256:") {
-				t.Fatalf("envelope = %+v", d)
+			if d.Action != "ssh.sign" || d.Subject == "" || !strings.HasPrefix(d.PolicyDigest, "sha256:") || !strings.HasPrefix(d.RegistryDigest, "sha256:") {
+				t.Fatalf("decision = %+v", d)
 			}
 		})
 	}
 }
 
-func TestBadReloadKeepsThePreviousPair(t *testing.T) {
+func TestBadReloadKeepsThePreviousSet(t *testing.T) {
 	dir := t.TempDir()
 	reg, pol := filepath.Join(dir, "r.json"), filepath.Join(dir, "p.md")
 	filetest.Copy(t, fixtureRegistry, reg)
@@ -81,7 +79,7 @@ func TestBadReloadKeepsThePreviousPair(t *testing.T) {
 		t.Fatal("reload of a broken snapshot succeeded")
 	}
 	if e.Active() != before {
-		t.Fatal("a failed reload replaced the active pair")
+		t.Fatal("a failed reload replaced the active set")
 	}
 	st := e.Status()
 	if st.LastReloadError == "" || st.Failures != 1 || !strings.Contains(st.LastReloadError, "r.json") {
@@ -95,7 +93,7 @@ func TestBadReloadKeepsThePreviousPair(t *testing.T) {
 		t.Fatal(err)
 	}
 	if e.Active() == before || e.Status().LastReloadError != "" {
-		t.Fatal("a good reload did not replace the pair or clear the error")
+		t.Fatal("a good reload did not replace the set or clear the error")
 	}
 }
 
@@ -119,9 +117,9 @@ func TestDecisionsDuringReloadsAllSucceed(t *testing.T) {
 		}
 	}()
 	for range 2000 {
-		d, err := e.Active().Decide(&checkapi.Request{Actor: "atm-backup-daily"})
-		if err != nil || d.Effect != "allow" {
-			t.Fatalf("decision during reload: %+v %v", d, err)
+		d := e.Active().Decide(policy.Request{Actor: "atm-backup-daily"})
+		if d.Err != nil || !d.Allowed() {
+			t.Fatalf("decision during reload: %+v", d)
 		}
 	}
 	close(stop)

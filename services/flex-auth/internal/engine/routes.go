@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/stellaops/authgate/pkg/policy"
-	"github.com/stellaops/authgate/services/flex-auth/internal/checkapi"
 )
 
 // ReasonNoPackage is the reason of the deny given to a request no loaded
@@ -102,74 +101,66 @@ func loadPackages(paths []string, data policy.Data) ([]*policy.Package, error) {
 	return pkgs, errors.Join(errs...)
 }
 
-// noPackage is the deny of a request no package decides.
-func (p *Pair) noPackage(in *checkapi.Request) checkapi.Decision {
-	return checkapi.Decision{
-		Effect: string(policy.EffectDeny), Reason: ReasonNoPackage, Backend: p.Policy.Backend(),
-		Registry: checkapi.RegistryRef{Digest: p.Snapshot.Digest()},
-		Actor:    in.Actor, Subject: in.Subject, Action: in.Action, Principal: in.Principal,
+// noPackage is the deny of a request no package decides, about the
+// request as it was asked (no defaults applied).
+func (s *Set) noPackage(req *policy.Request) Decision {
+	return Decision{
+		Effect: policy.EffectDeny, Reason: ReasonNoPackage,
+		Backend: s.First.Backend(), RegistryDigest: s.Snapshot.Digest(),
+		Actor: req.Actor, Subject: req.Subject, Action: req.Action, Principal: req.Principal, Resource: req.Resource,
 	}
 }
 
 // Route returns the package that decides action on a resource of
 // resourceType, or nil.
-func (p *Pair) Route(action, resourceType string) *policy.Package {
-	if len(p.Packages) == 1 && p.Policy.Decides() == nil {
-		return p.Policy
+func (s *Set) Route(action, resourceType string) *policy.Package {
+	if len(s.Packages) == 1 && s.First.Decides() == nil {
+		return s.First
 	}
-	return p.routes.find(action, resourceType)
+	return s.routes.find(action, resourceType)
 }
 
 // DataDigest returns the digest of the entity data, or "".
-func (p *Pair) DataDigest() string {
-	if p.Data == nil {
+func (s *Set) DataDigest() string {
+	if s.Data == nil {
 		return ""
 	}
-	return p.Data.Digest()
+	return s.Data.Digest()
 }
 
 // State names the loaded set, for search page tokens: it changes when
 // any file is reloaded with new content.
-func (p *Pair) State() string {
+func (s *Set) State() string {
 	var b strings.Builder
-	b.WriteString(p.Snapshot.Digest())
-	for _, pkg := range p.Packages {
+	b.WriteString(s.Snapshot.Digest())
+	for _, pkg := range s.Packages {
 		b.WriteString(pkg.Digest())
 	}
-	b.WriteString(p.DataDigest())
+	b.WriteString(s.DataDigest())
 	return policy.Digest([]byte(b.String()))[7:23]
 }
 
 // DecideAuthZEN decides an AuthZEN evaluation with the package routed by
 // its action name and resource type. A package of the check shape sees
-// the evaluation mapped by checkapi.Evaluation.CheckRequest (whose error
-// is a bad request); an authzen package sees it whole.
-func (p *Pair) DecideAuthZEN(ev *checkapi.Evaluation) (checkapi.Decision, error, error) {
-	pkg := p.Route(ev.Action.Name, ev.Resource.Type)
-	if pkg == nil {
-		d := p.noPackage(&checkapi.Request{Subject: ev.Subject.ID, Action: ev.Action.Name})
-		d.DataDigest = p.DataDigest()
-		return d, nil, nil
-	}
-	if pkg.Shape() == policy.ShapeCheck {
-		req, err := ev.CheckRequest()
+// the evaluation mapped by CheckRequest; an evaluation that does not map
+// is refused with a *RequestError (and no decision). An authzen package
+// sees the evaluation whole. The record names the entity data.
+func (s *Set) DecideAuthZEN(ev *policy.Evaluation) (Decision, error) {
+	var d Decision
+	switch pkg := s.Route(ev.Action.Name, ev.Resource.Type); {
+	case pkg == nil:
+		d = s.noPackage(&policy.Request{Subject: ev.Subject.ID, Action: ev.Action.Name, Resource: ev.Resource.ID})
+	case pkg.Shape() == policy.ShapeCheck:
+		req, err := CheckRequest(ev)
 		if err != nil {
-			return checkapi.Decision{}, nil, err
+			return Decision{}, err
 		}
-		d, evalErr := p.decideWith(pkg, &req)
-		d.DataDigest = p.DataDigest()
-		return d, evalErr, nil
+		d = s.decideCheck(pkg, req)
+	default:
+		d = Decision{RegistryDigest: s.Snapshot.Digest(), Subject: ev.Subject.ID, Action: ev.Action.Name, Resource: ev.Resource.ID}
+		v, err := pkg.EvaluateAuthZEN(ev)
+		d.decidedBy(pkg, v, err)
 	}
-	d, evalErr := pkg.EvaluateAuthZEN(ev.Policy())
-	if evalErr != nil || !d.Effect.Valid() {
-		d.Effect = policy.EffectDeny
-	}
-	return checkapi.Decision{
-		Effect: string(d.Effect), Reason: d.Reason, Backend: pkg.Backend(),
-		Policy:     checkapi.PolicyRef{Package: pkg.Name(), Version: pkg.Version(), Digest: pkg.Digest()},
-		Registry:   checkapi.RegistryRef{Digest: p.Snapshot.Digest()},
-		Subject:    ev.Subject.ID,
-		Action:     ev.Action.Name,
-		DataDigest: p.DataDigest(),
-	}, evalErr, nil
+	d.DataDigest = s.DataDigest()
+	return d, nil
 }

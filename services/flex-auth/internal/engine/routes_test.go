@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stellaops/authgate/services/flex-auth/internal/checkapi"
+	"github.com/stellaops/authgate/pkg/policy"
 )
 
 const (
@@ -35,22 +35,22 @@ func TestPackagesRouteByDecides(t *testing.T) {
 	if len(p.Packages) != 2 || p.Data == nil {
 		t.Fatalf("%d packages, data %v", len(p.Packages), p.Data)
 	}
-	d, err := p.Decide(&checkapi.Request{Actor: "atm-backup-daily"})
-	if err != nil || d.Effect != "allow" || d.Policy.Package != "ops-warden-ssh-signing" {
-		t.Fatalf("%+v %v", d, err)
+	d := p.Decide(policy.Request{Actor: "atm-backup-daily"})
+	if d.Err != nil || !d.Allowed() || d.PolicyPackage != "ops-warden-ssh-signing" || d.DataDigest != "" {
+		t.Fatalf("%+v", d)
 	}
 	// a check request for an action the todo package claims is not
 	// decided by the ops-warden package, nor by the todo package (whose
 	// shape is authzen)
-	d, _ = p.Decide(&checkapi.Request{Actor: "atm-backup-daily", Action: "can_read_todos"})
-	if d.Effect != "deny" || d.Reason != ReasonNoPackage {
+	d = p.Decide(policy.Request{Actor: "atm-backup-daily", Action: "can_read_todos"})
+	if d.Effect != policy.EffectDeny || d.Reason != ReasonNoPackage || d.PolicyPackage != "" {
 		t.Fatalf("%+v", d)
 	}
-	ev := &checkapi.Evaluation{Subject: &checkapi.Entity{Type: "user", ID: "beth@the-smiths.com"},
-		Action: &checkapi.Action{Name: "can_read_todos"}, Resource: &checkapi.Entity{Type: "todo", ID: "x"}}
-	d, evalErr, bad := p.DecideAuthZEN(ev)
-	if evalErr != nil || bad != nil || d.Effect != "allow" || d.Policy.Package != "todo-app" || d.DataDigest != p.Data.Digest() {
-		t.Fatalf("%+v %v %v", d, evalErr, bad)
+	ev := &policy.Evaluation{Subject: policy.Entity{Type: "user", ID: "beth@the-smiths.com"},
+		Action: policy.Action{Name: "can_read_todos"}, Resource: policy.Entity{Type: "todo", ID: "x"}}
+	d, err = p.DecideAuthZEN(ev)
+	if err != nil || d.Err != nil || !d.Allowed() || d.PolicyPackage != "todo-app" || d.DataDigest != p.Data.Digest() || d.Resource != "x" {
+		t.Fatalf("%+v %v", d, err)
 	}
 }
 

@@ -186,5 +186,5 @@ func digests(t *testing.T, s fileState) pair {
 	if err != nil {
 		t.Fatalf("variant does not load: %v", err)
 	}
-	return pair{p.Policy.Digest(), p.Snapshot.Digest()}
+	return pair{p.First.Digest(), p.Snapshot.Digest()}
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"mime"
 	"net/http"
@@ -10,7 +9,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/stellaops/authgate/services/flex-auth/internal/checkapi"
-	"github.com/stellaops/authgate/services/flex-auth/internal/decisionlog"
 	"github.com/stellaops/authgate/services/flex-auth/internal/engine"
 )
 
@@ -55,61 +53,59 @@ func (s *Server) authzen(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	pair := s.deps.Engine.Active()
+	set := s.deps.Engine.Active()
 	start := s.deps.Now()
-	d, err := s.evaluate(pair, ev)
+	d, err := s.evaluate(set, ev, start, RouteAuthZEN)
 	if err != nil {
 		return err
 	}
-	e := s.entry(start, &d, ev.Resource.ID, RouteAuthZEN)
-	if err := s.record(c.Request().Context(), start, []decisionlog.Entry{e}); err != nil {
+	if err := s.record(c.Request().Context(), start, d); err != nil {
 		return err
 	}
-	s.deps.Metrics.Decision(c.Request().Context(), d.Effect, d.Reason, s.deps.Now().Sub(start))
+	s.count(c.Request().Context(), start, d)
 	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.JSON(http.StatusOK, checkapi.NewEvaluationResponse(&d))
+	return c.JSON(http.StatusOK, evaluationResponse(&d))
 }
 
-// evaluate decides one evaluation with pair and gives it an id.
-func (s *Server) evaluate(pair *engine.Pair, ev *checkapi.Evaluation) (checkapi.Decision, error) {
-	d, evalErr, badReq := pair.DecideAuthZEN(ev)
-	if badReq != nil {
-		return d, badReq
+// evaluate decides one evaluation with set and stamps the decision.
+func (s *Server) evaluate(set *engine.Set, ev *checkapi.Evaluation, start time.Time, endpoint string) (engine.Decision, error) {
+	d, err := decideAuthZEN(set, ev)
+	if err != nil {
+		return d, err
 	}
-	if evalErr != nil {
-		s.deps.Metrics.EvalError()
-	}
-	d.DecisionID = s.ids.New()
+	s.stamp(&d, start, endpoint)
 	return d, nil
 }
 
-// entry is the decision log line of d.
-func (s *Server) entry(start time.Time, d *checkapi.Decision, resource, endpoint string) decisionlog.Entry {
-	return decisionlog.Entry{
-		Time: start, DecisionID: d.DecisionID, Endpoint: endpoint,
-		Actor: d.Actor, Subject: d.Subject, Action: d.Action, Principal: d.Principal,
-		Resource: resource, TTLHours: d.TTLHours,
-		Effect: d.Effect, Reason: d.Reason, Backend: d.Backend,
-		PolicyPackage: d.Policy.Package, PolicyDigest: d.Policy.Digest, RegistryDigest: d.Registry.Digest,
-		DataDigest: d.DataDigest, Latency: s.deps.Now().Sub(start),
+// decideAuthZEN decides ev with set; an evaluation the routed package
+// cannot take is a *checkapi.FieldError.
+func decideAuthZEN(set *engine.Set, ev *checkapi.Evaluation) (engine.Decision, error) {
+	d, err := set.DecideAuthZEN(ev.Policy())
+	if err == nil {
+		return d, nil
 	}
+	var re *engine.RequestError
+	if errors.As(err, &re) {
+		return d, &checkapi.FieldError{Field: re.Field, Problem: re.Problem}
+	}
+	return d, err
 }
 
-// record writes entries to the decision log in one write; on failure
-// nothing may be answered but a deny.
-func (s *Server) record(ctx context.Context, start time.Time, es []decisionlog.Entry) error {
-	if len(es) == 0 {
-		return nil
+// evaluationResponse is the AuthZEN answer of d.
+func evaluationResponse(d *engine.Decision) checkapi.EvaluationResponse {
+	r := checkapi.EvaluationResponse{
+		Decision: d.Allowed(),
+		Context: checkapi.EvaluationContext{
+			DecisionID: d.ID, Reason: d.Reason, ReasonAdmin: map[string]string{"en": d.Reason},
+			Effect: string(d.Effect), Backend: d.Backend,
+			Policy:   checkapi.PolicyRef{Package: d.PolicyPackage, Version: d.PolicyVersion, Digest: d.PolicyDigest},
+			Registry: checkapi.RegistryRef{Digest: d.RegistryDigest},
+		},
 	}
-	if err := s.deps.Log.AppendAll(es); err != nil {
-		s.logErr.Store(&logFailure{At: s.deps.Now(), Error: err.Error()})
-		s.deps.Metrics.Decision(ctx, "deny", ReasonLogUnavailable, s.deps.Now().Sub(start))
-		return &errLogUnavailable{cause: err}
+	if d.DataDigest != "" {
+		r.Context.Data = &checkapi.DataRef{Digest: d.DataDigest}
 	}
-	if s.logErr.Load() != nil {
-		s.logErr.Store(nil)
-	}
-	return nil
+	return r
 }
 
 // evaluations answers POST /access/v1/evaluations: every item decided with
@@ -125,18 +121,17 @@ func (s *Server) evaluations(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	pair := s.deps.Engine.Active()
+	set := s.deps.Engine.Active()
 	start := s.deps.Now()
 	out := make([]any, 0, len(items))
-	entries := make([]decisionlog.Entry, 0, len(items))
-	decisions := make([]checkapi.Decision, 0, len(items))
+	decisions := make([]engine.Decision, 0, len(items))
 	for i := range items {
 		allow := false
 		if items[i].Err != nil {
 			// an evaluation-level error: a deny, the batch goes on
 			out = append(out, checkapi.NewErrorResponse(items[i].Err))
 		} else {
-			d, err := s.evaluate(pair, &items[i].Evaluation)
+			d, err := s.evaluate(set, &items[i].Evaluation, start, RouteEvaluations)
 			if err != nil {
 				var fe *checkapi.FieldError
 				if !errors.As(err, &fe) || single {
@@ -145,21 +140,18 @@ func (s *Server) evaluations(c echo.Context) error {
 				out = append(out, checkapi.NewErrorResponse(err))
 			} else {
 				decisions = append(decisions, d)
-				entries = append(entries, s.entry(start, &d, items[i].Resource.ID, RouteEvaluations))
-				out = append(out, checkapi.NewEvaluationResponse(&d))
-				allow = d.Effect == "allow"
+				out = append(out, evaluationResponse(&d))
+				allow = d.Allowed()
 			}
 		}
 		if (semantic == checkapi.DenyOnFirstDeny && !allow) || (semantic == checkapi.PermitOnFirstPermit && allow) {
 			break
 		}
 	}
-	if err := s.record(c.Request().Context(), start, entries); err != nil {
+	if err := s.record(c.Request().Context(), start, decisions...); err != nil {
 		return err
 	}
-	for i := range decisions {
-		s.deps.Metrics.Decision(c.Request().Context(), decisions[i].Effect, decisions[i].Reason, s.deps.Now().Sub(start))
-	}
+	s.count(c.Request().Context(), start, decisions...)
 	c.Response().Header().Set("Cache-Control", "no-store")
 	if single {
 		return c.JSON(http.StatusOK, out[0])

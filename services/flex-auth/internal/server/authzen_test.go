@@ -47,17 +47,17 @@ func todoEval(sub, action, owner string) string {
 	return `{"subject":{"type":"user","id":"` + sub + `"},"action":{"name":"` + action + `"},"resource":{"type":"todo","id":"todo-1","properties":{"ownerID":"` + owner + `"}},"unknown":{"ignored":[1,2]}}`
 }
 
-func logLines(t *testing.T, file string) []decisionlog.Line {
+func logLines(t *testing.T, file string) []engine.Decision {
 	t.Helper()
 	f, err := os.Open(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var out []decisionlog.Line
+	var out []engine.Decision
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		var l decisionlog.Line
+		var l engine.Decision
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			t.Fatal(err)
 		}

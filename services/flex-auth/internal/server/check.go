@@ -3,11 +3,12 @@ package server
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/stellaops/authgate/services/flex-auth/internal/checkapi"
-	"github.com/stellaops/authgate/services/flex-auth/internal/decisionlog"
+	"github.com/stellaops/authgate/services/flex-auth/internal/engine"
 )
 
 // check answers POST /v1/check with the decision envelope.
@@ -21,13 +22,16 @@ func (s *Server) check(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d, err := s.decide(c.Request().Context(), &req, RouteCheck)
-	if err != nil {
+	start := s.deps.Now()
+	d := s.deps.Engine.Active().Decide(req.Policy())
+	s.stamp(&d, start, RouteCheck)
+	if err := s.record(c.Request().Context(), start, d); err != nil {
 		return err
 	}
+	s.count(c.Request().Context(), start, d)
 	buf.Reset()
-	out := d.AppendJSON(buf.AvailableBuffer())
-	return writeJSON(c, out)
+	env := envelope(&d)
+	return writeJSON(c, env.AppendJSON(buf.AvailableBuffer()))
 }
 
 // Header values of a decision answer, shared read-only by every response.
@@ -48,32 +52,47 @@ func writeJSON(c echo.Context, body []byte) error {
 	return err
 }
 
-// decide evaluates req with the active pair, records the decision in the
-// log, and returns it only once the log line is written.
-func (s *Server) decide(ctx context.Context, req *checkapi.Request, endpoint string) (checkapi.Decision, error) {
-	start := s.deps.Now()
-	pair := s.deps.Engine.Active()
-	d, evalErr := pair.Decide(req)
-	if evalErr != nil {
+// stamp gives d, decided since start, its id, time, endpoint and
+// latency, and counts its evaluation error.
+func (s *Server) stamp(d *engine.Decision, start time.Time, endpoint string) {
+	if d.Err != nil {
 		s.deps.Metrics.EvalError()
 	}
-	d.DecisionID = s.ids.New()
-	e := decisionlog.Entry{
-		Time: start, DecisionID: d.DecisionID, Endpoint: endpoint,
-		Actor: d.Actor, Subject: d.Subject, Action: d.Action, Principal: d.Principal,
-		Resource: req.Resource, TTLHours: d.TTLHours,
-		Effect: d.Effect, Reason: d.Reason, Backend: d.Backend,
-		PolicyPackage: d.Policy.Package, PolicyDigest: d.Policy.Digest, RegistryDigest: d.Registry.Digest,
+	d.ID = s.ids.New()
+	d.Time, d.Endpoint = start, endpoint
+	d.LatencyUS = s.deps.Now().Sub(start).Microseconds()
+}
+
+// record writes ds to the decision log in one write; on failure nothing
+// may be answered but a deny.
+func (s *Server) record(ctx context.Context, start time.Time, ds ...engine.Decision) error {
+	if len(ds) == 0 {
+		return nil
 	}
-	e.Latency = s.deps.Now().Sub(start)
-	if err := s.deps.Log.Append(&e); err != nil {
+	if err := s.deps.Log.AppendAll(ds); err != nil {
 		s.logErr.Store(&logFailure{At: s.deps.Now(), Error: err.Error()})
 		s.deps.Metrics.Decision(ctx, "deny", ReasonLogUnavailable, s.deps.Now().Sub(start))
-		return checkapi.Decision{}, &errLogUnavailable{cause: err}
+		return &errLogUnavailable{cause: err}
 	}
 	if s.logErr.Load() != nil {
 		s.logErr.Store(nil)
 	}
-	s.deps.Metrics.Decision(ctx, d.Effect, d.Reason, s.deps.Now().Sub(start))
-	return d, nil
+	return nil
+}
+
+// count counts the decisions ds, answered since start.
+func (s *Server) count(ctx context.Context, start time.Time, ds ...engine.Decision) {
+	for i := range ds {
+		s.deps.Metrics.Decision(ctx, string(ds[i].Effect), ds[i].Reason, s.deps.Now().Sub(start))
+	}
+}
+
+// envelope is the /v1/check answer of d.
+func envelope(d *engine.Decision) checkapi.Decision {
+	return checkapi.Decision{
+		DecisionID: d.ID, Effect: string(d.Effect), Reason: d.Reason, Backend: d.Backend,
+		Policy:   checkapi.PolicyRef{Package: d.PolicyPackage, Version: d.PolicyVersion, Digest: d.PolicyDigest},
+		Registry: checkapi.RegistryRef{Digest: d.RegistryDigest},
+		Actor:    d.Actor, Subject: d.Subject, Action: d.Action, Principal: d.Principal, TTLHours: d.TTLHours,
+	}
 }

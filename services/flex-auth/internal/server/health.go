@@ -70,12 +70,12 @@ type HealthDecisonLog struct {
 
 func (s *Server) health(c echo.Context) error {
 	v := s.deps.Engine.View()
-	p, st := v.Pair, v.Status
+	p, st := v.Set, v.Status
 	h := Health{
 		Status:   "ok",
 		Registry: HealthRegistry{Digest: p.Snapshot.Digest(), Actors: p.Snapshot.Len()},
-		Policy: HealthPolicy{Package: p.Policy.Name(), Version: p.Policy.Version(),
-			Digest: p.Policy.Digest(), Backend: p.Policy.Backend()},
+		Policy: HealthPolicy{Package: p.First.Name(), Version: p.First.Version(),
+			Digest: p.First.Digest(), Backend: p.First.Backend()},
 		Reload:      HealthReload{LastReload: st.LastReload, LastError: st.LastReloadError, Reloads: st.Reloads, Failures: st.Failures},
 		DecisionLog: HealthDecisonLog{Sync: string(s.deps.LogSync)},
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/stellaops/authgate/pkg/policy"
 	"github.com/stellaops/authgate/services/flex-auth/internal/checkapi"
-	"github.com/stellaops/authgate/services/flex-auth/internal/decisionlog"
 	"github.com/stellaops/authgate/services/flex-auth/internal/engine"
 )
 
@@ -29,56 +28,56 @@ func (s *Server) search(kind string) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		pair := s.deps.Engine.Active()
-		cur, err := q.Cursor(pair.State())
+		set := s.deps.Engine.Active()
+		cur, err := q.Cursor(set.State())
 		if err != nil {
 			return err
 		}
 		start := s.deps.Now()
-		cands := candidates(pair, kind, q)
+		cands := candidates(set, kind, q)
 		res := checkapi.SearchResponse{Results: []checkapi.SearchResult{}}
-		var ids []string
-		var last checkapi.Decision
+		ids := []string{} // a search record lists its results, even none
+		var last engine.Decision
 		limit := cur.Max()
 		next := cur.Offset
 		for ; next < len(cands) && len(res.Results) < limit; next++ {
 			ev := probe(kind, q, cands[next])
-			d, evalErr, badReq := pair.DecideAuthZEN(ev)
-			if badReq != nil {
-				return badReq
+			d, err := decideAuthZEN(set, ev)
+			if err != nil {
+				return err
 			}
-			if evalErr != nil {
+			if d.Err != nil {
 				s.deps.Metrics.EvalError()
 			}
-			if d.Policy.Package != "" {
+			if d.PolicyPackage != "" {
 				last = d
 			}
-			if d.Effect != "allow" {
+			if !d.Allowed() {
 				continue
 			}
 			res.Results = append(res.Results, result(kind, ev))
 			ids = append(ids, cands[next])
 		}
 		if next < len(cands) {
-			res.Page.NextToken = q.PageToken(cur, next, pair.State())
+			res.Page.NextToken = q.PageToken(cur, next, set.State())
 		}
 		res.Page.Count = len(res.Results)
-		e := decisionlog.Entry{
-			Time: start, DecisionID: s.ids.New(), Endpoint: "/access/v1/search/" + kind,
+		e := engine.Decision{
 			Subject: entityKey(q.Subject), Action: actionName(q.Action), Resource: entityKey(q.Resource),
-			Effect: "allow", Reason: "search", Backend: last.Backend,
-			PolicyPackage: last.Policy.Package, PolicyDigest: last.Policy.Digest, RegistryDigest: pair.Snapshot.Digest(),
-			DataDigest: pair.DataDigest(), Search: true, Results: ids, Latency: s.deps.Now().Sub(start),
+			Effect: policy.EffectAllow, Reason: "search", Backend: last.Backend,
+			PolicyPackage: last.PolicyPackage, PolicyDigest: last.PolicyDigest, RegistryDigest: set.Snapshot.Digest(),
+			DataDigest: set.DataDigest(), Results: ids,
 		}
 		if len(ids) == 0 {
-			e.Effect = "deny"
+			e.Effect = policy.EffectDeny
 		}
-		if err := s.record(c.Request().Context(), start, []decisionlog.Entry{e}); err != nil {
+		s.stamp(&e, start, "/access/v1/search/"+kind)
+		if err := s.record(c.Request().Context(), start, e); err != nil {
 			return err
 		}
-		res.Context = map[string]any{"decision_id": e.DecisionID}
-		if pair.Data != nil {
-			res.Context["data"] = checkapi.DataRef{Digest: pair.DataDigest()}
+		res.Context = map[string]any{"decision_id": e.ID}
+		if set.Data != nil {
+			res.Context["data"] = checkapi.DataRef{Digest: set.DataDigest()}
 		}
 		c.Response().Header().Set("Cache-Control", "no-store")
 		return c.JSON(http.StatusOK, res)
@@ -86,29 +85,29 @@ func (s *Server) search(kind string) echo.HandlerFunc {
 }
 
 // candidates lists what a search tries, in a stable order.
-func candidates(pair *engine.Pair, kind string, q *checkapi.Search) []string {
+func candidates(set *engine.Set, kind string, q *checkapi.Search) []string {
 	switch kind {
 	case checkapi.SearchSubject:
-		if pair.Data == nil {
+		if set.Data == nil {
 			return nil
 		}
-		return pair.Data.SubjectIDs(q.Subject.Type)
+		return set.Data.SubjectIDs(q.Subject.Type)
 	case checkapi.SearchResource:
-		if pair.Data == nil {
+		if set.Data == nil {
 			return nil
 		}
-		return pair.Data.ResourceIDs(q.Resource.Type)
+		return set.Data.ResourceIDs(q.Resource.Type)
 	}
 	var out []string
-	for _, p := range pair.Packages {
+	for _, p := range set.Packages {
 		if d := p.Decides(); d != nil {
 			for _, a := range d.ExactActions() {
 				if len(d.ResourceTypes) == 0 || slices.Contains(d.ResourceTypes, q.Resource.Type) {
 					out = append(out, a)
 				}
 			}
-		} else if p.Shape() == policy.ShapeCheck && pair.Route(checkapi.DefaultAction, q.Resource.Type) == p {
-			out = append(out, checkapi.DefaultAction)
+		} else if p.Shape() == policy.ShapeCheck && set.Route(policy.DefaultAction, q.Resource.Type) == p {
+			out = append(out, policy.DefaultAction)
 		}
 	}
 	slices.Sort(out)
