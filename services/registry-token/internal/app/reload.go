@@ -145,6 +145,9 @@ func (r *reloader) Reload(trigger string) error {
 	defer r.mu.Unlock()
 	at := r.now()
 	cfg, keys, err := r.src.load()
+	if err == nil {
+		err = r.cur.Load().keys.CheckSuccessor(keys)
+	}
 	var next *state
 	if err == nil {
 		next, err = r.build(cfg, keys, r.cur.Load())

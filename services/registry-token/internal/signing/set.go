@@ -88,6 +88,26 @@ func (s *Set) Signer() *Signer { return s.signer }
 // Entries returns every key of the set, in configuration order.
 func (s *Set) Entries() []Entry { return append([]Entry(nil), s.entries...) }
 
+// CheckSuccessor refuses next as the set that replaces s when a kid of
+// both names other key material: verifiers cache keys by kid, so tokens
+// signed before the change would stop verifying (for up to
+// signing.lifetime), and tokens signed after it would not verify where
+// the old key is still cached. A new key needs a new keyId.
+func (s *Set) CheckSuccessor(next *Set) error {
+	old := map[string]*Key{}
+	for _, e := range s.entries {
+		old[e.Key.kid] = e.Key
+	}
+	var errs []error
+	for _, e := range next.entries {
+		prev, ok := old[e.Key.kid]
+		if ok && !publicKeysEqual(prev.signer.Public(), e.Key.signer.Public()) {
+			errs = append(errs, fmt.Errorf("signing keys: keyId %q now names another key than the running one: tokens it signed would stop verifying; give the new key a new keyId (add it as next, then make it active)", e.Key.kid))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // PublicSet is the JWK Set published at now: the active key first, then
 // the next and the still published retired keys in configuration order.
 func (s *Set) PublicSet(now time.Time) jwk.Set {
