@@ -2,6 +2,8 @@ package deploy_test
 
 import (
 	"os/exec"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -73,5 +75,41 @@ func TestProductionBinariesLinkNoDevelopmentCode(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestProgramLayout: every program of the module is a service's main
+// package (services/<svc>, the deployable) or lives in a cmd/<name>
+// directory of a service or of deploy; library code stays in the
+// packages beside them.
+func TestProgramLayout(t *testing.T) {
+	root, err := proctest.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("go", "list", "-f", "{{.Name}} {{.ImportPath}}", "./...")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	const module = "github.com/stellaops/authgate/"
+	allowed := regexp.MustCompile(`^(services/[a-z-]+|services/[a-z-]+/cmd/[a-z-]+|deploy/cmd/[a-z-]+)$`)
+	var programs []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		name, path, _ := strings.Cut(line, " ")
+		if name != "main" {
+			continue
+		}
+		rel := strings.TrimPrefix(path, module)
+		programs = append(programs, rel)
+		if !allowed.MatchString(rel) {
+			t.Errorf("program %s: programs live in services/<svc> (the service) or services/<svc>/cmd/<name>, deploy/cmd/<name>", rel)
+		}
+	}
+	for _, want := range []string{"services/registry-token", "services/flex-auth", "services/registry-token/cmd/dpop-proof", "deploy/cmd/images"} {
+		if !slices.Contains(programs, want) {
+			t.Errorf("go list found no program %s (found %q)", want, programs)
+		}
 	}
 }

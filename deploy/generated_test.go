@@ -12,7 +12,7 @@ import (
 
 // TestGeneratedFilesUpToDate fails when a chart's copy of a fixture or of
 // the alert rules, or a plain manifest, differs from what
-// `go run ./deploy/internal/gen` would write.
+// `go run ./deploy/cmd/gen` would write.
 func TestGeneratedFilesUpToDate(t *testing.T) {
 	files, err := render.Generate(helmBin(t), "..")
 	if err != nil {
@@ -21,11 +21,11 @@ func TestGeneratedFilesUpToDate(t *testing.T) {
 	for path, want := range files {
 		got, err := os.ReadFile(filepath.Join("..", path))
 		if err != nil {
-			t.Errorf("%s: %v (run go run ./deploy/internal/gen)", path, err)
+			t.Errorf("%s: %v (run go run ./deploy/cmd/gen)", path, err)
 			continue
 		}
 		if string(got) != string(want) {
-			t.Errorf("%s is stale: run go run ./deploy/internal/gen", path)
+			t.Errorf("%s is stale: run go run ./deploy/cmd/gen", path)
 		}
 	}
 }

@@ -8,8 +8,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
+
+	"github.com/stellaops/authgate/pkg/subcmd"
 )
 
 // Exit codes shared by every subcommand.
@@ -37,18 +38,14 @@ func (e Env) Lookup(key string) (string, bool) {
 	return "", false
 }
 
-// Command is one subcommand. Run gets the arguments after the command name
-// and returns the process exit code.
-type Command struct {
-	Usage   string // argument synopsis, e.g. "--file FILE [--json]"
-	Summary string
-	Run     func(ctx context.Context, env Env, args []string) int
-}
+// runFunc is a subcommand: it gets the arguments after the command name and
+// returns the process exit code.
+type runFunc = func(ctx context.Context, env Env, args []string) int
 
 // commands is the table of subcommands. A name of two words ("policy
 // validate") is a command in a group. Add new commands here.
-func commands() map[string]Command {
-	return map[string]Command{
+func commands() subcmd.Table[runFunc] {
+	return subcmd.Table[runFunc]{
 		"load-registry": {
 			Usage:   "--file FILE [--json]",
 			Summary: "validate a registry snapshot and summarise it",
@@ -88,40 +85,19 @@ func Run(ctx context.Context, args []string, vars []string, stdout, stderr io.Wr
 	env := Env{Vars: vars, Stdout: stdout, Stderr: stderr}
 	table := commands()
 	if len(args) == 0 {
-		usage(stderr, table)
+		table.PrintUsage(stderr, "flex-auth")
 		return ExitUsage
 	}
-	switch args[0] {
-	case "help", "-h", "-help", "--help":
-		usage(stdout, table)
+	if subcmd.IsHelp(args[0]) {
+		table.PrintUsage(stdout, "flex-auth")
 		return ExitOK
 	}
-	if len(args) >= 2 {
-		if cmd, ok := table[args[0]+" "+args[1]]; ok {
-			return cmd.Run(ctx, env, args[2:])
-		}
-	}
-	if cmd, ok := table[args[0]]; ok {
-		return cmd.Run(ctx, env, args[1:])
+	if cmd, rest, ok := table.Find(args); ok {
+		return cmd.Run(ctx, env, rest)
 	}
 	fmt.Fprintf(stderr, "flex-auth: unknown command %q\n\n", strings.Join(args[:min(2, len(args))], " "))
-	usage(stderr, table)
+	table.PrintUsage(stderr, "flex-auth")
 	return ExitUsage
-}
-
-func usage(w io.Writer, table map[string]Command) {
-	names := make([]string, 0, len(table))
-	for name := range table {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	fmt.Fprintln(w, "usage: flex-auth <command> [arguments]")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "commands:")
-	for _, name := range names {
-		c := table[name]
-		fmt.Fprintf(w, "  %s %s\n      %s\n", name, c.Usage, c.Summary)
-	}
 }
 
 // newFlags returns a flag set that reports to env.Stderr.

@@ -18,25 +18,48 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stellaops/authgate/pkg/subcmd"
 	"github.com/stellaops/authgate/services/registry-token/internal/app"
 	"github.com/stellaops/authgate/services/registry-token/internal/devauthority"
 	"github.com/stellaops/authgate/services/registry-token/internal/devstack"
 	"github.com/stellaops/authgate/services/registry-token/internal/dpopclient"
 )
 
-const usage = `usage: registry-token-dev <command> [flags]
-
+// devOnly follows the list of commands in the usage text.
+const devOnly = `
 DEVELOPMENT ONLY: a local stack on 127.0.0.1 with an Authority that mints
 OpToks for anyone who asks. Never part of "registry-token serve" or a
 production config.
-
-commands:
-  up      start flex-auth, the development Authority, registry-token and an
-          in-memory registry; Ctrl-C stops them
-  token   ask the development Authority for an OpTok bound to a DPoP key
-  demo    push, pull, a denied push, the seed's token request and the
-          flex-auth smoke against a running stack
 `
+
+// runFunc is a command: it gets the arguments after the command name.
+type runFunc = func(ctx context.Context, args []string, env env) error
+
+// commands is the table of commands.
+func commands() subcmd.Table[runFunc] {
+	return subcmd.Table[runFunc]{
+		"up": {
+			Usage:   "[--config FILE] [--run-dir DIR] [--flex-auth-bin FILE] [--port N] [--authority-port N] [--registry-port N] [--flex-auth-port N]",
+			Summary: "start flex-auth, the development Authority, registry-token and an in-memory registry; Ctrl-C stops them",
+			Run:     devUp,
+		},
+		"token": {
+			Usage:   "[--authority URL] [--key FILE] [--plan PLAN] [--license ID] [--sub SUBJECT] [--ttl DURATION]",
+			Summary: "ask the development Authority for an OpTok bound to a DPoP key",
+			Run:     devToken,
+		},
+		"demo": {
+			Usage:   "[--registry HOST:PORT] [--token-url URL] [--authority URL] [--flex-auth URL] [--flex-auth-bin FILE]",
+			Summary: "push, pull, a denied push, the seed's token request and the flex-auth smoke against a running stack",
+			Run:     devDemo,
+		},
+	}
+}
+
+func usage(w io.Writer) {
+	commands().PrintUsage(w, "registry-token-dev")
+	fmt.Fprint(w, devOnly)
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -63,21 +86,17 @@ type env struct {
 // run dispatches "registry-token-dev <command>".
 func run(ctx context.Context, args []string, env env) error {
 	if len(args) == 0 {
-		fmt.Fprint(env.Stderr, usage)
+		usage(env.Stderr)
 		return fmt.Errorf("%w: no command", app.ErrUsage)
 	}
-	switch args[0] {
-	case "up":
-		return devUp(ctx, args[1:], env)
-	case "token":
-		return devToken(ctx, args[1:], env)
-	case "demo":
-		return devDemo(ctx, args[1:], env)
-	case "help", "-h", "--help":
-		fmt.Fprint(env.Stdout, usage)
+	if subcmd.IsHelp(args[0]) {
+		usage(env.Stdout)
 		return nil
 	}
-	fmt.Fprint(env.Stderr, usage)
+	if cmd, rest, ok := commands().Find(args); ok {
+		return cmd.Run(ctx, rest, env)
+	}
+	usage(env.Stderr)
 	return fmt.Errorf("%w: unknown command %q", app.ErrUsage, args[0])
 }
 

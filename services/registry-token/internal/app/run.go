@@ -13,6 +13,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/stellaops/authgate/pkg/subcmd"
 	"github.com/stellaops/authgate/services/registry-token/internal/config"
 	"github.com/stellaops/authgate/services/registry-token/internal/signing"
 )
@@ -37,13 +38,29 @@ type Env struct {
 	Signals <-chan os.Signal
 }
 
-const usage = `usage: registry-token <command> [flags]
+// runFunc is a command: it gets the arguments after the command name.
+type runFunc = func(ctx context.Context, env Env, args []string) error
 
-commands:
-  serve          run the token service (--config FILE, --addr HOST:PORT, --watch); SIGHUP reloads the configuration
-  check-config   validate the configuration and print it with secrets redacted (--config FILE)
-  jwks           print the public JWK Set of the signing keys: active, next and retired (--config FILE)
-`
+// commands is the table of commands. Add new commands here.
+func commands() subcmd.Table[runFunc] {
+	return subcmd.Table[runFunc]{
+		"serve": {
+			Usage:   "[--config FILE] [--addr HOST:PORT] [--watch]",
+			Summary: "run the token service; SIGHUP reloads the configuration",
+			Run:     runServe,
+		},
+		"check-config": {
+			Usage:   "[--config FILE]",
+			Summary: "validate the configuration and print it with secrets redacted",
+			Run:     checkConfig,
+		},
+		"jwks": {
+			Usage:   "[--config FILE]",
+			Summary: "print the public JWK Set of the signing keys: active, next and retired",
+			Run:     printJWKS,
+		},
+	}
+}
 
 // Run runs one command. It returns nil on a clean shutdown after ctx is
 // done; usage mistakes wrap ErrUsage.
@@ -54,37 +71,37 @@ func Run(ctx context.Context, env Env) error {
 	if env.Stderr == nil {
 		env.Stderr = io.Discard
 	}
+	table := commands()
 	if len(env.Args) == 0 {
-		fmt.Fprint(env.Stderr, usage)
+		table.PrintUsage(env.Stderr, "registry-token")
 		return fmt.Errorf("%w: no command", ErrUsage)
 	}
-	cmd, args := env.Args[0], env.Args[1:]
-	switch cmd {
-	case "serve":
-		fs, file, addr := flags(cmd, env.Stderr, true)
-		watch := fs.Bool("watch", false, "also reload when the configuration, key or CA files change (reload.watch)")
-		if err := fs.Parse(args); err != nil {
-			return fmt.Errorf("%w: %v", ErrUsage, err)
-		}
-		if fs.NArg() > 0 {
-			return fmt.Errorf("%w: unexpected argument %q", ErrUsage, fs.Arg(0))
-		}
-		src := source{file: *file, environ: env.Environ, addr: *addr, watch: *watch}
-		cfg, keys, err := src.load()
-		if err != nil {
-			return err
-		}
-		return serve(ctx, src, cfg, keys, env)
-	case "check-config":
-		return checkConfig(args, env)
-	case "jwks":
-		return printJWKS(args, env)
-	case "help", "-h", "--help":
-		fmt.Fprint(env.Stdout, usage)
+	if subcmd.IsHelp(env.Args[0]) {
+		table.PrintUsage(env.Stdout, "registry-token")
 		return nil
 	}
-	fmt.Fprint(env.Stderr, usage)
-	return fmt.Errorf("%w: unknown command %q", ErrUsage, cmd)
+	if cmd, args, ok := table.Find(env.Args); ok {
+		return cmd.Run(ctx, env, args)
+	}
+	table.PrintUsage(env.Stderr, "registry-token")
+	return fmt.Errorf("%w: unknown command %q", ErrUsage, env.Args[0])
+}
+
+func runServe(ctx context.Context, env Env, args []string) error {
+	fs, file, addr := flags("serve", env.Stderr, true)
+	watch := fs.Bool("watch", false, "also reload when the configuration, key or CA files change (reload.watch)")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", ErrUsage, fs.Arg(0))
+	}
+	src := source{file: *file, environ: env.Environ, addr: *addr, watch: *watch}
+	cfg, keys, err := src.load()
+	if err != nil {
+		return err
+	}
+	return serve(ctx, src, cfg, keys, env)
 }
 
 func flags(name string, stderr io.Writer, withAddr bool) (*flag.FlagSet, *string, *string) {
@@ -123,7 +140,7 @@ func prepare(file string, environ []string) (config.Config, *signing.Set, error)
 	return cfg, keys, nil
 }
 
-func checkConfig(args []string, env Env) error {
+func checkConfig(_ context.Context, env Env, args []string) error {
 	fs, file, _ := flags("check-config", env.Stderr, false)
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", ErrUsage, err)
@@ -140,7 +157,7 @@ func checkConfig(args []string, env Env) error {
 	return err
 }
 
-func printJWKS(args []string, env Env) error {
+func printJWKS(_ context.Context, env Env, args []string) error {
 	fs, file, _ := flags("jwks", env.Stderr, false)
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", ErrUsage, err)

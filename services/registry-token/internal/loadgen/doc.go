@@ -9,7 +9,7 @@
 //
 // Run it with
 //
-//	go run ./services/registry-token/internal/loadgen/cmd -duration 15s -connections 32 [-replay redis]
+//	go run ./services/registry-token/cmd/loadgen -duration 15s -connections 32 [-replay redis]
 //	go tool task soak:registry-token   # 10 minutes, memory then Redis
 //
 // By default registry-token runs as a child process (the same binary,

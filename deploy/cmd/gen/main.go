@@ -2,7 +2,7 @@
 // carry (ops-warden fixtures, alert rules) and the plain manifests rendered
 // from the charts. Run from the repository root:
 //
-//	go run ./deploy/internal/gen
+//	go run ./deploy/cmd/gen
 package main
 
 import (

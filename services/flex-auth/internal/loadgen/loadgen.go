@@ -1,4 +1,4 @@
-// Command loadgen is the bounded load test of flex-auth (and, for
+// Package loadgen is the bounded load test of flex-auth (and, for
 // comparison, of Open Policy Agent serving the equivalent Rego policy in
 // this directory). It writes a registry snapshot with the four ops-warden
 // actors plus synthetic ones, starts the server as a child process, drives
@@ -6,12 +6,12 @@
 // duration with mixed allow and deny bodies, and reports decisions/s,
 // latency percentiles and the server's peak RSS.
 //
-//	go run ./services/flex-auth/internal/loadgen -duration 15s -target both
+//	go run ./services/flex-auth/cmd/loadgen -duration 15s -target both
 //
 // The opa binary is OPAVersion, installed with go install into the tools
 // cache ($AUTHGATE_TOOLS, default ~/.cache/authgate-tools) on first use,
 // unless -opa names one (which must report the same version).
-package main
+package loadgen
 
 import (
 	"context"
@@ -21,9 +21,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 )
 
@@ -41,22 +39,30 @@ type options struct {
 	endpoint  string
 }
 
-func main() {
+// Run parses args (without the program name), loads each target in turn
+// and prints the report to stdout; progress goes to stderr. It fails when
+// a target gave an unexpected answer or did not log every decision.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o options
-	flag.StringVar(&o.target, "target", "flex-auth", "server to load: flex-auth, opa, or both (one after the other, with the ratio)")
-	flag.DurationVar(&o.duration, "duration", 15*time.Second, "load duration")
-	flag.IntVar(&o.conns, "conns", 32, "concurrent keep-alive connections")
-	flag.IntVar(&o.synthetic, "synthetic", 1000, "synthetic actors added to the registry snapshot")
-	flag.StringVar(&o.bin, "bin", "", "flex-auth binary (default: go build into the work directory)")
-	flag.StringVar(&o.opa, "opa", "", "opa binary ("+OPAVersion+") for -target opa or both (default: installed into the tools cache on first use)")
-	flag.StringVar(&o.policy, "policy", "configs/ops-warden/policy_package.md", "policy package for flex-auth")
-	flag.StringVar(&o.workdir, "workdir", "", "directory for the snapshot, decision log and binary (default: a temporary directory)")
-	flag.StringVar(&o.logSync, "log-sync", "batch", "flex-auth decision log sync mode")
-	flag.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
-	flag.StringVar(&o.endpoint, "endpoint", "check", "flex-auth endpoint: check (/v1/check) or evaluation (the same checks as AuthZEN evaluations)")
-	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.target, "target", "flex-auth", "server to load: flex-auth, opa, or both (one after the other, with the ratio)")
+	fs.DurationVar(&o.duration, "duration", 15*time.Second, "load duration")
+	fs.IntVar(&o.conns, "conns", 32, "concurrent keep-alive connections")
+	fs.IntVar(&o.synthetic, "synthetic", 1000, "synthetic actors added to the registry snapshot")
+	fs.StringVar(&o.bin, "bin", "", "flex-auth binary (default: go build into the work directory)")
+	fs.StringVar(&o.opa, "opa", "", "opa binary ("+OPAVersion+") for -target opa or both (default: installed into the tools cache on first use)")
+	fs.StringVar(&o.policy, "policy", "configs/ops-warden/policy_package.md", "policy package for flex-auth")
+	fs.StringVar(&o.workdir, "workdir", "", "directory for the snapshot, decision log and binary (default: a temporary directory)")
+	fs.StringVar(&o.logSync, "log-sync", "batch", "flex-auth decision log sync mode")
+	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
+	fs.StringVar(&o.endpoint, "endpoint", "check", "flex-auth endpoint: check (/v1/check) or evaluation (the same checks as AuthZEN evaluations)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
 	targets := []string{o.target}
 	if o.target == "both" {
 		targets = []string{"flex-auth", "opa"}
@@ -64,46 +70,44 @@ func main() {
 	if o.target == "opa" || o.target == "both" {
 		var err error
 		if o.opa == "" {
-			o.opa, err = ensureOPA(ctx, os.Stderr)
+			o.opa, err = ensureOPA(ctx, stderr)
 		} else {
 			err = checkOPAVersion(ctx, o.opa)
 		}
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "loadgen:", err)
-			os.Exit(1)
+			return err
 		}
 	}
 	var reps []*report
 	for _, t := range targets {
 		o.target = t
-		rep, err := run(ctx, o, os.Stderr)
+		rep, err := load(ctx, o, stderr)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "loadgen:", err)
-			os.Exit(1)
+			return err
 		}
 		reps = append(reps, rep)
 		if !o.jsonOut {
-			rep.print(os.Stdout)
+			rep.print(stdout)
 		}
 	}
 	if o.jsonOut {
-		_ = json.NewEncoder(os.Stdout).Encode(reps)
+		_ = json.NewEncoder(stdout).Encode(reps)
 	} else if len(reps) == 2 && reps[1].PerSecond > 0 {
-		fmt.Fprintf(os.Stdout, "ratio:         flex-auth/opa = %.2fx decisions/s\n", reps[0].PerSecond/reps[1].PerSecond)
+		fmt.Fprintf(stdout, "ratio:         flex-auth/opa = %.2fx decisions/s\n", reps[0].PerSecond/reps[1].PerSecond)
 	}
 	for _, r := range reps {
 		if r.Errors > 0 {
-			fmt.Fprintf(os.Stderr, "loadgen: %s gave %d unexpected answers\n", r.Target, r.Errors)
-			os.Exit(1)
+			return fmt.Errorf("%s gave %d unexpected answers", r.Target, r.Errors)
 		}
 		if r.LogSync != "" && r.LoggedDecisions < r.Requests {
-			fmt.Fprintf(os.Stderr, "loadgen: %s answered %d decisions but logged only %d\n", r.Target, r.Requests, r.LoggedDecisions)
-			os.Exit(1)
+			return fmt.Errorf("%s answered %d decisions but logged only %d", r.Target, r.Requests, r.LoggedDecisions)
 		}
 	}
+	return nil
 }
 
-func run(ctx context.Context, o options, log io.Writer) (*report, error) {
+// load runs one target (o.target) and returns its report.
+func load(ctx context.Context, o options, log io.Writer) (*report, error) {
 	if o.conns <= 0 || o.duration <= 0 || o.duration > 5*time.Minute {
 		return nil, errors.New("conns must be positive and duration in (0, 5m]")
 	}

@@ -1,6 +1,6 @@
 // Command loadgen runs the bounded /token load test:
 //
-//	go run ./services/registry-token/internal/loadgen/cmd [-duration 15s] [-connections 32] [-replay memory|redis] [-in-process]
+//	go run ./services/registry-token/cmd/loadgen [-duration 15s] [-connections 32] [-replay memory|redis] [-in-process]
 //
 // It prints the figures and whether each target was met (>= 3000
 // tokens/s, p99 <= 20 ms, RSS <= 100 MiB, no errors); with -check it exits

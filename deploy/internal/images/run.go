@@ -1,4 +1,4 @@
-// Command images builds the OCI images of registry-token and flex-auth for
+// Package images builds the OCI images of registry-token and flex-auth for
 // linux/amd64 and linux/arm64 without a container engine or a base image:
 // static binaries (CGO_ENABLED=0, -trimpath) on an empty base (see
 // deploy/internal/ociimage). Each image is named as its chart deploys it:
@@ -7,12 +7,12 @@
 // so two builds of one commit give the same index digest. Run from the
 // repository root (go tool task images):
 //
-//	go run ./deploy/internal/images [--out bin/images] [--push host/path]
+//	go run ./deploy/cmd/images [--out bin/images] [--push host/path]
 //
 // Output per service: an OCI layout (DIR/<service>/) and an OCI archive
 // (DIR/<service>.oci.tar). With --push (or IMAGE_REPO) the multi-arch
 // index is also pushed to <repo>/<service>:<appVersion>.
-package main
+package images
 
 import (
 	"context"
@@ -20,26 +20,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-	stop()
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "images:", err)
-		os.Exit(1)
-	}
-}
-
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// Run parses args (without the program name), builds the images and
+// prints one line per image to stdout; progress goes to stderr.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("images", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := options{}
