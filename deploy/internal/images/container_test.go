@@ -184,6 +184,7 @@ func registryTokenContainer(t *testing.T, p *podman, helm, image string) {
 type devStack struct {
 	Authority string // the development Authority's URL
 	Registry  string // the registry's host:port ("localhost:<port>")
+	Realm     string // registry-token's token URL, the registry's realm
 }
 
 // startDevStack runs the development stack and returns once the
@@ -196,8 +197,9 @@ func startDevStack(t *testing.T) devStack {
 	}
 	_, authPort, _ := net.SplitHostPort(freeAddr(t))
 	_, regPort, _ := net.SplitHostPort(freeAddr(t))
+	_, rtPort, _ := net.SplitHostPort(freeAddr(t))
 	cmd := exec.Command(proctest.Build(t, "./services/registry-token/cmd/registry-token-dev"), "up",
-		"--run-dir", t.TempDir(), "--flex-auth-bin", "", "--authority-port", authPort, "--port", "0", "--registry-port", regPort)
+		"--run-dir", t.TempDir(), "--flex-auth-bin", "", "--authority-port", authPort, "--port", rtPort, "--registry-port", regPort)
 	cmd.Dir = root
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -211,7 +213,7 @@ func startDevStack(t *testing.T) devStack {
 			t.Logf("registry-token-dev up:\n%s", logs.String())
 		}
 	})
-	s := devStack{Authority: "http://127.0.0.1:" + authPort, Registry: "localhost:" + regPort}
+	s := devStack{Authority: "http://127.0.0.1:" + authPort, Registry: "localhost:" + regPort, Realm: "http://localhost:" + rtPort + "/token"}
 	up := waitUntil(60*time.Second, func() bool {
 		return get(s.Authority+"/.well-known/openid-configuration") == http.StatusOK &&
 			get("http://127.0.0.1:"+regPort+"/v2/") == http.StatusUnauthorized

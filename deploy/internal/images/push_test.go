@@ -32,7 +32,7 @@ func TestPushThroughRegistryToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	repo := stack.Registry + "/stella-ops/images"
-	args := []string{"--registry", stack.Registry, "--plain-http", "--optok-file", optokFile, "--dpop-key", keyFile,
+	args := []string{"--registry", stack.Registry, "--plain-http", "--realm", stack.Realm, "--optok-file", optokFile, "--dpop-key", keyFile,
 		"--docker-config", filepath.Join(dir, "config.json")}
 	for _, svc := range services {
 		args = append(args, "--scope", "repository:stella-ops/images/"+svc+":pull,push")

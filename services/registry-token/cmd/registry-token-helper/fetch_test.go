@@ -60,8 +60,8 @@ func TestChallengeWithoutService(t *testing.T) {
 		w.WriteHeader(http.StatusUnauthorized)
 	}))
 	defer srv.Close()
-	args := []string{"--registry", strings.TrimPrefix(srv.URL, "http://"), "--plain-http", "--optok-file", "-", "--dpop-key", "unused"}
-	err := run(context.Background(), args, strings.NewReader("o.p.t"), &strings.Builder{}, &strings.Builder{})
+	args := []string{"--registry", strings.TrimPrefix(srv.URL, "http://"), "--plain-http", "--realm", srv.URL + "/token", "--optok-file", "-", "--dpop-key", "unused"}
+	err := run(context.Background(), args, noEnv, strings.NewReader("o.p.t"), &strings.Builder{}, &strings.Builder{})
 	if err == nil || !strings.Contains(err.Error(), "give --service") || realmCalls != 0 {
 		t.Fatalf("error %v (realm asked %d times)", err, realmCalls)
 	}

@@ -5,19 +5,26 @@
 // the token:
 //
 //	skopeo copy --dest-registry-token "$(registry-token-helper --registry registry.example.com \
-//	    --optok-file optok.jwt --dpop-key dpop.jwk --scope repository:team/app:pull,push)" ...
+//	    --realm https://registry-token.example.com/token --optok-file optok.jwt --dpop-key dpop.jwk --scope repository:team/app:pull,push)" ...
 //
 // or writes it as "registrytoken" for the registry host into a Docker
 // config file, which crane, oras and helm read:
 //
-//	registry-token-helper --registry registry.example.com --optok-file optok.jwt --dpop-key dpop.jwk \
+//	registry-token-helper --registry registry.example.com --realm https://registry-token.example.com/token \
+//	    --optok-file optok.jwt --dpop-key dpop.jwk \
 //	    --scope repository:team/app:pull,push --docker-config ~/.docker/config.json
 //
 // Limits: the registry token covers only the scopes asked for (and what
 // the caller's plan grants of them), and it lives signing.lifetime (5
 // minutes by default); run the helper again for other repositories or
-// when it expires. The realm and service come from the registry's Bearer
-// challenge unless --realm and --service are given.
+// when it expires.
+//
+// The OpTok goes only to a realm the user trusts: --realm (repeatable),
+// else the space-separated list in $REGISTRY_TOKEN_HELPER_REALMS. The
+// registry's Bearer challenge must name one of them (a challenge naming
+// another realm is refused, naming both); it also gives the service
+// unless --service is given. With one trusted realm and --service, the
+// registry is not asked.
 //
 // The helper links no server code: only pkg/dpop and the client key
 // parser.
@@ -34,7 +41,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	switch {
 	case err == nil:
@@ -49,7 +56,7 @@ func main() {
 
 var errUsage = errors.New("usage error")
 
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
@@ -58,13 +65,19 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	if o.realm == "" || o.service == "" {
+	trusted, err := trustedRealms(o.realms, getenv)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if len(trusted) == 1 && o.service != "" {
+		o.realm = trusted[0].String()
+	} else {
 		realm, service, err := discover(ctx, client, o.registryURL())
 		if err != nil {
 			return err
 		}
-		if o.realm == "" {
-			o.realm = realm
+		if o.realm, err = chooseRealm(trusted, realm); err != nil {
+			return err
 		}
 		if o.service == "" {
 			o.service = service

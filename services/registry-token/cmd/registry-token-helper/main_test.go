@@ -98,7 +98,7 @@ func TestUsageErrors(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			var stderr bytes.Buffer
-			err := run(context.Background(), tc.args, strings.NewReader(""), &bytes.Buffer{}, &stderr)
+			err := run(context.Background(), tc.args, noEnv, strings.NewReader(""), &bytes.Buffer{}, &stderr)
 			if err == nil || errors.Is(err, errUsage) != tc.usage || !strings.Contains(err.Error(), tc.msg) {
 				t.Fatalf("error %v, want usage=%v containing %q", err, tc.usage, tc.msg)
 			}

@@ -19,7 +19,10 @@ import (
 
 // options are the command line.
 type options struct {
-	registry     string // host[:port] as clients name it
+	registry string // host[:port] as clients name it
+	// realms are the --realm values: the realms the user trusts.
+	realms []string
+	// realm is the one the token is asked from (a trusted one).
 	realm        string
 	service      string
 	scopes       []string
@@ -41,12 +44,21 @@ func (s *scopeList) Set(v string) error {
 	return nil
 }
 
+// realmList is the repeatable --realm flag.
+type realmList []string
+
+func (s *realmList) String() string { return strings.Join(*s, " ") }
+func (s *realmList) Set(v string) error {
+	*s = append(*s, v)
+	return nil
+}
+
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("registry-token-helper", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.registry, "registry", "", "registry host[:port] the token is for (required)")
-	fs.StringVar(&o.realm, "realm", "", "registry-token's token URL (default: from the registry's Bearer challenge)")
+	fs.Var((*realmList)(&o.realms), "realm", "registry-token's token URL that you trust (repeat for several; default: the list in $"+RealmsEnv+"); the registry's challenge must name one of them")
 	fs.StringVar(&o.service, "service", "", "service name (default: from the registry's Bearer challenge)")
 	fs.Var((*scopeList)(&o.scopes), "scope", "scope to request, e.g. repository:team/app:pull,push (repeat, or space-separate)")
 	fs.StringVar(&o.optokFile, "optok-file", "", `file holding the DPoP-bound OpTok ("-": standard input) (required)`)

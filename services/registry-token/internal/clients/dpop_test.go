@@ -48,7 +48,7 @@ func helper(t *testing.T, scope string, extra ...string) string {
 		}
 	}
 	mark := w.logs.Len()
-	out := run(t, nil, bin, append([]string{"--registry", w.host, "--cacert", w.caFile, "--optok-file", filepath.Join(dir, "optok.jwt"),
+	out := run(t, nil, bin, append([]string{"--registry", w.host, "--realm", w.stack.Realm, "--cacert", w.caFile, "--optok-file", filepath.Join(dir, "optok.jwt"),
 		"--dpop-key", filepath.Join(dir, "dpop.jwk"), "--scope", scope}, extra...)...)
 	if w.decisions(mark, "dpop") != 1 {
 		t.Fatalf("the helper did not get its token with a DPoP proof:\n%s", w.logs.String()[mark:])

@@ -18,7 +18,7 @@ import (
 )
 
 // TestTokenHelper runs the registry-token-helper binary as a user would:
-// it finds the realm in the registry's challenge, fetches a registry token
+// it checks that the registry's challenge names the realm it is given, fetches a registry token
 // with a DPoP-bound OpTok and writes it into a Docker config, from which
 // go-containerregistry's default keychain (crane's) pushes.
 func TestTokenHelper(t *testing.T) {
@@ -39,7 +39,7 @@ func TestTokenHelper(t *testing.T) {
 		t.Fatal(err)
 	}
 	helper := func(extra ...string) (string, string, error) {
-		args := append([]string{"--registry", e.registry, "--plain-http", "--optok-file", optok, "--dpop-key", keyFile}, extra...)
+		args := append([]string{"--registry", e.registry, "--plain-http", "--realm", e.stack.Realm, "--optok-file", optok, "--dpop-key", keyFile}, extra...)
 		var stdout, stderr bytes.Buffer
 		cmd := exec.Command(bin, args...)
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
