@@ -7,7 +7,9 @@ import (
 
 // TestDebugAddrLoopbackOnly (finding: --debug-addr served unauthenticated
 // pprof on any address): a non-loopback address is refused at start unless
-// --debug-allow-remote acknowledges it.
+// --debug-allow-remote acknowledges it. Only IP literals count as loopback:
+// a host name, "localhost" included, resolves to whatever the resolver
+// says when the listener opens.
 func TestDebugAddrLoopbackOnly(t *testing.T) {
 	base := []string{"--registry", "r.json", "--policy", "p.md", "--log", "d.jsonl"}
 	for _, tc := range []struct {
@@ -17,7 +19,11 @@ func TestDebugAddrLoopbackOnly(t *testing.T) {
 		{[]string{"--debug-addr", "127.0.0.1:6060"}, true},
 		{[]string{"--debug-addr", "127.0.0.2:0"}, true},
 		{[]string{"--debug-addr", "[::1]:6060"}, true},
-		{[]string{"--debug-addr", "localhost:6060"}, true},
+		{[]string{"--debug-addr", "localhost:6060"}, false},
+		{[]string{"--debug-addr", "LOCALHOST:6060"}, false},
+		{[]string{"--debug-addr", "localhost.:6060"}, false},
+		{[]string{"--debug-addr", "127.0.0.1.nip.io:6060"}, false},
+		{[]string{"--debug-addr", "localhost:6060", "--debug-allow-remote"}, true},
 		{[]string{"--debug-addr", "0.0.0.0:6060"}, false},
 		{[]string{"--debug-addr", ":6060"}, false},
 		{[]string{"--debug-addr", "[::]:6060"}, false},

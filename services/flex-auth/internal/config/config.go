@@ -195,10 +195,12 @@ func Load(file string, environ []string, override func(*Config)) (Config, error)
 	return cfg, nil
 }
 
-// checkDebugAddr refuses a debug address that is not loopback (an IP in
-// 127.0.0.0/8 or ::1, or "localhost") unless allowRemote acknowledges it:
-// the pprof handlers are unauthenticated and expose the process internals
-// (heap contents, command line).
+// checkDebugAddr refuses a debug address that is not a loopback IP literal
+// (in 127.0.0.0/8, or ::1) unless allowRemote acknowledges it: the pprof
+// handlers are unauthenticated and expose the process internals (heap
+// contents, command line). A host name, "localhost" included, is refused:
+// what it resolves to is up to the resolver (/etc/hosts, DNS) at listen
+// time, not to this check.
 func checkDebugAddr(addr string, allowRemote bool) error {
 	if addr == "" || allowRemote {
 		return nil
@@ -207,11 +209,12 @@ func checkDebugAddr(addr string, allowRemote bool) error {
 	if err != nil {
 		return fmt.Errorf("server.debugAddr (--debug-addr) %q: %w", addr, err)
 	}
-	if host == "localhost" {
-		return nil
-	}
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return nil
+	}
+	if net.ParseIP(host) == nil && host != "" {
+		return fmt.Errorf("server.debugAddr (--debug-addr) %q names a host: give a loopback IP address (127.0.0.1:PORT or [::1]:PORT), "+
+			"or set server.debugAllowRemote (--debug-allow-remote) to accept whatever the name resolves to", addr)
 	}
 	return fmt.Errorf("server.debugAddr (--debug-addr) %q is not a loopback address: the pprof endpoints are unauthenticated; "+
 		"bind 127.0.0.1 or [::1], or set server.debugAllowRemote (--debug-allow-remote) to accept the exposure", addr)
