@@ -42,7 +42,8 @@ func New(o Options) *echo.Echo {
 
 // requestLog recovers handler panics (a 500 with no details) and writes
 // one line per request, with the route template (never
-// the raw path or query, which may carry tokens) and the error code once.
+// the raw path or query, which may carry tokens), the error code once and,
+// in the field cause, why (see causeOf).
 func requestLog(log *zap.Logger, m Mapper, now func() time.Time) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -66,8 +67,8 @@ func requestLog(log *zap.Logger, m Mapper, now func() time.Time) echo.Middleware
 				p := resolve(m, err)
 				status = p.Status
 				fields = append(fields, zap.String("error", p.Code))
-				if p.Status >= 500 {
-					fields = append(fields, zap.String("cause", err.Error()))
+				if c := causeOf(err, p); c != "" {
+					fields = append(fields, zap.String("cause", c))
 				}
 			}
 			fields = append(fields, zap.Int("status", status))
@@ -77,6 +78,24 @@ func requestLog(log *zap.Logger, m Mapper, now func() time.Time) echo.Middleware
 			return nil
 		}
 	}
+}
+
+// causeOf is why a request was refused, for the request log: the whole
+// error of a server error; else what the error wraps (an invalid_token
+// wrapping "optok audience mismatch" gives that cause); else, for a 401 or
+// 403, the public description; "" otherwise. Domain errors wrap only fixed
+// strings, claim and header names and configuration, never a token or
+// proof.
+func causeOf(err error, p *Problem) string {
+	switch {
+	case p.Status >= 500:
+		return err.Error()
+	case errors.Unwrap(err) != nil:
+		return errors.Unwrap(err).Error()
+	case p.Status == http.StatusUnauthorized || p.Status == http.StatusForbidden:
+		return p.Description
+	}
+	return ""
 }
 
 // levelFor logs server errors at error level, probes and scrapes at debug,

@@ -139,8 +139,8 @@ func (a *Authenticator) Authenticate(r *http.Request) error {
 	if err != nil {
 		return dpop.ErrInvalidToken.WithCause(err)
 	}
-	if !hasScopes(cl.Scope, a.cfg.RequiredScopes) {
-		return dpop.ErrInsufficientScope
+	if missing := missingScope(cl.Scope, a.cfg.RequiredScopes); missing != "" {
+		return dpop.ErrInsufficientScope.WithCause(fmt.Errorf("scope %s missing", missing))
 	}
 	switch {
 	case cl.Cnf.JKT != "":
@@ -224,15 +224,17 @@ func (a *Authenticator) parse(ctx context.Context, raw string) (*claims, error) 
 	return nil, errors.New("audience not accepted")
 }
 
-func hasScopes(scope string, required []string) bool {
+// missingScope returns the first required scope that scope lacks, "" when
+// it has them all.
+func missingScope(scope string, required []string) string {
 	have := map[string]bool{}
 	for _, f := range strings.Fields(scope) {
 		have[f] = true
 	}
 	for _, r := range required {
 		if !have[r] {
-			return false
+			return r
 		}
 	}
-	return true
+	return ""
 }

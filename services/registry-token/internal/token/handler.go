@@ -334,6 +334,11 @@ func (h *Handler) record(ctx context.Context, d *decision, err error) {
 	}
 	h.in.reject(ctx, reason)
 	fields = append(fields, zap.String("reason", string(reason)))
+	if den != nil && den.cause != nil {
+		// Why (wrong audience, expired, unknown kid...): fixed strings and
+		// claim names, never the token.
+		fields = append(fields, zap.String("cause", den.cause.Error()))
+	}
 	if len(d.denied) > 0 {
 		fields = append(fields, zap.Strings("denied", scopeStrings(d.denied)))
 	}
