@@ -45,9 +45,15 @@ type Server struct {
 
 // Start launches redis-server from PATH on a free 127.0.0.1 port, waits
 // until it answers PING, and registers its shutdown with t.Cleanup. It
-// fails the test when redis-server is missing or does not come up.
+// fails the test when redis-server is missing or does not come up. With
+// -short (go tool task test:unit, the inner loop without outside tools) it
+// skips the test instead of starting anything; the full suite never runs
+// with -short.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("redistest: a -short run starts no redis-server (the full suite, go tool task test, does)")
+	}
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Fatal("redis-server not found on PATH: install it (apt-get install redis-server)")

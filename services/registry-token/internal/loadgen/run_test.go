@@ -38,6 +38,9 @@ func TestRunRejectsUnboundedDuration(t *testing.T) {
 // TestRunShortRedis drives registry-token on the Redis replay cache (a
 // redis-server child) and checks that Redis's costs are reported.
 func TestRunShortRedis(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a -short run starts no redis-server (the full suite, go tool task test, does)")
+	}
 	rep, err := Run(context.Background(), Options{Duration: time.Second, Connections: 4, Callers: 2, Dir: t.TempDir(), Replay: "redis"})
 	if err != nil {
 		t.Fatal(err)
