@@ -260,6 +260,9 @@ func (c *Cache) load(ctx context.Context, uri string) error {
 	for _, d := range dropped {
 		c.cfg.Logger.Warn("authority key ignored", zap.String("kid", d.kid), zap.String("reason", d.reason))
 	}
+	if prev := c.keys.Load(); prev != nil {
+		set = keepUnchanged(*prev, set)
+	}
 	c.loaded.Store(c.cfg.Now().UnixNano())
 	if prev := c.keys.Swap(&set); prev == nil {
 		c.cfg.Logger.Info("authority keys loaded", zap.Int("keys", set.Len()))
@@ -366,6 +369,19 @@ func (c *Cache) Key(ctx context.Context, kid string) (jwk.Key, error) {
 		return k, nil
 	}
 	return nil, ErrUnknownKey
+}
+
+// Holds reports whether the current keys hold key under kid: the same key
+// a Verify returned, not only its kid. A refresh that publishes the same
+// key material keeps the key (see keepUnchanged); one that withdraws the
+// key, or publishes other material under its kid, ends Holds.
+func (c *Cache) Holds(kid string, key jwk.Key) bool {
+	set := c.current()
+	if set == nil || key == nil {
+		return false
+	}
+	k, ok := (*set).LookupKeyID(kid)
+	return ok && k == key
 }
 
 // Published reports whether the current keys hold kid.

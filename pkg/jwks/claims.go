@@ -35,6 +35,16 @@ type Times struct {
 // non-negative JSON number, and checks them against now with skew: exp in
 // the future, nbf and iat not in the future.
 func (tc TimeClaims) Check(now time.Time, skew time.Duration) (Times, error) {
+	t, err := tc.Decode()
+	if err != nil {
+		return t, err
+	}
+	return t, t.Check(now, skew)
+}
+
+// Decode requires exp and every present time claim to be a non-negative
+// JSON number; it does not look at the clock (Times.Check does).
+func (tc TimeClaims) Decode() (Times, error) {
 	var t Times
 	var err error
 	if t.Exp, err = NumericDate("exp", tc.Exp); err != nil {
@@ -49,16 +59,22 @@ func (tc TimeClaims) Check(now time.Time, skew time.Duration) (Times, error) {
 	if t.Iat, err = NumericDate("iat", tc.Iat); err != nil {
 		return t, err
 	}
+	return t, nil
+}
+
+// Check checks decoded times against now with skew: exp in the future,
+// nbf and iat (when present) not in the future.
+func (t Times) Check(now time.Time, skew time.Duration) error {
 	if !now.Before(t.Exp.Add(skew)) {
-		return t, ErrExpired
+		return ErrExpired
 	}
 	if !t.Nbf.IsZero() && t.Nbf.After(now.Add(skew)) {
-		return t, fmt.Errorf("%w: nbf in the future", ErrNotYetValid)
+		return fmt.Errorf("%w: nbf in the future", ErrNotYetValid)
 	}
 	if !t.Iat.IsZero() && t.Iat.After(now.Add(skew)) {
-		return t, fmt.Errorf("%w: iat in the future", ErrNotYetValid)
+		return fmt.Errorf("%w: iat in the future", ErrNotYetValid)
 	}
-	return t, nil
+	return nil
 }
 
 // NumericDate decodes a JWT NumericDate: absent (or JSON null) gives the

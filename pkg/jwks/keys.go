@@ -1,6 +1,7 @@
 package jwks
 
 import (
+	"crypto"
 	"errors"
 	"fmt"
 
@@ -91,6 +92,35 @@ func parseSet(body []byte) (jwk.Set, []droppedKey, error) {
 		return nil, nil, errors.New("no keys")
 	}
 	return keep, dropped, nil
+}
+
+// keepUnchanged returns next with each key whose kid and material (RFC
+// 7638 thumbprint) are those of a key in prev replaced by prev's key, so
+// that a refresh that publishes the same keys keeps them (Holds).
+func keepUnchanged(prev, next jwk.Set) jwk.Set {
+	out := jwk.NewSet()
+	for i := 0; i < next.Len(); i++ {
+		k, _ := next.Key(i)
+		if old, ok := prev.LookupKeyID(k.KeyID()); ok && sameMaterial(old, k) {
+			k = old
+		}
+		_ = out.AddKey(k)
+	}
+	return out
+}
+
+func sameMaterial(a, b jwk.Key) bool {
+	ta, errA := a.Thumbprint(crypto.SHA256)
+	tb, errB := b.Thumbprint(crypto.SHA256)
+	return errA == nil && errB == nil && string(ta) == string(tb) && a.KeyType() == b.KeyType() &&
+		algString(a) == algString(b) && a.KeyUsage() == b.KeyUsage()
+}
+
+func algString(k jwk.Key) string {
+	if a := k.Algorithm(); a != nil {
+		return a.String()
+	}
+	return ""
 }
 
 func unusable(k jwk.Key) string {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 )
 
@@ -18,6 +19,9 @@ type Verified struct {
 	Alg     string
 	// Typ is the protected header's typ, as sent ("" when absent).
 	Typ string
+	// Key is the key that verified the signature; Holds tells whether it
+	// is still published.
+	Key jwk.Key
 }
 
 type joseHeader struct {
@@ -63,7 +67,7 @@ func (c *Cache) Verify(ctx context.Context, raw string) (*Verified, error) {
 	if err != nil {
 		return nil, ErrSignature
 	}
-	return &Verified{Payload: payload, Kid: h.Kid, Alg: h.Alg, Typ: h.Typ}, nil
+	return &Verified{Payload: payload, Kid: h.Kid, Alg: h.Alg, Typ: h.Typ, Key: key}, nil
 }
 
 // IsAccessTokenType reports whether typ names the JWT access token media

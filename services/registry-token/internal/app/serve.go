@@ -118,6 +118,11 @@ func serve(ctx context.Context, src source, cfg config.Config, keys *signing.Set
 	// keeps the value the service started with.
 	requireSC := cfg.Authority.SenderConstraint == config.SenderConstraintRequire
 	build := func(cfg config.Config, keys *signing.Set, prev *state) (*state, error) {
+		if prev != nil {
+			// A reload may revoke licences: the OpToks verified before
+			// it are verified again on their next use.
+			defer authz.Forget()
+		}
 		return buildState(log, cfg, keys, prev, token.Deps{
 			Logger: log.Named("decision"), Meter: meter, Now: now,
 			Authority: authz, Proofs: proofs, Proxies: proxies,

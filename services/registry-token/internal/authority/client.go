@@ -69,7 +69,7 @@ func New(cfg Config) *Client {
 		RefreshInterval: cfg.RefreshInterval, MinRefreshGap: cfg.MinRefreshGap, RetryInterval: cfg.RetryInterval,
 		MaxStale: cfg.MaxStale, HTTPClient: cfg.HTTPClient, Logger: cfg.Logger, Now: cfg.Now,
 	})
-	return &Client{cfg: cfg, keys: keys, cache: newTokenCache(cfg.CacheSize)}
+	return &Client{cfg: cfg, keys: keys, cache: newTokenCache(cfg.CacheSize, cfg.ClockSkew)}
 }
 
 // Ready reports whether keys are held: a JWKS was fetched, and not

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lestrrat-go/jwx/v2/jwk"
+
 	"github.com/stellaops/authgate/pkg/jwks"
 )
 
@@ -49,9 +51,21 @@ type OpTok struct {
 	Expiry time.Time
 	// Hash is base64url(SHA-256(token)), the DPoP ath.
 	Hash string
-	// kid is the key that verified the token; a cached token is used
-	// only while that key is published.
+	// kid and key are the key that verified the token: a cached token is
+	// used only while the JWKS holds that very key.
 	kid string
+	key jwk.Key
+	// times are the decoded exp, nbf and iat, checked on every use.
+	times jwks.Times
+}
+
+// claimBytes is about how much claim text t keeps (what the cache bounds).
+func (t *OpTok) claimBytes() int {
+	n := len(t.Subject) + len(t.Plan) + len(t.License) + len(t.ClientID) + len(t.JKT) + len(t.X5T) + len(t.kid)
+	for _, s := range t.Scopes {
+		n += len(s) + 16 // the string header in the slice
+	}
+	return n
 }
 
 // Bound reports whether the token carries a sender constraint.
@@ -92,29 +106,34 @@ type claims struct {
 	} `json:"cnf"`
 }
 
-// Validate checks raw and returns the OpTok. Verified tokens are cached by
-// their SHA-256 until they expire; the cheap checks (lifetime, scopes) run
-// on every call.
+// Validate checks raw and returns the OpTok. The signature and the claims
+// that do not depend on the clock are checked once per token: the result is
+// cached by the SHA-256 of raw until exp, while the JWKS holds the key that
+// verified it, and until Forget. The time claims (exp, nbf, iat,
+// MaxTokenLifetime) and the required scopes are checked on every call.
 func (c *Client) Validate(ctx context.Context, raw string) (*OpTok, error) {
 	sum := sha256.Sum256([]byte(raw))
 	now := c.cfg.Now()
 	tok, ok := c.cache.get(sum, now)
-	if ok && !c.published(tok.kid) {
-		// The key that verified it was removed from the JWKS: verify
-		// again, which rejects it.
+	if ok && !c.keys.Holds(tok.kid, tok.key) {
+		// The key that verified it was withdrawn (or its kid now names
+		// other material): verify again, which refuses the token.
+		c.cache.drop(sum)
 		ok = false
 	}
 	if !ok {
 		var err error
-		tok, err = c.verify(ctx, raw, now)
+		tok, err = c.verify(ctx, raw)
 		if err != nil {
 			return nil, err
 		}
 		tok.Hash = base64.RawURLEncoding.EncodeToString(sum[:])
+		if err := c.checkTimes(tok.times, now); err != nil {
+			return nil, err
+		}
 		c.cache.put(sum, tok, now)
-	}
-	if !now.Before(tok.Expiry.Add(c.cfg.ClockSkew)) {
-		return nil, ErrExpired
+	} else if err := c.checkTimes(tok.times, now); err != nil {
+		return nil, err
 	}
 	for _, want := range c.cfg.RequiredScopes {
 		if !contains(tok.Scopes, want) {
@@ -124,7 +143,14 @@ func (c *Client) Validate(ctx context.Context, raw string) (*OpTok, error) {
 	return tok, nil
 }
 
-func (c *Client) verify(ctx context.Context, raw string, now time.Time) (*OpTok, error) {
+// Forget empties the verified-OpTok cache: every token is verified again
+// on its next use (a configuration reload calls it).
+func (c *Client) Forget() { c.cache.purge() }
+
+// CachedTokens is the number of verified OpToks cached now.
+func (c *Client) CachedTokens() int { return c.cache.len() }
+
+func (c *Client) verify(ctx context.Context, raw string) (*OpTok, error) {
 	v, err := c.keys.Verify(ctx, raw)
 	if err != nil {
 		return nil, err
@@ -136,18 +162,34 @@ func (c *Client) verify(ctx context.Context, raw string, now time.Time) (*OpTok,
 	if err := json.Unmarshal(v.Payload, &cl); err != nil {
 		return nil, fmt.Errorf("%w: claims", ErrMalformed)
 	}
-	tok, err := c.checkClaims(&cl, now)
+	tok, err := c.checkClaims(&cl)
 	if err != nil {
 		return nil, err
 	}
-	tok.kid = v.Kid
+	tok.kid, tok.key = v.Kid, v.Key
 	return tok, nil
 }
 
-// published reports whether the current JWKS still holds kid.
-func (c *Client) published(kid string) bool { return c.keys.Published(kid) }
+// checkTimes checks exp, nbf and iat against now and the clock skew, and
+// exp - iat against MaxTokenLifetime.
+func (c *Client) checkTimes(t jwks.Times, now time.Time) error {
+	if err := t.Check(now, c.cfg.ClockSkew); err != nil {
+		return err
+	}
+	if limit := c.cfg.MaxTokenLifetime; limit > 0 {
+		if t.Iat.IsZero() {
+			return fmt.Errorf("%w: no iat", ErrLifetime)
+		}
+		if life := t.Exp.Sub(t.Iat); life > limit {
+			return fmt.Errorf("%w: exp - iat is %s, the limit %s", ErrLifetime, life, limit)
+		}
+	}
+	return nil
+}
 
-func (c *Client) checkClaims(cl *claims, now time.Time) (*OpTok, error) {
+// checkClaims checks the claims that do not depend on the clock and
+// decodes the time claims (a malformed one is ErrMalformed).
+func (c *Client) checkClaims(cl *claims) (*OpTok, error) {
 	if cl.Iss != c.cfg.Issuer {
 		return nil, ErrIssuer
 	}
@@ -158,21 +200,9 @@ func (c *Client) checkClaims(cl *claims, now time.Time) (*OpTok, error) {
 		return nil, fmt.Errorf("%w: no sub", ErrMalformed)
 	}
 	// exp is required; exp, nbf and iat must be JSON numbers.
-	times, err := cl.Check(now, c.cfg.ClockSkew)
-	switch {
-	case errors.Is(err, jwks.ErrNoExpiry) || errors.Is(err, jwks.ErrTimeClaim):
+	times, err := cl.Decode()
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
-	case err != nil:
-		return nil, err
-	}
-	exp, iat := times.Exp, times.Iat
-	if limit := c.cfg.MaxTokenLifetime; limit > 0 {
-		if iat.IsZero() {
-			return nil, fmt.Errorf("%w: no iat", ErrLifetime)
-		}
-		if life := exp.Sub(iat); life > limit {
-			return nil, fmt.Errorf("%w: exp - iat is %s, the limit %s", ErrLifetime, life, limit)
-		}
 	}
 	scopes, err := scopeList(cl.Scope, cl.Scp)
 	if err != nil {
@@ -186,7 +216,8 @@ func (c *Client) checkClaims(cl *claims, now time.Time) (*OpTok, error) {
 		Scopes:   scopes,
 		JKT:      cl.Cnf.JKT,
 		X5T:      cl.Cnf.X5T,
-		Expiry:   exp,
+		Expiry:   times.Exp,
+		times:    times,
 	}, nil
 }
 
