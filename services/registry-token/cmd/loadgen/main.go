@@ -1,6 +1,6 @@
 // Command loadgen runs the bounded /token load test:
 //
-//	go run ./services/registry-token/cmd/loadgen [-duration 15s] [-connections 32] [-replay memory|redis] [-in-process]
+//	go run ./services/registry-token/cmd/loadgen [-duration 15s] [-connections 32] [-replay memory|redis] [-fresh-optoks] [-in-process]
 //
 // It prints the figures and whether each target was met (>= 3000
 // tokens/s, p99 <= 20 ms, RSS <= 100 MiB, no errors); with -check it exits
@@ -49,6 +49,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	redisURL := fs.String("redis-url", "", "with -replay redis: an existing Redis instead of a redis-server child")
 	conns := fs.Int("connections", loadgen.DefaultConnections, "concurrent keep-alive connections")
 	callers := fs.Int("callers", 0, "distinct client keys and OpToks (default: one per connection)")
+	fresh := fs.Bool("fresh-optoks", false, "every request brings a new OpTok (default: each caller reuses its OpTok, as clients do)")
 	inProcess := fs.Bool("in-process", false, "run registry-token in this process (RSS then includes the load generator)")
 	verbose := fs.Bool("v", false, "show the service's logs")
 	check := fs.Bool("check", false, "exit 1 when a target is missed")
@@ -63,7 +64,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	defer os.RemoveAll(dir)
 
-	opts := loadgen.Options{Duration: *duration, Connections: *conns, Callers: *callers, Dir: dir, Replay: *replay, RedisURL: *redisURL}
+	opts := loadgen.Options{Duration: *duration, Connections: *conns, Callers: *callers, Dir: dir, Replay: *replay, RedisURL: *redisURL, FreshOpToks: *fresh}
 	if *verbose {
 		opts.Stderr = stderr
 	}

@@ -36,6 +36,10 @@ type DriveOptions struct {
 	Connections int
 	// Duration is how long requests are started (required, > 0).
 	Duration time.Duration
+	// Mint, when set, makes every request bring a new OpTok, minted for
+	// the caller's key thumbprint (as a client whose every request starts
+	// a session); else each caller reuses its OpTok, as real clients do.
+	Mint func(jkt string) (string, error)
 }
 
 // Stats is the outcome of a load run.
@@ -66,7 +70,8 @@ func (s Stats) TokensPerSecond() float64 {
 }
 
 // Drive sends GET requests to the realm until Duration has passed or ctx
-// is done, each with "Authorization: DPoP <OpTok>" and a fresh proof.
+// is done, each with "Authorization: DPoP <OpTok>" and a fresh proof (and
+// a new OpTok with Mint).
 func Drive(ctx context.Context, o DriveOptions) (Stats, error) {
 	if o.Client == nil || o.Realm == "" || len(o.Callers) == 0 || o.Duration <= 0 {
 		return Stats{}, errors.New("loadgen: Client, Realm, Callers and Duration are required")
@@ -98,8 +103,21 @@ func Drive(ctx context.Context, o DriveOptions) (Stats, error) {
 			r.lat = make([]time.Duration, 0, 1<<14)
 			c := o.Callers[w%len(o.Callers)]
 			for ctx.Err() == nil {
+				tok, err := c.OpTok, error(nil)
+				if o.Mint != nil {
+					if tok, err = o.Mint(c.Prover.JKT()); err != nil {
+						r.byStatus[0]++
+						r.byReason["0 minting the OpTok failed"]++
+						continue
+					}
+				}
 				t0 := time.Now()
-				proof, err := c.Prover.Proof()
+				var proof string
+				if o.Mint != nil {
+					proof, err = c.Prover.ProofFor(tok)
+				} else {
+					proof, err = c.Prover.Proof()
+				}
 				r.proofTime += time.Since(t0)
 				r.proofs++
 				if err != nil {
@@ -107,7 +125,7 @@ func Drive(ctx context.Context, o DriveOptions) (Stats, error) {
 					r.byReason["0 proof signing failed"]++
 					continue
 				}
-				status, reason, d := once(o.Client, target, c.OpTok, proof)
+				status, reason, d := once(o.Client, target, tok, proof)
 				if ctx.Err() != nil && status == 0 {
 					break // cancelled in flight: not an error of the service
 				}

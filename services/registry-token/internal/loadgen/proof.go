@@ -78,13 +78,22 @@ func (p *FastProver) Bind(accessToken string) {
 // JKT is the key's RFC 7638 thumbprint (for cnf.jkt).
 func (p *FastProver) JKT() string { return p.jkt }
 
-// Proof signs a fresh proof.
-func (p *FastProver) Proof() (string, error) {
+// Proof signs a fresh proof for the access token of Bind.
+func (p *FastProver) Proof() (string, error) { return p.sign(p.prefix) }
+
+// ProofFor signs a fresh proof for accessToken (Bind's token is left as
+// it is: safe to call concurrently).
+func (p *FastProver) ProofFor(accessToken string) (string, error) {
+	sum := sha256.Sum256([]byte(accessToken))
+	return p.sign(p.claims + `,"ath":"` + base64.RawURLEncoding.EncodeToString(sum[:]) + `","iat":`)
+}
+
+func (p *FastProver) sign(prefix string) (string, error) {
 	var jti [12]byte
 	if _, err := rand.Read(jti[:]); err != nil {
 		return "", err
 	}
-	payload := p.prefix + strconv.FormatInt(p.now().Unix(), 10) + `,"jti":"` + base64.RawURLEncoding.EncodeToString(jti[:]) + `"}`
+	payload := prefix + strconv.FormatInt(p.now().Unix(), 10) + `,"jti":"` + base64.RawURLEncoding.EncodeToString(jti[:]) + `"}`
 	input := p.header + "." + base64.RawURLEncoding.EncodeToString([]byte(payload))
 	digest := sha256.Sum256([]byte(input))
 	r, s, err := ecdsa.Sign(rand.Reader, p.key, digest[:])

@@ -46,6 +46,15 @@ func TestFastProverAccepted(t *testing.T) {
 			t.Fatalf("replay of proof %d: %v", i, err)
 		}
 	}
+	// ProofFor signs for another token without changing Bind's.
+	other, err := p.ProofFor("other-token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(context.Background(), dpop.Request{Method: http.MethodGet, Path: "/token",
+		ProofHeaders: []string{other}, AccessToken: "other-token", TokenJKT: p.JKT()}); err != nil {
+		t.Fatalf("ProofFor's proof rejected: %v", err)
+	}
 	// Bound to its token: another token is refused.
 	proof, _ := p.Proof()
 	req.ProofHeaders, req.AccessToken = []string{proof}, "other"

@@ -52,7 +52,17 @@ type Options struct {
 	// its CPU and memory reported).
 	Replay   string
 	RedisURL string
+	// FreshOpToks makes every request bring a new OpTok (none is ever
+	// served from the verified-OpTok cache); by default each caller
+	// reuses its OpTok, as clients do.
+	FreshOpToks bool
+	// FloorDuration is how long each of the two floor measurements (before
+	// and after the load) runs (default DefaultFloorDuration).
+	FloorDuration time.Duration
 }
+
+// DefaultFloorDuration is the default Options.FloorDuration.
+const DefaultFloorDuration = time.Second
 
 // Report is the outcome of Run.
 type Report struct {
@@ -68,6 +78,19 @@ type Report struct {
 	ServerCPU, ClientCPU time.Duration
 	// Redis describes the redis-server the run started, if any.
 	Redis *RedisFigures
+	// FreshOpToks is Options.FreshOpToks.
+	FreshOpToks bool
+	// Floor is the crypto floor measured in this run (the mean of the
+	// measurements before and after the load).
+	Floor Floor
+}
+
+// FloorRatio is the server's CPU per token over the crypto floor.
+func (r Report) FloorRatio() float64 {
+	if r.Floor.PerToken() <= 0 {
+		return 0
+	}
+	return float64(r.ServerCPUPerToken()) / float64(r.Floor.PerToken())
 }
 
 // RedisFigures are the redis-server's costs over a run.
@@ -106,6 +129,9 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if o.Callers <= 0 {
 		o.Callers = o.Connections
 	}
+	if o.FloorDuration <= 0 {
+		o.FloorDuration = DefaultFloorDuration
+	}
 	var redisSrv *RedisServer
 	switch o.Replay {
 	case "", "memory":
@@ -121,7 +147,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	default:
 		return Report{}, fmt.Errorf("loadgen: replay backend %q is not memory or redis", o.Replay)
 	}
-	rep := Report{InProcess: o.Runner == nil}
+	rep := Report{InProcess: o.Runner == nil, FreshOpToks: o.FreshOpToks}
 	pid := o.ServerPID
 	if pid == nil {
 		pid = os.Getpid
@@ -159,6 +185,18 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	defer tr.CloseIdleConnections()
 
+	var mint func(jkt string) (string, error)
+	if o.FreshOpToks {
+		var n atomic.Int64
+		mint = func(jkt string) (string, error) {
+			return stack.Authority.MintDPoP(fmt.Sprintf("fresh-%d", n.Add(1)), loadPlan, "lic-load", jkt,
+				[]string{"registry.token.issue"}, []string{"registry"}, 5*time.Minute)
+		}
+	}
+	floorBefore, err := MeasureFloor(o.FloorDuration / 2)
+	if err != nil {
+		return rep, err
+	}
 	serverCPU0, err := ReadCPU(pid())
 	if err != nil {
 		return rep, err
@@ -182,6 +220,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		Callers:     callers,
 		Connections: o.Connections,
 		Duration:    o.Duration,
+		Mint:        mint,
 	})
 	stopSampling()
 	<-sampled
@@ -203,6 +242,11 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		return rep, err
 	}
 	rep.Memory = Memory{RSS: max(maxRSS.Load(), mem.RSS), Peak: mem.Peak}
+	floorAfter, err := MeasureFloor(o.FloorDuration / 2)
+	if err != nil {
+		return rep, err
+	}
+	rep.Floor = floorBefore.Mean(floorAfter)
 	if redisSrv != nil {
 		r1 := redisSample(redisSrv)
 		rep.Redis = &RedisFigures{CPU: r1.CPU - redis0.CPU, RSS: r1.RSS, UsedMemoryPeak: r1.UsedMemoryPeak,
@@ -270,8 +314,12 @@ func (r Report) String() string {
 		redis = fmt.Sprintf("\nredis-server: cpu per token=%s VmRSS=%.1f MiB used_memory_peak=%.1f MiB keys=%d commands per token=%.2f",
 			perTok(f.CPU), mib(f.RSS), mib(f.UsedMemoryPeak), f.Keys, perCmd)
 	}
-	return fmt.Sprintf("%s\nmemory: max VmRSS=%.1f MiB VmHWM=%.1f MiB (%s)\ncpu per token: server=%s load generator=%s%s\ntargets: >=3000 tokens/s %s, p99<=20ms %s, RSS<=100MiB %s, errors=0 %s",
-		r.Stats, mib(r.Memory.RSS), mib(r.Memory.Peak), where, perTok(r.ServerCPU), perTok(r.ClientCPU), redis,
+	optoks := "reused by each caller"
+	if r.FreshOpToks {
+		optoks = "a new one per request"
+	}
+	return fmt.Sprintf("%s\nOpToks: %s\nmemory: max VmRSS=%.1f MiB VmHWM=%.1f MiB (%s)\ncpu per token: server=%s load generator=%s%s\ncrypto floor (this machine, this run): %s; server cpu per token / floor=%.2f\ntargets: >=3000 tokens/s %s, p99<=20ms %s, RSS<=100MiB %s, errors=0 %s",
+		r.Stats, optoks, mib(r.Memory.RSS), mib(r.Memory.Peak), where, perTok(r.ServerCPU), perTok(r.ClientCPU), redis, r.Floor, r.FloorRatio(),
 		verdict(r.TokensPerSecond() >= 3000), verdict(r.P99 <= 20*time.Millisecond),
 		verdict(r.Memory.Peak <= 100<<20 && r.Memory.RSS <= 100<<20), verdict(r.Errors == 0))
 }

@@ -29,6 +29,26 @@ func TestRunShort(t *testing.T) {
 	}
 }
 
+// TestRunShortFreshOpToks: with FreshOpToks every request brings a new
+// OpTok, and every one is accepted; the crypto floor is measured in the
+// same run.
+func TestRunShortFreshOpToks(t *testing.T) {
+	rep, err := Run(context.Background(), Options{Duration: time.Second, Connections: 4, Dir: t.TempDir(),
+		FreshOpToks: true, FloorDuration: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK == 0 || rep.Errors != 0 || !rep.FreshOpToks {
+		t.Fatalf("report: %s", rep)
+	}
+	if rep.Floor.Verify <= 0 || rep.Floor.Sign <= 0 || rep.FloorRatio() <= 0 {
+		t.Fatalf("floor not measured: %+v", rep.Floor)
+	}
+	if !strings.Contains(rep.String(), "OpToks: a new one per request") {
+		t.Fatalf("report does not say the OpToks were fresh: %s", rep)
+	}
+}
+
 func TestRunRejectsUnboundedDuration(t *testing.T) {
 	if _, err := Run(context.Background(), Options{Duration: MaxDuration + time.Second, Dir: t.TempDir()}); err == nil {
 		t.Fatal("a run longer than MaxDuration was accepted")
