@@ -48,7 +48,7 @@
 // RFC 3986 normalization, iat a number within
 // [now-MaxAge-ClockSkew, now+ClockSkew], ath, the key's RFC 7638
 // thumbprint equal to the token's cnf.jkt (constant time), the server
-// nonce when Config.Nonces is set; and last it claims the proof in the
+// nonce when Config.RequireNonce is set; and last it claims the proof in the
 // ReplayCache under hash(jkt, htm, htu, jti) until iat+MaxAge+ClockSkew.
 // The token is decoded once: no JOSE library parses it a second time.
 //
@@ -57,15 +57,17 @@
 // Verify return ErrTemporarilyUnavailable; a replay is ErrInvalidDPoPProof
 // wrapping ErrReplayed.
 //
-// A cache that loses its entries (a process restart, a Redis restart or
-// flush) can no longer tell a replay from a first use. Both caches keep
-// an epoch (the memory cache's start; for Redis, a marker key that
-// disappears with the data), and a Verifier with Config.ReplayEpoch
-// refuses every proof whose iat is earlier than the epoch plus ClockSkew
-// (ErrInvalidDPoPProof wrapping ErrProofBeforeEpoch). For that long after
-// a new epoch fresh proofs are refused too; a service should not report
-// ready before it has passed (MemoryReplayCache.Epoch,
-// RedisReplayCache.Epoch).
+// A cache that loses its entries (a process restart, a Redis restart,
+// flush or failover) can no longer tell a replay from a first use. Both
+// caches keep an epoch (the memory cache's start; for Redis, a marker key
+// that disappears with the data and names the master it was written on),
+// and a Verifier with Config.ReplayEpoch accepts a proof whose iat is
+// earlier than the epoch plus ClockSkew only with a server nonce issued
+// at or after the epoch. Without one it answers ErrUseDPoPNonce (wrapping
+// ErrProofBeforeEpoch) with a fresh nonce: a client retries once and
+// passes, a replayed proof never does. A service may stay unready until
+// that window has passed at start (MemoryReplayCache.Epoch,
+// RedisReplayCache.Epoch), so that a new replica costs no retry.
 //
 // # Mutual TLS
 //

@@ -91,3 +91,30 @@ func FuzzForwardedCert(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseNonceKeys feeds arbitrary nonce key files to ParseNonceKeys.
+func FuzzParseNonceKeys(f *testing.F) {
+	f.Add([]byte("# current\n" + strings.Repeat("QUFB", 11) + "\n"))
+	f.Add([]byte(strings.Repeat("a", 43) + "\n" + strings.Repeat("b", 44)))
+	f.Add([]byte("short\n\n#"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		keys, err := ParseNonceKeys(data)
+		if err != nil {
+			if keys != nil || strings.Contains(err.Error(), "\n\n") {
+				t.Fatalf("keys with an error, or an empty problem: %v", err)
+			}
+			return
+		}
+		if len(keys) == 0 || len(keys) > MaxNonceKeys {
+			t.Fatalf("%d keys accepted", len(keys))
+		}
+		for _, k := range keys {
+			if len(k) < MinNonceKeyLen {
+				t.Fatalf("short key accepted: %d bytes", len(k))
+			}
+		}
+		if _, err := NewHMACNonces(keys[0], DefaultNonceLifetime, keys[1:]...); err != nil {
+			t.Fatalf("parsed keys make no nonce source: %v", err)
+		}
+	})
+}

@@ -30,7 +30,7 @@ func TestHMACNonces(t *testing.T) {
 		{"from another key", must(must(NewHMACNonces([]byte(strings.Repeat("o", 32)), time.Minute)).NewNonce(testNow)), testNow, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := n.CheckNonce(tc.nonce, tc.at); got != tc.ok {
+			if _, got := n.CheckNonce(tc.nonce, tc.at); got != tc.ok {
 				t.Fatalf("CheckNonce = %v, want %v", got, tc.ok)
 			}
 		})
@@ -53,7 +53,7 @@ func flip(c byte) string {
 func TestVerifyWithNonces(t *testing.T) {
 	ctx := context.Background()
 	nonces := must(NewHMACNonces(testNonceKey, 30*time.Second))
-	f := newFixture(t, func(c *Config) { c.Nonces = nonces })
+	f := newFixture(t, func(c *Config) { c.Nonces, c.RequireNonce = nonces, true })
 
 	// 1. No nonce: use_dpop_nonce with a fresh nonce to send.
 	_, err := f.v.Verify(ctx, request(makeProof(t, nil)))
@@ -61,7 +61,7 @@ func TestVerifyWithNonces(t *testing.T) {
 	if !errors.Is(err, ErrUseDPoPNonce) || !errors.As(err, &e) || e.Nonce == "" {
 		t.Fatalf("without nonce: %v", err)
 	}
-	if !nonces.CheckNonce(e.Nonce, testNow) {
+	if _, ok := nonces.CheckNonce(e.Nonce, testNow); !ok {
 		t.Fatal("the nonce in the error is not valid")
 	}
 	if f.cache.Len() != 0 {
@@ -92,11 +92,45 @@ func TestVerifyWithNonces(t *testing.T) {
 	}
 
 	// NewNonce for DPoP-Nonce headers on success.
-	if n, err := f.v.NewNonce(); err != nil || !nonces.CheckNonce(n, testNow) {
+	if n, err := f.v.NewNonce(); err != nil || !checks(nonces, n) {
 		t.Errorf("Verifier.NewNonce = %q, %v", n, err)
 	}
 	plain := newFixture(t, nil)
 	if n, err := plain.v.NewNonce(); n != "" || err != nil {
 		t.Errorf("NewNonce without a source = %q, %v", n, err)
+	}
+}
+
+func checks(n NonceSource, nonce string) bool {
+	_, ok := n.CheckNonce(nonce, testNow)
+	return ok
+}
+
+func TestParseNonceKeys(t *testing.T) {
+	k32 := "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" // 32 zero bytes
+	for _, tc := range []struct {
+		name, file, err string
+		keys            int
+	}{
+		{"one key", k32 + "\n", "", 1},
+		{"rotation, comments and blank lines", "# new\n" + strings.Repeat("_", 42) + "A\n\n  " + k32 + "  \n", "", 2},
+		{"empty", "\n# nothing\n", "no key", 0},
+		{"not base64", "not base64!\n", "line 1: not base64", 0},
+		{"short key", "QUFB\n", "line 1: key of 3 bytes, at least 32 required", 0},
+		{"every problem", k32 + "\n!!\nQUFB", "line 2: not base64\nline 3: key of 3 bytes", 0},
+		{"too many", strings.Repeat(k32+"\n", MaxNonceKeys+1), "9 keys, at most 8", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			keys, err := ParseNonceKeys([]byte(tc.file))
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || len(keys) != tc.keys {
+				t.Fatalf("%d keys, %v; want %d", len(keys), err, tc.keys)
+			}
+		})
 	}
 }

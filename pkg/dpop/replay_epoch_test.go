@@ -3,6 +3,8 @@ package dpop
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,67 +28,78 @@ func testReplayEpoch(t *testing.T, newStore func(t *testing.T, now func() time.T
 	base := time.Now().Truncate(time.Second)
 	ck := newClock(base)
 	st := newStore(t, ck.Now)
+	nonces := must(NewHMACNonces(testNonceKey, DefaultNonceLifetime))
 	newVerifier := func(c EpochReplayCache) *Verifier {
-		v, err := NewVerifier(Config{PublicBaseURL: testBaseURL, Replay: c, ReplayEpoch: true, Now: ck.Now})
+		v, err := NewVerifier(Config{PublicBaseURL: testBaseURL, Replay: c, ReplayEpoch: true, Nonces: nonces, Now: ck.Now})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return v
 	}
-	proofNow := func() string {
-		return makeProof(t, func(p *proofSpec) { p.claims["iat"] = ck.Now().Unix() })
-	}
-	beforeEpoch := func(err error) bool {
-		return errors.Is(err, ErrInvalidDPoPProof) && errors.Is(err, ErrProofBeforeEpoch)
+	proofNow := func(nonce string) string {
+		return makeProof(t, func(p *proofSpec) {
+			p.claims["iat"] = ck.Now().Unix()
+			if nonce != "" {
+				p.claims["nonce"] = nonce
+			}
+		})
 	}
 	v := newVerifier(st.cache)
 
-	// Right after the epoch starts, a proof dated before epoch+skew is
-	// refused, even a fresh one: the cache cannot know it.
-	if _, err := v.Verify(ctx, request(proofNow())); !beforeEpoch(err) {
-		t.Fatalf("fresh proof at the epoch: %v, want ErrProofBeforeEpoch", err)
+	// Right after the epoch starts, a fresh proof is answered with a
+	// nonce, and the proof that carries it passes: no request fails
+	// beyond the one retry RFC 9449 provides for.
+	nonce := epochNonce(t, "fresh proof at the epoch", v, proofNow(""))
+	withNonce := proofNow(nonce)
+	if _, err := v.Verify(ctx, request(withNonce)); err != nil {
+		t.Fatalf("fresh proof with the nonce: %v", err)
 	}
 	ck.Advance(DefaultClockSkew - time.Second)
-	if _, err := v.Verify(ctx, request(proofNow())); !beforeEpoch(err) {
-		t.Fatalf("proof dated one second before epoch+skew: %v, want ErrProofBeforeEpoch", err)
-	}
+	epochNonce(t, "proof dated one second before epoch+skew", v, proofNow(""))
 	ck.Advance(time.Second)
-	captured := proofNow() // dated exactly epoch+skew: accepted
+	captured := proofNow("") // dated exactly epoch+skew: accepted without a nonce
 	if _, err := v.Verify(ctx, request(captured)); err != nil {
 		t.Fatalf("first use: %v", err)
 	}
-	if _, err := v.Verify(ctx, request(captured)); !errors.Is(err, ErrReplayed) {
-		t.Fatalf("replay before the restart: %v, want ErrReplayed", err)
+	for _, p := range []string{captured, withNonce} {
+		if _, err := v.Verify(ctx, request(p)); !errors.Is(err, ErrReplayed) {
+			t.Fatalf("replay before the restart: %v, want ErrReplayed", err)
+		}
 	}
 
 	ck.Advance(2 * time.Second)
 	v = newVerifier(st.restart(t))
 	for i := range 2 {
-		_, err := v.Verify(ctx, request(captured))
-		if !beforeEpoch(err) {
-			t.Fatalf("replay %d after the restart: %v, want ErrProofBeforeEpoch", i, err)
-		}
-		var e *Error
-		if !errors.As(err, &e) || e.Status != 401 || e.Code != "invalid_dpop_proof" {
-			t.Fatalf("replay %d after the restart: %#v, want a 401 invalid_dpop_proof", i, err)
-		}
+		epochNonce(t, fmt.Sprintf("replay %d after the restart", i), v, captured)
+		epochNonce(t, fmt.Sprintf("replay %d of the proof with a nonce of the old epoch", i), v, withNonce)
 	}
-	// A client signs a new proof; it passes once the new epoch is
-	// ClockSkew old.
-	if _, err := v.Verify(ctx, request(proofNow())); !beforeEpoch(err) {
-		t.Fatalf("fresh proof right after the restart: %v, want ErrProofBeforeEpoch", err)
-	}
-	ck.Advance(DefaultClockSkew)
-	fresh := proofNow()
+	// A fresh proof with the old epoch's nonce is refused too; with the
+	// nonce the refusal hands out it passes, once.
+	nonce = epochNonce(t, "fresh proof with a nonce of the old epoch", v, proofNow(nonce))
+	fresh := proofNow(nonce)
 	if _, err := v.Verify(ctx, request(fresh)); err != nil {
-		t.Fatalf("new proof after the start-up window: %v", err)
+		t.Fatalf("fresh proof with a nonce of the new epoch: %v", err)
 	}
-	if _, err := v.Verify(ctx, request(fresh)); !errors.Is(err, ErrReplayed) || beforeEpoch(err) {
+	if _, err := v.Verify(ctx, request(fresh)); !errors.Is(err, ErrReplayed) {
 		t.Fatalf("replay of the new proof: %v, want ErrReplayed", err)
 	}
-	if _, err := v.Verify(ctx, request(captured)); !beforeEpoch(err) {
-		t.Fatalf("captured proof at the end: %v, want ErrProofBeforeEpoch", err)
+	ck.Advance(DefaultClockSkew)
+	if _, err := v.Verify(ctx, request(proofNow(""))); err != nil {
+		t.Fatalf("new proof after the window: %v", err)
 	}
+	epochNonce(t, "captured proof at the end", v, captured)
+}
+
+// epochNonce verifies proof, expects the epoch's 401 use_dpop_nonce, and
+// returns the nonce it carries.
+func epochNonce(t *testing.T, what string, v *Verifier, proof string) string {
+	t.Helper()
+	_, err := v.Verify(context.Background(), request(proof))
+	var e *Error
+	if !errors.Is(err, ErrUseDPoPNonce) || !errors.Is(err, ErrProofBeforeEpoch) || !errors.As(err, &e) || e.Status != 401 || e.Nonce == "" {
+		t.Fatalf("%s: %#v, want a 401 use_dpop_nonce with a nonce (before the epoch)", what, err)
+	}
+	return e.Nonce
 }
 
 func TestMemoryReplayEpoch(t *testing.T) {
@@ -197,3 +210,63 @@ func TestMemoryEpochOff(t *testing.T) {
 type plainCache struct{}
 
 func (plainCache) Claim(context.Context, ReplayKey, time.Time) error { return nil }
+
+// TestEpochNonceNegative: in the window after a new epoch, only a valid
+// nonce of this source issued since the epoch lets a proof through.
+func TestEpochNonceNegative(t *testing.T) {
+	ck := newClock(testNow)
+	c := NewMemoryReplayCache(context.Background(), MemoryOptions{Now: ck.Now})
+	t.Cleanup(func() { _ = c.Close() })
+	nonces := must(NewHMACNonces(testNonceKey, time.Minute))
+	other := must(NewHMACNonces([]byte(strings.Repeat("o", 32)), time.Minute))
+	v := must(NewVerifier(Config{PublicBaseURL: testBaseURL, Replay: c, ReplayEpoch: true, Nonces: nonces, Now: ck.Now}))
+	valid := must(nonces.NewNonce(testNow))
+	for _, tc := range []struct {
+		name, nonce string
+		ok          bool
+	}{
+		{"valid, issued at the epoch", valid, true},
+		{"missing", "", false},
+		{"malformed", "not a nonce!", false},
+		{"truncated", valid[:len(valid)-1], false},
+		{"tag flipped", valid[:len(valid)-1] + flip(valid[len(valid)-1]), false},
+		{"from another key", must(other.NewNonce(testNow)), false},
+		{"issued before the epoch (replayed across epochs)", must(nonces.NewNonce(testNow.Add(-time.Millisecond))), false},
+		{"expired", must(nonces.NewNonce(testNow.Add(-2 * time.Minute))), false},
+		{"issued too far in the future", must(nonces.NewNonce(testNow.Add(time.Minute))), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			proof := makeProof(t, func(p *proofSpec) {
+				if tc.nonce != "" {
+					p.claims["nonce"] = tc.nonce
+				}
+			})
+			if tc.ok {
+				if _, err := v.Verify(context.Background(), request(proof)); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			epochNonce(t, tc.name, v, proof)
+		})
+	}
+}
+
+// TestNonceKeyRotation: nonces of every key of the ring pass, new ones
+// come from the first.
+func TestNonceKeyRotation(t *testing.T) {
+	oldKey, newKey := testNonceKey, []byte(strings.Repeat("n", 32))
+	before := must(NewHMACNonces(oldKey, time.Minute))
+	during := must(NewHMACNonces(newKey, time.Minute, oldKey))
+	after := must(NewHMACNonces(newKey, time.Minute))
+	n := must(before.NewNonce(testNow))
+	if !checks(during, n) {
+		t.Fatal("a nonce of the old key is refused during the rotation")
+	}
+	if checks(after, n) {
+		t.Fatal("a nonce of the dropped key is accepted")
+	}
+	if m := must(during.NewNonce(testNow)); !checks(after, m) || checks(before, m) {
+		t.Fatal("nonces are not issued with the first key")
+	}
+}

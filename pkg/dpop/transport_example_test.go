@@ -69,6 +69,6 @@ func newRealm(jkt string) (*httptest.Server, func()) {
 	}))
 	srv.Start()
 	cache := dpop.NewMemoryReplayCache(context.Background(), dpop.MemoryOptions{})
-	v, _ = dpop.NewVerifier(dpop.Config{PublicBaseURL: srv.URL, Replay: cache, Nonces: nonces})
+	v, _ = dpop.NewVerifier(dpop.Config{PublicBaseURL: srv.URL, Replay: cache, Nonces: nonces, RequireNonce: true})
 	return srv, func() { srv.Close(); _ = cache.Close() }
 }

@@ -50,16 +50,24 @@ type Config struct {
 	// Replay remembers accepted proofs (required): NewMemoryReplayCache for
 	// a single replica, NewRedisReplayCache when replicas share the load.
 	Replay ReplayCache
-	// ReplayEpoch refuses every proof whose iat is earlier than the replay
-	// cache's epoch plus ClockSkew (ErrProofBeforeEpoch), so that a proof
-	// accepted before the cache lost its entries (a restart, a Redis
-	// flush) cannot be replayed after. Replay must then be an
-	// EpochReplayCache (both caches of this package are). For ClockSkew
-	// (plus up to one second, iat being whole seconds) after a new epoch,
-	// fresh proofs are refused too: see EpochReplayCache.
+	// ReplayEpoch makes sure that a proof accepted before the replay
+	// cache lost its entries (a restart, a Redis flush, a Redis failover:
+	// a new epoch, see EpochReplayCache) cannot be replayed after. A proof
+	// dated earlier than the epoch plus ClockSkew passes only with a
+	// server nonce issued at or after the epoch; without one, Verify
+	// answers ErrUseDPoPNonce (wrapping ErrProofBeforeEpoch) with a fresh
+	// nonce, so a client retries once and goes through (RFC 9449 §8):
+	// fresh proofs are never refused outright. Replay must then be an
+	// EpochReplayCache (both caches of this package are). Replicas
+	// sharing a cache must share Nonces' key and keep their clocks in
+	// sync (NTP), as for the iat window itself.
 	ReplayEpoch bool
-	// Nonces, when set, requires server-issued nonces in proofs.
+	// Nonces issues and checks server nonces. With ReplayEpoch and no
+	// Nonces, NewVerifier makes HMACNonces with a random key (fine for a
+	// single replica: another replica would not accept its nonces).
 	Nonces NonceSource
+	// RequireNonce requires a valid nonce from Nonces in every proof.
+	RequireNonce bool
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -78,6 +86,7 @@ type Verifier struct {
 	replay   ReplayCache
 	epochs   EpochReplayCache // set when Config.ReplayEpoch
 	nonces   NonceSource
+	require  bool // Config.RequireNonce
 	now      func() time.Time
 	keys     *keyCache
 }
@@ -139,8 +148,9 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		maxAge: cfg.MaxAge,
 		skew:   cfg.ClockSkew,
 		replay: cfg.Replay,
-		nonces: cfg.Nonces,
-		now:    cfg.Now,
+		nonces:  cfg.Nonces,
+		require: cfg.RequireNonce,
+		now:     cfg.Now,
 		keys:   newKeyCache(),
 	}
 	base, err := normalizeBaseURL(cfg.PublicBaseURL)
@@ -179,6 +189,14 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		if v.epochs, ok = v.replay.(EpochReplayCache); !ok {
 			problems = append(problems, errors.New("dpop: ReplayEpoch needs a ReplayCache that keeps an epoch (EpochReplayCache)"))
 		}
+		if v.nonces == nil {
+			if v.nonces, err = randomNonces(); err != nil {
+				problems = append(problems, err)
+			}
+		}
+	}
+	if v.require && v.nonces == nil {
+		problems = append(problems, errors.New("dpop: RequireNonce needs Nonces"))
 	}
 	if v.now == nil {
 		v.now = time.Now
@@ -211,8 +229,9 @@ func (v *Verifier) Algorithms() []string { return append([]string(nil), v.algNam
 
 // NewNonce returns a fresh nonce from Config.Nonces (for a DPoP-Nonce
 // header on a successful response), or "" when nonces are not configured.
+// Only with RequireNonce does a successful response need one.
 func (v *Verifier) NewNonce() (string, error) {
-	if v.nonces == nil {
+	if !v.require {
 		return "", nil
 	}
 	return v.nonces.NewNonce(v.now())
@@ -276,12 +295,13 @@ func (v *Verifier) Verify(ctx context.Context, r Request) (*Proof, error) {
 			return nil, ErrInvalidToken.WithDescription("Invalid DPoP key binding.")
 		}
 	}
-	if v.nonces != nil && (!c.hasNonce || !v.nonces.CheckNonce(c.nonce, now)) {
-		fresh, err := v.nonces.NewNonce(now)
-		if err != nil {
-			return nil, ErrTemporarilyUnavailable.WithCause(err)
-		}
-		return nil, ErrUseDPoPNonce.WithDescription("A fresh server nonce is required in the DPoP proof.").WithNonce(fresh)
+	var issued time.Time // of a valid nonce
+	nonceOK := false
+	if v.nonces != nil && c.hasNonce {
+		issued, nonceOK = v.nonces.CheckNonce(c.nonce, now)
+	}
+	if v.require && !nonceOK {
+		return nil, v.useNonce(now, nil)
 	}
 
 	jk, err := jwk.FromRaw(p.key.pub)
@@ -291,9 +311,11 @@ func (v *Verifier) Verify(ctx context.Context, r Request) (*Proof, error) {
 
 	// Last step: claim the proof, only for proofs that passed everything.
 	key := NewReplayKey(p.key.jkt, c.htm, gotHTU, c.jti)
-	if err := v.claim(ctx, key, c.iat); err != nil {
+	if epoch, err := v.claim(ctx, key, c.iat, nonceOK, issued); err != nil {
 		if errors.Is(err, ErrProofBeforeEpoch) {
-			return nil, invalidProof("The DPoP proof was issued before the replay cache started; sign a new proof.").WithCause(err)
+			// Dated no earlier than the epoch, which another replica
+			// may have begun by a clock slightly ahead.
+			return nil, v.useNonce(later(v.now(), epoch), err)
 		}
 		if errors.Is(err, ErrReplayed) {
 			return nil, invalidProof("The DPoP proof has already been used.").WithCause(ErrReplayed)
@@ -312,20 +334,42 @@ func (v *Verifier) Verify(ctx context.Context, r Request) (*Proof, error) {
 	}, nil
 }
 
+// useNonce is ErrUseDPoPNonce with a fresh nonce, wrapping cause.
+func (v *Verifier) useNonce(now time.Time, cause error) error {
+	fresh, err := v.nonces.NewNonce(now)
+	if err != nil {
+		return ErrTemporarilyUnavailable.WithCause(err)
+	}
+	e := ErrUseDPoPNonce.WithDescription("A fresh server nonce is required in the DPoP proof.").WithNonce(fresh)
+	if cause != nil {
+		e = e.WithCause(cause)
+	}
+	return e
+}
+
 // claim records the proof in the replay cache until iat + MaxAge +
 // ClockSkew. With Config.ReplayEpoch, a proof dated before the cache's
-// epoch plus ClockSkew is ErrProofBeforeEpoch, replayed or not: the cache
-// cannot know whether it was accepted before the epoch.
-func (v *Verifier) claim(ctx context.Context, key ReplayKey, iat time.Time) error {
+// epoch plus ClockSkew is ErrProofBeforeEpoch unless it carries a valid
+// nonce issued at or after the epoch: the cache cannot know whether it
+// was accepted before the epoch, but a nonce issued since was not in any
+// proof accepted before.
+func (v *Verifier) claim(ctx context.Context, key ReplayKey, iat time.Time, nonceOK bool, issued time.Time) (epoch time.Time, err error) {
 	exp := iat.Add(v.maxAge + v.skew)
 	if v.epochs == nil {
-		return v.replay.Claim(ctx, key, exp)
+		return epoch, v.replay.Claim(ctx, key, exp)
 	}
-	epoch, err := v.epochs.ClaimEpoch(ctx, key, exp)
-	if (err == nil || errors.Is(err, ErrReplayed)) && iat.Before(epoch.Add(v.skew)) {
-		return ErrProofBeforeEpoch
+	epoch, err = v.epochs.ClaimEpoch(ctx, key, exp)
+	if (err == nil || errors.Is(err, ErrReplayed)) && iat.Before(epoch.Add(v.skew)) && (!nonceOK || issued.Before(epoch)) {
+		return epoch, ErrProofBeforeEpoch
 	}
-	return err
+	return epoch, err
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 func (v *Verifier) expectedHTU(path string) (string, error) {

@@ -104,6 +104,7 @@ func serve(ctx context.Context, src source, cfg config.Config, keys *signing.Set
 		Replay:        replay.cache,
 		ReplayEpoch:   true,
 		Nonces:        nonces,
+		RequireNonce:  cfg.Authority.DPoP.RequireNonce,
 		Now:           now,
 	})
 	if err != nil {
@@ -141,7 +142,8 @@ func serve(ctx context.Context, src source, cfg config.Config, keys *signing.Set
 	// HTTP server.
 	var shuttingDown atomic.Bool
 	e := httpx.New(httpx.Options{Logger: log, Mapper: token.NewMapper(proofs.Algorithms(), basicRealm(cfg)), Metrics: metrics.Handler(), Now: now})
-	// Not ready before fresh proofs pass the replay epoch check.
+	// Not ready before fresh proofs pass the replay epoch check without
+	// a nonce: a replica that starts costs its clients no retry.
 	routes(e, reload, now, func() bool { return !shuttingDown.Load() && authz.Ready() && !now().Before(replay.readyAt) })
 	srv := httpx.NewServer(e, httpx.DefaultLimits)
 	srv.ErrorLog = zap.NewStdLog(log.Named("http"))
@@ -164,7 +166,7 @@ func serve(ctx context.Context, src source, cfg config.Config, keys *signing.Set
 		log.Info("redis replay cache", replay.logFields...)
 	}
 	if !replay.readyAt.IsZero() {
-		log.Info("replay epoch: DPoP proofs dated before ready_at are refused (proof_before_replay_epoch); not ready until then",
+		log.Info("replay epoch: until ready_at, DPoP proofs need a server nonce (401 use_dpop_nonce, one client retry); not ready until then",
 			zap.Time("ready_at", replay.readyAt))
 	}
 	// The Authority keys are fetched once everything else is in place.
@@ -325,18 +327,23 @@ func newGate(log *zap.Logger, p config.Policy) (token.Gate, error) {
 	return c, nil
 }
 
+// newNonces returns the DPoP nonce source: keyed by
+// authority.dpop.nonceKeyFile or nonceKey, else by a random key of this
+// process (fine for one replica; the verifier needs nonces in any case
+// for the window after a new replay epoch).
 func newNonces(d config.DPoP) (dpop.NonceSource, error) {
-	if !d.RequireNonce {
-		return nil, nil
+	keys, err := d.NonceKeys()
+	if err != nil {
+		return nil, err
 	}
-	key := []byte(d.NonceKey)
-	if len(key) == 0 {
-		key = make([]byte, config.MinNonceKeyLength)
+	if len(keys) == 0 {
+		key := make([]byte, config.MinNonceKeyLength)
 		if _, err := rand.Read(key); err != nil {
 			return nil, err
 		}
+		keys = [][]byte{key}
 	}
-	return dpop.NewHMACNonces(key, nonceLifetime)
+	return dpop.NewHMACNonces(keys[0], nonceLifetime, keys[1:]...)
 }
 
 // basicRealm is the realm of the Basic challenge the token endpoint's 401

@@ -6,9 +6,12 @@ package config
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"reflect"
 	"time"
 
+	"github.com/stellaops/authgate/pkg/dpop"
 	"github.com/stellaops/authgate/pkg/konfig"
 	"github.com/stellaops/authgate/pkg/plans"
 )
@@ -182,11 +185,37 @@ type DPoP struct {
 	MaxAge     time.Duration `koanf:"maxAge" yaml:"maxAge"`
 	ClockSkew  time.Duration `koanf:"clockSkew" yaml:"clockSkew"`
 	Algorithms []string      `koanf:"algorithms" yaml:"algorithms"`
-	// RequireNonce makes proofs carry a server nonce (DPoP-Nonce), and
-	// NonceKey (>= 32 bytes, shared by replicas; empty: random per process)
-	// keys the stateless nonces.
+	// RequireNonce makes every proof carry a server nonce (DPoP-Nonce).
+	// Nonces are also what lets fresh proofs through right after the
+	// replay cache's epoch changes (a restart, a Redis flush or
+	// failover): such proofs are answered 401 use_dpop_nonce once. They
+	// are keyed by NonceKeyFile (one base64 key a line, the first issues,
+	// all verify: rotation; shared by replicas through a Secret), or by
+	// NonceKey (>= 32 bytes); with neither, by a random key of the
+	// process, which only fits a single replica.
 	RequireNonce bool   `koanf:"requireNonce" yaml:"requireNonce"`
 	NonceKey     string `koanf:"nonceKey" yaml:"nonceKey"`
+	NonceKeyFile string `koanf:"nonceKeyFile" yaml:"nonceKeyFile"`
+}
+
+// NonceKeys returns the keys of NonceKeyFile or NonceKey, or none (a
+// random key is then made at start).
+func (d DPoP) NonceKeys() ([][]byte, error) {
+	if d.NonceKeyFile != "" {
+		b, err := os.ReadFile(d.NonceKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("authority.dpop.nonceKeyFile: %w", err)
+		}
+		keys, err := dpop.ParseNonceKeys(b)
+		if err != nil {
+			return nil, fmt.Errorf("authority.dpop.nonceKeyFile %s: %w", d.NonceKeyFile, err)
+		}
+		return keys, nil
+	}
+	if d.NonceKey != "" {
+		return [][]byte{[]byte(d.NonceKey)}, nil
+	}
+	return nil, nil
 }
 
 // ReplayCache selects where seen proof ids are kept.

@@ -228,6 +228,11 @@ func (a *Authority) validate() []error {
 	if a.DPoP.NonceKey != "" && len(a.DPoP.NonceKey) < MinNonceKeyLength {
 		add("authority.dpop.nonceKey: shorter than %d bytes", MinNonceKeyLength)
 	}
+	if a.DPoP.NonceKey != "" && a.DPoP.NonceKeyFile != "" {
+		add("authority.dpop.nonceKey and nonceKeyFile: set one, not both")
+	} else if _, err := a.DPoP.NonceKeys(); err != nil {
+		errs = append(errs, err)
+	}
 	switch a.ReplayCache.Backend {
 	case ReplayBackendMemory:
 	case ReplayBackendRedis:

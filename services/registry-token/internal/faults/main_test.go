@@ -242,6 +242,11 @@ func requestToken(ctx context.Context, client *http.Client, base string, c *call
 	}
 	req.Header.Set("Authorization", "DPoP "+c.tok)
 	req.Header.Set("DPoP", proof)
+	return do(client, req, a)
+}
+
+// do sends req and reads the answer into a.
+func do(client *http.Client, req *http.Request, a answer) answer {
 	resp, err := client.Do(req)
 	a.At = time.Now()
 	if err != nil {

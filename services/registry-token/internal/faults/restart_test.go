@@ -12,74 +12,78 @@ import (
 	"github.com/stellaops/authgate/pkg/testkit/redistest"
 )
 
-// TestReplayAfterRestart: a proof captured after its first use is
-// replayed after the replay store lost its entries, for the memory cache
-// (registry-token restarted) and for Redis (restarted, or FLUSHALL). The
-// replay is refused, 401 with reason proof_before_replay_epoch; a new
-// proof is then accepted.
+// TestReplayAfterRestart: proofs used before the replay store lost its
+// entries are replayed after, for the memory cache (registry-token
+// restarted) and for Redis (restarted, or FLUSHALL). Every replay is
+// refused (401 use_dpop_nonce, reason proof_before_replay_epoch), while a
+// client on pkg/dpop.Transport, which retries once with the nonce, sees
+// no failed request (a restarted Redis is redialled first: that case
+// waits for it).
 func TestReplayAfterRestart(t *testing.T) {
 	auth := startAuthority(t)
-	client := newClient(4)
-	defer client.CloseIdleConnections()
 	ctx := context.Background()
 
-	// use sends the captured proof for its first use and its replay.
-	use := func(t *testing.T, p *proctest.Proc, c *caller, captured string) {
+	// use gets tokens through the Transport, all of which must succeed.
+	use := func(t *testing.T, c *dpopClient, n int) {
 		t.Helper()
-		if an := requestToken(ctx, client, p.URL, c, captured); an.Err != nil || an.Status != http.StatusOK || an.Token == "" {
-			t.Fatalf("first use: %d %v %.200s", an.Status, an.Err, an.Body)
-		}
-		if an := requestToken(ctx, client, p.URL, c, captured); an.Status != http.StatusUnauthorized || an.Reason != "proof_replayed" {
-			t.Fatalf("replay before the restart: %d %s %.200s", an.Status, an.Reason, an.Body)
-		}
-	}
-	// refused checks that the replay after the restart is refused with
-	// its own reason (retrying while a restarted Redis is redialled).
-	refused := func(t *testing.T, p *proctest.Proc, c *caller, captured string) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			an := requestToken(ctx, client, p.URL, c, captured)
-			if an.Reason == "replay_store_unavailable" && time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
-				continue
+		for i := range n {
+			if an := c.get(ctx); an.Err != nil || an.Status != http.StatusOK || an.Token == "" {
+				t.Fatalf("request %d: %d %s %v %.200s", i, an.Status, an.Reason, an.Err, an.Body)
 			}
-			if an.Err != nil || an.Status != http.StatusUnauthorized || an.Code != "invalid_dpop_proof" || an.Reason != "proof_before_replay_epoch" {
-				t.Fatalf("replay after the restart: %d %s %s %v %.200s", an.Status, an.Code, an.Reason, an.Err, an.Body)
-			}
-			return
 		}
 	}
 	before := func(t *testing.T, p *proctest.Proc) float64 {
 		return rejected(t, p)["proof_before_replay_epoch"]
 	}
+	// check replays what was accepted before the loss, then uses the
+	// client again.
+	check := func(t *testing.T, p *proctest.Proc, c *dpopClient, lost time.Time) {
+		t.Helper()
+		captured := c.acceptedBetween(time.Time{}, lost)
+		if len(captured) < 3 {
+			t.Fatalf("%d proofs accepted before the loss", len(captured))
+		}
+		n0 := before(t, p)
+		use(t, c, 3) // the first one after the loss is retried once with a nonce
+		if bad := c.replay(ctx, captured); len(bad) > 0 {
+			t.Fatalf("replays after the loss got through: %v", bad)
+		}
+		use(t, c, 3)
+		if bad := c.replay(ctx, captured); len(bad) > 0 {
+			t.Fatalf("replays at the end got through: %v", bad)
+		}
+		if got := before(t, p) - n0; got < float64(2*len(captured)) {
+			t.Errorf("registry_token_rejected_total{reason=proof_before_replay_epoch} grew by %v, want at least %d", got, 2*len(captured))
+		}
+	}
 
 	t.Run("memory, registry-token restarted", func(t *testing.T) {
 		p := startRegistryToken(t, "registry-token-memory", writeConfig(t, t.TempDir(), auth, rtConfig{}), sharedPublicURL, "")
-		c := newCaller(t, auth.Authority, sharedPublicURL+"/token")
-		captured := c.proof(t)
-		use(t, p, c, captured)
-		p.Restart(t) // ready only once fresh proofs pass the epoch check
-		refused(t, p, c, captured)
-		if an := requestToken(ctx, client, p.URL, c, c.proof(t)); an.Status != http.StatusOK || an.Token == "" {
-			t.Fatalf("new proof after the restart (the process is ready): %d %s %.200s", an.Status, an.Reason, an.Body)
-		}
-		refused(t, p, c, captured)
-		if got := before(t, p); got != 2 {
-			t.Errorf("registry_token_rejected_total{reason=proof_before_replay_epoch} = %v, want 2", got)
-		}
+		c := newDPoPClient(t, auth, p.Addr)
+		use(t, c, 3)
+		lost := time.Now()
+		p.Restart(t)
+		check(t, p, c, lost)
 	})
 
 	for _, loss := range []string{"restart", "FLUSHALL"} {
 		t.Run("redis "+loss, func(t *testing.T) {
 			rd := redistest.Start(t)
 			p := startRegistryToken(t, "registry-token-redis", writeConfig(t, t.TempDir(), auth, rtConfig{RedisURL: rd.URL()}), sharedPublicURL, "")
-			c := newCaller(t, auth.Authority, sharedPublicURL+"/token")
-			captured := c.proof(t)
-			use(t, p, c, captured)
-			n0 := before(t, p)
+			c := newDPoPClient(t, auth, p.Addr)
+			use(t, c, 3)
+			lost := time.Now()
 			if loss == "restart" {
 				rd.Restart()
+				// Connections to the old process fail once each: 503
+				// replay_store_unavailable until the pool is redialled.
+				waitFor(t, 10*time.Second, "registry-token redialled Redis", func() bool {
+					an := c.get(ctx)
+					if an.Status != http.StatusOK && an.Reason != "replay_store_unavailable" {
+						t.Fatalf("after the Redis restart: %d %s %v %.200s", an.Status, an.Reason, an.Err, an.Body)
+					}
+					return an.Status == http.StatusOK
+				})
 			} else {
 				opts, _ := redis.ParseURL(rd.URL())
 				rc := redis.NewClient(opts)
@@ -88,24 +92,7 @@ func TestReplayAfterRestart(t *testing.T) {
 				}
 				_ = rc.Close()
 			}
-			refused(t, p, c, captured)
-			// New proofs pass once the new epoch is dpop.clockSkew old;
-			// until then they are refused with the same reason.
-			deadline := time.Now().Add(15 * time.Second)
-			for {
-				an := requestToken(ctx, client, p.URL, c, c.proof(t))
-				if an.Err == nil && an.Status == http.StatusOK && an.Token != "" {
-					break
-				}
-				if an.Reason != "proof_before_replay_epoch" || time.Now().After(deadline) {
-					t.Fatalf("new proof after the %s: %d %s %v %.200s", loss, an.Status, an.Reason, an.Err, an.Body)
-				}
-				time.Sleep(200 * time.Millisecond)
-			}
-			refused(t, p, c, captured)
-			if got := before(t, p) - n0; got < 2 {
-				t.Errorf("registry_token_rejected_total{reason=proof_before_replay_epoch} grew by %v, want at least 2", got)
-			}
+			check(t, p, c, lost)
 		})
 	}
 }

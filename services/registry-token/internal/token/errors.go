@@ -33,9 +33,9 @@ func errorTable(r Reason) descriptor {
 		return descriptor{http.StatusUnauthorized, "invalid_request", "An Authority access token is required."}
 	case ReasonInvalidToken:
 		return descriptor{http.StatusUnauthorized, "invalid_token", "The access token is invalid."}
-	case ReasonInvalidProof, ReasonProofReplayed, ReasonProofBeforeEpoch:
+	case ReasonInvalidProof, ReasonProofReplayed:
 		return descriptor{http.StatusUnauthorized, "invalid_dpop_proof", "The DPoP proof is invalid."}
-	case ReasonNonceRequired:
+	case ReasonNonceRequired, ReasonProofBeforeEpoch:
 		return descriptor{http.StatusUnauthorized, "use_dpop_nonce", "A fresh server nonce is required in the DPoP proof."}
 	case ReasonSenderConstraint:
 		return descriptor{http.StatusUnauthorized, "invalid_token", "The access token is not bound to the presented DPoP key or client certificate."}

@@ -146,7 +146,7 @@ func newFixture(t testing.TB, o options) *fixture {
 		}
 	}
 	proofs, err := dpop.NewVerifier(dpop.Config{PublicBaseURL: publicURL, Algorithms: []string{"ES256", "EdDSA"},
-		Replay: replay, Nonces: nonces, Now: clk.Now})
+		Replay: replay, Nonces: nonces, RequireNonce: o.requireNonce, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,8 +16,10 @@ const (
 	ReasonInvalidProof      Reason = "invalid_proof"
 	ReasonProofReplayed     Reason = "proof_replayed"
 	// The proof is dated before the replay cache's epoch plus
-	// dpop.clockSkew (the cache restarted or Redis lost its data): it may
-	// have been used before. The client signs a new proof.
+	// dpop.clockSkew (the cache restarted, Redis lost its data or failed
+	// over) and carries no nonce issued since: it may have been used
+	// before. Answered 401 use_dpop_nonce with a DPoP-Nonce header; the
+	// client's retry with that nonce passes.
 	ReasonProofBeforeEpoch  Reason = "proof_before_replay_epoch"
 	ReasonNonceRequired     Reason = "nonce_required"
 	ReasonSenderConstraint  Reason = "sender_constraint"
