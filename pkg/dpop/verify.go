@@ -144,14 +144,14 @@ type Proof struct {
 func NewVerifier(cfg Config) (*Verifier, error) {
 	var problems []error
 	v := &Verifier{
-		algs:   make(map[string]*algInfo),
-		maxAge: cfg.MaxAge,
-		skew:   cfg.ClockSkew,
-		replay: cfg.Replay,
+		algs:    make(map[string]*algInfo),
+		maxAge:  cfg.MaxAge,
+		skew:    cfg.ClockSkew,
+		replay:  cfg.Replay,
 		nonces:  cfg.Nonces,
 		require: cfg.RequireNonce,
 		now:     cfg.Now,
-		keys:   newKeyCache(),
+		keys:    newKeyCache(),
 	}
 	base, err := normalizeBaseURL(cfg.PublicBaseURL)
 	if err != nil {
