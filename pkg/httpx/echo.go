@@ -99,9 +99,12 @@ func causeOf(err error, p *Problem) string {
 }
 
 // levelFor logs server errors at error level, probes and scrapes at debug,
-// everything else at info.
+// everything else at info. A /readyz 503 is a probe's answer, not a
+// server error: debug too (ReadyLog logs the change once).
 func levelFor(route string, status int) zapcore.Level {
 	switch {
+	case route == "/readyz" && status == http.StatusServiceUnavailable:
+		return zapcore.DebugLevel
 	case status >= 500:
 		return zapcore.ErrorLevel
 	case route == "/healthz" || route == "/readyz" || route == "/metrics":

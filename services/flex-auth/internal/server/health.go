@@ -110,8 +110,23 @@ type Ready struct {
 
 func (s *Server) readyz(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "no-store")
-	if !s.ready.Load() || s.deps.Engine.Active() == nil || (s.deps.AuthReady != nil && !s.deps.AuthReady()) {
+	why := s.notReady()
+	s.readyLog.Observe(why)
+	if why != "" {
 		return c.JSON(http.StatusServiceUnavailable, Ready{Status: "not_ready"})
 	}
 	return c.JSON(http.StatusOK, Ready{Status: "ready"})
+}
+
+// notReady returns why /readyz answers 503, "" when ready.
+func (s *Server) notReady() string {
+	switch {
+	case !s.ready.Load():
+		return "starting or draining"
+	case s.deps.Engine.Active() == nil:
+		return "no policy package and snapshot loaded"
+	case s.deps.AuthReady != nil && !s.deps.AuthReady():
+		return "the Authority's keys are not loaded"
+	}
+	return ""
 }

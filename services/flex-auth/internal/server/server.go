@@ -59,11 +59,12 @@ type Deps struct {
 
 // Server holds the handlers' state.
 type Server struct {
-	deps   Deps
-	ready  atomic.Bool
-	logErr atomic.Pointer[logFailure]
-	bufs   sync.Pool
-	ids    checkapi.IDSource
+	deps     Deps
+	ready    atomic.Bool
+	readyLog *httpx.ReadyLog
+	logErr   atomic.Pointer[logFailure]
+	bufs     sync.Pool
+	ids      checkapi.IDSource
 }
 
 type logFailure struct {
@@ -76,7 +77,7 @@ func New(d Deps) (*Server, *echo.Echo) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	s := &Server{deps: d}
+	s := &Server{deps: d, readyLog: httpx.NewReadyLog(d.Logger, d.Now)}
 	s.bufs.New = func() any { return new(bytes.Buffer) }
 	e := httpx.New(httpx.Options{Logger: d.Logger, Mapper: Errors, Metrics: d.Exporter, Now: d.Now})
 	var guard []echo.MiddlewareFunc

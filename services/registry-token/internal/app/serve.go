@@ -142,9 +142,20 @@ func serve(ctx context.Context, src source, cfg config.Config, keys *signing.Set
 	// HTTP server.
 	var shuttingDown atomic.Bool
 	e := httpx.New(httpx.Options{Logger: log, Mapper: token.NewMapper(proofs.Algorithms(), basicRealm(cfg)), Metrics: metrics.Handler(), Now: now})
-	// Not ready before fresh proofs pass the replay epoch check without
-	// a nonce: a replica that starts costs its clients no retry.
-	routes(e, reload, now, func() bool { return !shuttingDown.Load() && authz.Ready() && !now().Before(replay.readyAt) })
+	routes(e, reload, now, httpx.NewReadyLog(log, now), func() string {
+		switch {
+		case shuttingDown.Load():
+			return "shutting down"
+		case !authz.Ready():
+			return "the Authority's keys are not loaded"
+		case now().Before(replay.readyAt):
+			// Not ready before fresh proofs pass the replay epoch check
+			// without a nonce: a replica that starts costs its clients no
+			// retry.
+			return "replay epoch window: fresh DPoP proofs would need a server nonce until ready_at"
+		}
+		return ""
+	})
 	srv := httpx.NewServer(e, httpx.DefaultLimits)
 	srv.ErrorLog = zap.NewStdLog(log.Named("http"))
 	if cfg.Server.TLS.Enabled() {
@@ -190,13 +201,16 @@ func serve(ctx context.Context, src source, cfg config.Config, keys *signing.Set
 }
 
 // routes wires the endpoints besides /metrics (added by httpx.New).
-func routes(e *echo.Echo, reload *reloader, now func() time.Time, ready func() bool) {
+// notReady returns why the service is not ready, "" when it is.
+func routes(e *echo.Echo, reload *reloader, now func() time.Time, readyLog *httpx.ReadyLog, notReady func() string) {
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})
 	e.GET("/readyz", func(c echo.Context) error {
 		body := readiness{Status: "ready", Config: reload.Status()}
-		if !ready() {
+		why := notReady()
+		readyLog.Observe(why)
+		if why != "" {
 			body.Status = "not ready"
 			return c.JSON(http.StatusServiceUnavailable, body)
 		}
