@@ -58,5 +58,5 @@ func Example() {
 	}
 	// Output:
 	// first use: <nil> https://registry-token.example.com/token
-	// replay: 401 DPoP error="invalid_dpop_proof", error_description="The DPoP proof has already been used.", algs="ES256 EdDSA PS256 RS256"
+	// replay: 401 DPoP error="invalid_dpop_proof", error_description="The DPoP proof has already been used.", algs="ES256 EdDSA PS256 RS256 Ed25519"
 }

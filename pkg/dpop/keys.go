@@ -44,13 +44,26 @@ var algorithms = map[string]*algInfo{
 	"ES384": {name: "ES384", kty: "EC", crv: "P-384", curve: elliptic.P384(), size: 48, hash: crypto.SHA384},
 	"ES512": {name: "ES512", kty: "EC", crv: "P-521", curve: elliptic.P521(), size: 66, hash: crypto.SHA512},
 	"EdDSA": {name: "EdDSA", kty: "OKP", crv: "Ed25519"},
-	"RS256": {name: "RS256", kty: "RSA", hash: crypto.SHA256},
-	"RS384": {name: "RS384", kty: "RSA", hash: crypto.SHA384},
-	"RS512": {name: "RS512", kty: "RSA", hash: crypto.SHA512},
-	"PS256": {name: "PS256", kty: "RSA", hash: crypto.SHA256, pss: true},
-	"PS384": {name: "PS384", kty: "RSA", hash: crypto.SHA384, pss: true},
-	"PS512": {name: "PS512", kty: "RSA", hash: crypto.SHA512, pss: true},
+	// RFC 9864: the fully-specified name of EdDSA with Ed25519, the same
+	// signature (only Ed25519 keys are supported under either name).
+	"Ed25519": {name: "Ed25519", kty: "OKP", crv: "Ed25519"},
+	"RS256":   {name: "RS256", kty: "RSA", hash: crypto.SHA256},
+	"RS384":   {name: "RS384", kty: "RSA", hash: crypto.SHA384},
+	"RS512":   {name: "RS512", kty: "RSA", hash: crypto.SHA512},
+	"PS256":   {name: "PS256", kty: "RSA", hash: crypto.SHA256, pss: true},
+	"PS384":   {name: "PS384", kty: "RSA", hash: crypto.SHA384, pss: true},
+	"PS512":   {name: "PS512", kty: "RSA", hash: crypto.SHA512, pss: true},
 }
+
+// SameAlgorithm reports whether JWS algorithm names a and b name the same
+// signature algorithm: equal, or EdDSA and Ed25519 (RFC 9864), which are
+// the same signature for the Ed25519 keys this package supports (never an
+// Ed448 key).
+func SameAlgorithm(a, b string) bool {
+	return a == b || (isEd25519Name(a) && isEd25519Name(b))
+}
+
+func isEd25519Name(alg string) bool { return alg == "EdDSA" || alg == "Ed25519" }
 
 // curveSizes maps JWK "crv" values of EC keys to their coordinate size.
 var curveSizes = map[string]int{"P-256": 32, "P-384": 48, "P-521": 66}
@@ -87,7 +100,7 @@ func importJWK(raw json.RawMessage, alg *algInfo) (*proofKey, string) {
 		return nil, "jwk key type does not match alg"
 	}
 	if v, present := m["alg"]; present {
-		if s, ok := jsonString(v); !ok || s != alg.name {
+		if s, ok := jsonString(v); !ok || !SameAlgorithm(s, alg.name) {
 			return nil, "jwk alg does not match header alg"
 		}
 	}

@@ -38,9 +38,10 @@ type Config struct {
 	// and X-Forwarded-* headers of a request are never consulted.
 	PublicBaseURL string
 	// Algorithms is the proof algorithm allow-list (default
-	// DefaultAlgorithms). Supported: ES256 ES384 ES512 EdDSA RS256 RS384
-	// RS512 PS256 PS384 PS512; anything else ("none", HS256, ...) makes
-	// NewVerifier fail.
+	// DefaultAlgorithms). Supported: ES256 ES384 ES512 EdDSA Ed25519 RS256
+	// RS384 RS512 PS256 PS384 PS512; anything else ("none", HS256, ...)
+	// makes NewVerifier fail. EdDSA and Ed25519 (its RFC 9864 name) allow
+	// each other: both are appended to Algorithms() when one is listed.
 	Algorithms []string
 	// MaxAge is how old a proof's iat may be (default DefaultMaxAge).
 	MaxAge time.Duration
@@ -171,6 +172,15 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		if _, dup := v.algs[name]; !dup {
 			v.algs[name] = info
 			v.algNames = append(v.algNames, name)
+		}
+	}
+	// EdDSA allowed allows its fully-specified name Ed25519 (RFC 9864),
+	// the same signature, and the other way round.
+	for _, pair := range [][2]string{{"EdDSA", "Ed25519"}, {"Ed25519", "EdDSA"}} {
+		_, has := v.algs[pair[0]]
+		if _, other := v.algs[pair[1]]; has && !other {
+			v.algs[pair[1]] = algorithms[pair[1]]
+			v.algNames = append(v.algNames, pair[1])
 		}
 	}
 	if v.maxAge == 0 {

@@ -234,7 +234,7 @@ func TestNewVerifierConfig(t *testing.T) {
 			if (err == nil) != tc.ok {
 				t.Fatalf("NewVerifier err = %v, want ok=%v", err, tc.ok)
 			}
-			if tc.ok && strings.Join(v.Algorithms(), " ") != "ES256 EdDSA PS256 RS256" {
+			if tc.ok && strings.Join(v.Algorithms(), " ") != "ES256 EdDSA PS256 RS256 Ed25519" {
 				t.Errorf("Algorithms() = %v", v.Algorithms())
 			}
 		})

@@ -16,7 +16,10 @@ import (
 //   - a key without alg is used with every accepted algorithm of its type:
 //     RSA keys with RS256, RS384, RS512, PS256, PS384 and PS512; EC keys with
 //     the ES algorithm of their curve (P-256: ES256, P-384: ES384, P-521:
-//     ES512); Ed25519 keys with EdDSA.
+//     ES512); Ed25519 keys with EdDSA and its fully-specified name Ed25519
+//     (RFC 9864), the same signature. For an Ed25519 key, alg EdDSA and
+//     alg Ed25519 are the same (either accepts both names); Ed448 keys are
+//     not supported under any name.
 //
 // Tokens signed with none or an HMAC algorithm are never accepted.
 
@@ -38,7 +41,7 @@ func algorithmsFor(k jwk.Key) []string {
 		}
 	case jwa.OKP:
 		if o, ok := k.(jwk.OKPPublicKey); ok && o.Crv() == jwa.Ed25519 {
-			return []string{"EdDSA"}
+			return []string{"EdDSA", "Ed25519"}
 		}
 	}
 	return nil
@@ -48,7 +51,7 @@ func algorithmsFor(k jwk.Key) []string {
 // rule above.
 func Accepts(k jwk.Key, alg string) bool {
 	if a := k.Algorithm(); a != nil && a.String() != "" {
-		return a.String() == alg && contains(algorithmsFor(k), alg)
+		return dpop.SameAlgorithm(a.String(), alg) && contains(algorithmsFor(k), alg)
 	}
 	return contains(algorithmsFor(k), alg)
 }

@@ -19,7 +19,7 @@ import (
 // the service can verify (DPoP proofs and OpToks).
 func IsSupportedAlgorithm(alg string) bool {
 	switch alg {
-	case "ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA":
+	case "ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA", "Ed25519":
 		return true
 	}
 	return false

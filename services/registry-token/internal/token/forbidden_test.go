@@ -26,15 +26,15 @@ func TestForbiddenCarriesInsufficientScopeChallenge(t *testing.T) {
 	}{
 		{name: "DPoP, required scope missing", build: withClaims(func(f *fixture, c map[string]any) { c["scope"] = "openid" }),
 			code: "insufficient_scope",
-			want: `DPoP scope="registry.token.issue", error="insufficient_scope", error_description="The access token does not grant the scope required to request registry tokens.", algs="ES256 EdDSA"`},
+			want: `DPoP scope="registry.token.issue", error="insufficient_scope", error_description="The access token does not grant the scope required to request registry tokens.", algs="ES256 EdDSA Ed25519"`},
 		{name: "DPoP, revoked licence", build: withClaims(func(f *fixture, c map[string]any) { c["stellaops:license"] = "lic-revoked" }),
 			code: "access_denied",
-			want: `DPoP error="insufficient_scope", error_description="The caller's licence has been revoked.", algs="ES256 EdDSA"`},
+			want: `DPoP error="insufficient_scope", error_description="The caller's licence has been revoked.", algs="ES256 EdDSA Ed25519"`},
 		{name: "DPoP, plan grants nothing", build: func(f *fixture) *http.Request {
 			tok := f.mint(f.claims())
 			return request("service=registry.localhost&scope=repository:stella-ops/private/x:pull", "DPoP "+tok, f.proof(tok))
 		}, code: "access_denied",
-			want: `DPoP error="insufficient_scope", error_description="The caller's plan grants none of the requested access.", algs="ES256 EdDSA"`},
+			want: `DPoP error="insufficient_scope", error_description="The caller's plan grants none of the requested access.", algs="ES256 EdDSA Ed25519"`},
 		{name: "Bearer, required scope missing", optional: true, build: unbound(func(c map[string]any) { c["scope"] = "openid" }),
 			code: "insufficient_scope",
 			want: `Bearer scope="registry.token.issue", error="insufficient_scope", error_description="The access token does not grant the scope required to request registry tokens."`},

@@ -311,7 +311,7 @@ func TestRejections(t *testing.T) {
 			}
 			if tc.status == http.StatusUnauthorized {
 				ch := strings.Join(rec.Header().Values("WWW-Authenticate"), "\n")
-				if !strings.HasPrefix(ch, "DPoP ") || !strings.Contains(ch, `algs="ES256 EdDSA"`) || !strings.Contains(ch, "Bearer") {
+				if !strings.HasPrefix(ch, "DPoP ") || !strings.Contains(ch, `algs="ES256 EdDSA Ed25519"`) || !strings.Contains(ch, "Bearer") {
 					t.Fatalf("WWW-Authenticate %q", ch)
 				}
 				if tc.reason != "missing_token" && !strings.Contains(ch, `error="`+tc.code+`"`) {
