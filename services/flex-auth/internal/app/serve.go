@@ -8,9 +8,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/signal"
-	"runtime/debug"
-	"strings"
 	"syscall"
 	"time"
 
@@ -19,6 +16,7 @@ import (
 
 	"github.com/stellaops/authgate/pkg/httpx"
 	"github.com/stellaops/authgate/pkg/obs"
+	"github.com/stellaops/authgate/pkg/process"
 	"github.com/stellaops/authgate/services/flex-auth/internal/decisionlog"
 	"github.com/stellaops/authgate/services/flex-auth/internal/engine"
 	"github.com/stellaops/authgate/services/flex-auth/internal/metrics"
@@ -60,9 +58,8 @@ func Run(ctx context.Context, env Env) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	if pct, ok := defaultGCPercent(env.Environ); ok {
-		debug.SetGCPercent(pct)
-		log.Info("garbage collector target raised; set GOGC to choose another", zap.Int("gc_percent", pct))
+	if fields := process.TuneGC(env.Environ, process.GC{Percent: DefaultGCPercent, MemoryLimit: DefaultMemoryLimit}); len(fields) > 0 {
+		log.Info("garbage collector settings (GOGC and GOMEMLIMIT override them)", fields...)
 	}
 
 	om, err := obs.NewMetrics()
@@ -143,14 +140,12 @@ func Run(ctx context.Context, env Env) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	sigs := env.Signals
-	if sigs == nil {
-		ch := make(chan os.Signal, 4)
-		signal.Notify(ch, syscall.SIGHUP, syscall.SIGUSR1)
-		defer signal.Stop(ch)
-		sigs = ch
-	}
-	go handleSignals(ctx, sigs, eng, dlog, log)
+	sigs, stopSignals := process.Subscribe(env.Signals, syscall.SIGHUP, syscall.SIGUSR1)
+	defer stopSignals()
+	go process.HandleSignals(ctx, sigs, map[os.Signal]func(){
+		syscall.SIGHUP:  func() { reloadFiles(eng, log) },
+		syscall.SIGUSR1: func() { reopenLog(dlog, log) },
+	})
 	if cfg.Reload.Watch {
 		if err := eng.Watch(ctx, cfg.Reload.Debounce, func(err error) { log.Warn("file watch", zap.Error(err)) }); err != nil {
 			_ = ln.Close()
@@ -179,49 +174,20 @@ func serveHTTP(ctx context.Context, e *echo.Echo, ln net.Listener, tlsCfg *tls.C
 	return err
 }
 
-// handleSignals reloads on SIGHUP and reopens the decision log on SIGUSR1.
-func handleSignals(ctx context.Context, sigs <-chan os.Signal, eng *engine.Engine, dlog *decisionlog.Log, log *zap.Logger) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case s, ok := <-sigs:
-			if !ok {
-				return
-			}
-			switch s {
-			case syscall.SIGHUP:
-				if err := eng.Reload(); err == nil {
-					p := eng.Active()
-					log.Info("reloaded", zap.String("registry_digest", p.Snapshot.Digest()), zap.String("policy_digest", p.First.Digest()))
-				}
-			case syscall.SIGUSR1:
-				if err := dlog.Reopen(); err != nil {
-					log.Error("decision log reopen failed; decisions fail closed until it can be written", zap.Error(err))
-				} else {
-					log.Info("decision log reopened")
-				}
-			}
-		}
+// reloadFiles reloads the registry, policy and data files (SIGHUP); a
+// failure is logged by the engine's OnReload and keeps the previous ones.
+func reloadFiles(eng *engine.Engine, log *zap.Logger) {
+	if err := eng.Reload(); err == nil {
+		p := eng.Active()
+		log.Info("reloaded", zap.String("registry_digest", p.Snapshot.Digest()), zap.String("policy_digest", p.First.Digest()))
 	}
 }
 
-// DefaultGCPercent is flex-auth's garbage collector target when GOGC is not
-// set. Its live heap is small (the snapshot, the compiled package and
-// pooled buffers: a few MiB) while every decision allocates a few KiB, so
-// Go's default of 100 runs dozens of collections a second under load; 400
-// cuts that by four for about 10 MiB more RSS. GOMEMLIMIT (set from the
-// container's memory limit by the Helm chart) still makes the collector
-// work harder before the heap outgrows the container.
-const DefaultGCPercent = 400
-
-// defaultGCPercent returns DefaultGCPercent unless environ sets GOGC, in
-// which case the runtime has already applied the operator's choice.
-func defaultGCPercent(environ []string) (int, bool) {
-	for _, kv := range environ {
-		if strings.HasPrefix(kv, "GOGC=") {
-			return 0, false
-		}
+// reopenLog reopens the decision log (SIGUSR1, after logrotate moved it).
+func reopenLog(dlog *decisionlog.Log, log *zap.Logger) {
+	if err := dlog.Reopen(); err != nil {
+		log.Error("decision log reopen failed; decisions fail closed until it can be written", zap.Error(err))
+	} else {
+		log.Info("decision log reopened")
 	}
-	return DefaultGCPercent, true
 }

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/stellaops/authgate/pkg/httpx"
 	"github.com/stellaops/authgate/pkg/obs"
 	"github.com/stellaops/authgate/pkg/plans"
+	"github.com/stellaops/authgate/pkg/process"
 	"github.com/stellaops/authgate/services/registry-token/internal/authority"
 	"github.com/stellaops/authgate/services/registry-token/internal/config"
 	"github.com/stellaops/authgate/services/registry-token/internal/policyclient"
@@ -39,19 +39,14 @@ func serve(ctx context.Context, src source, cfg config.Config, keys *signing.Set
 	now := time.Now
 	// SIGHUP is taken from the start (its default action would end the
 	// process); one that arrives before the server runs reloads then.
-	sigs := env.Signals
-	if sigs == nil {
-		ch := make(chan os.Signal, 4)
-		signal.Notify(ch, syscall.SIGHUP)
-		defer signal.Stop(ch)
-		sigs = ch
-	}
+	sigs, stopSignals := process.Subscribe(env.Signals, syscall.SIGHUP)
+	defer stopSignals()
 	log, err := obs.NewLogger(env.Stderr, cfg.Log.Level)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	if fields := tuneGC(env.Environ); len(fields) > 0 {
+	if fields := process.TuneGC(env.Environ, process.GC{Percent: DefaultGCPercent, MemoryLimit: DefaultMemoryLimit}); len(fields) > 0 {
 		log.Info("garbage collector settings (GOGC and GOMEMLIMIT override them)", fields...)
 	}
 
@@ -182,7 +177,9 @@ func serve(ctx context.Context, src source, cfg config.Config, keys *signing.Set
 	}
 	// The Authority keys are fetched once everything else is in place.
 	go authz.Run(runCtx)
-	go reloadOnSignal(runCtx, sigs, reload)
+	go process.HandleSignals(runCtx, sigs, map[os.Signal]func(){
+		syscall.SIGHUP: func() { _ = reload.Reload("sighup") }, // logged, counted and shown by Reload
+	})
 	if cfg.Reload.Watch {
 		if err := reload.startWatch(runCtx, cfg.Reload.Debounce); err != nil {
 			_ = ln.Close()
@@ -233,23 +230,6 @@ func routes(e *echo.Echo, reload *reloader, now func() time.Time, readyLog *http
 type readiness struct {
 	Status string       `json:"status"`
 	Config ReloadStatus `json:"config"`
-}
-
-// reloadOnSignal reloads the configuration on each SIGHUP.
-func reloadOnSignal(ctx context.Context, sigs <-chan os.Signal, reload *reloader) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case s, ok := <-sigs:
-			if !ok {
-				return
-			}
-			if s == syscall.SIGHUP {
-				_ = reload.Reload("sighup") // logged, counted and shown by Reload
-			}
-		}
-	}
 }
 
 // buildState prepares what one configuration serves with: the flex-auth
