@@ -27,6 +27,16 @@ var skipDirs = []string{".git", "bin", ".run", "node_modules"}
 // server, not in the repository), and without glob or template characters.
 var citedMarkdown = regexp.MustCompile("(?:^|[\\s\"'`(\\[<,])((?:\\.{1,2}/)?[A-Za-z0-9_][A-Za-z0-9_.\\-/]*\\.md)(?:$|[^A-Za-z0-9_\\-/])")
 
+// citedRepoPath matches a path into the repository's source folders, as docs
+// and comments name packages, programs and files: services/flex-auth/cmd/loadgen,
+// ./deploy/cmd/gen, configs/ops-warden/. followedByPattern marks the ones
+// that go on as a pattern (deploy/tools/install-*.sh, services/<svc>/...).
+var (
+	citedRepoPath     = regexp.MustCompile(`(?:^|[^A-Za-z0-9_./-])(?:\./)?((?:api|configs|deploy|pkg|services)/[A-Za-z0-9_.\-/]*[A-Za-z0-9_/])`)
+	followedByPattern = regexp.MustCompile(`^[-*<{$]`)
+	goIdentifier      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
 // notCitations are *.md names that name something other than a file of the
 // repository, per citing file.
 var notCitations = map[string][]string{
@@ -45,9 +55,11 @@ var (
 // TestDocsCiteExistingFiles fails when a document or comment of the
 // repository points at something that is not in it: every relative link
 // of every Markdown file must name an existing file or directory (and a
-// heading of the target when it has a #fragment), and every *.md path
-// cited in Markdown, in Go comments and in the comments of YAML and shell
-// files must exist, relative to the citing file or to the module root.
+// heading of the target when it has a #fragment), and every *.md path and
+// every path into api/, configs/, deploy/, pkg/ or services/ cited in
+// Markdown, in Go comments and in the comments of YAML and shell files
+// must exist (the *.md ones relative to the citing file or to the module
+// root).
 func TestDocsCiteExistingFiles(t *testing.T) {
 	files := repoFiles(t)
 	checked := 0
@@ -102,6 +114,11 @@ func TestCitationChecksCatchMistakes(t *testing.T) {
 		{"missing directory", "[x](no-such-dir/)", 1},
 		{"reference link", "[design]: ../DESIGN.md", 2},
 		{"cited in prose", "see DESIGN.md, or `docs/architecture.md`", 2},
+		{"repository paths", "`go run ./services/flex-auth/cmd/loadgen`, configs/ops-warden/, api/schemas/entities.schema.json.", 0},
+		{"Go identifier", "`pkg/dpop.Transport` and pkg/policy.Request", 0},
+		{"patterns", "deploy/tools/install-*.sh, services/<svc>/README.md, deploy/helm/{{.Chart}}", 0},
+		{"moved program", "`go run ./services/flex-auth/internal/loadgen/cmd -duration 1s`", 1},
+		{"missing package", "pkg/redistest and pkg/dpop.transport/x", 2},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got := append(brokenLinks(file, c.text), missingCitations(file, c.text)...)
@@ -196,10 +213,27 @@ func brokenLinks(file, text string) []string {
 	return problems
 }
 
-// missingCitations returns the *.md paths cited in text that exist neither
-// relative to the citing file nor to the module root.
+// missingCitations returns the *.md paths and the repository paths cited in
+// text that exist neither relative to the citing file nor to the module
+// root. A repository path may end in a Go identifier of the package it
+// names (pkg/dpop.Transport).
 func missingCitations(file, text string) []string {
 	var problems []string
+	for _, m := range citedRepoPath.FindAllStringSubmatchIndex(text, -1) {
+		cited := text[m[2]:m[3]]
+		if followedByPattern.MatchString(text[m[3]:]) {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(repoRoot, cited)); err == nil {
+			continue
+		}
+		if dir, ident, ok := cutLast(cited, "."); ok && goIdentifier.MatchString(ident) && !strings.Contains(ident, "/") {
+			if info, err := os.Stat(filepath.Join(repoRoot, dir)); err == nil && info.IsDir() {
+				continue
+			}
+		}
+		problems = append(problems, fmt.Sprintf("names %s, which is not in the repository", cited))
+	}
 	for _, m := range citedMarkdown.FindAllStringSubmatch(text, -1) {
 		cited := m[1]
 		if _, err := os.Stat(resolve(file, cited)); err == nil {
@@ -211,6 +245,14 @@ func missingCitations(file, text string) []string {
 		problems = append(problems, fmt.Sprintf("cites %s, which is not in the repository", cited))
 	}
 	return problems
+}
+
+// cutLast slices s around the last sep.
+func cutLast(s, sep string) (before, after string, found bool) {
+	if i := strings.LastIndex(s, sep); i >= 0 {
+		return s[:i], s[i+len(sep):], true
+	}
+	return s, "", false
 }
 
 // resolve interprets a link target of file: relative to its directory, or
