@@ -2,11 +2,9 @@ package jwks
 
 import (
 	"context"
-	"encoding/json"
-	"net/http"
-	"net/http/httptest"
-	"sync/atomic"
 	"testing"
+
+	"github.com/stellaops/authgate/pkg/testkit/authoritytest"
 )
 
 // Holds is true for the key a Verify used while a refresh publishes the
@@ -14,18 +12,9 @@ import (
 // kid names other material, or its alg changes.
 func TestHoldsTheVerifyingKey(t *testing.T) {
 	one, other := ecSigner(t, "k1"), ecSigner(t, "k1")
-	var keys atomic.Value
-	keys.Store([]map[string]any{one.public(t, "ES256")})
-	var srv *httptest.Server
-	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/jwks" {
-			_ = json.NewEncoder(w).Encode(map[string]any{"keys": keys.Load()})
-			return
-		}
-		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": srv.URL, "jwks_uri": srv.URL + "/jwks"})
-	}))
-	t.Cleanup(srv.Close)
-	c := New(Config{Issuer: srv.URL, MetadataURL: srv.URL + "/.well-known/openid-configuration"})
+	a := authoritytest.NewEmpty(t)
+	a.SetEntries(one.public(t, "ES256"))
+	c := New(Config{Issuer: a.Issuer, MetadataURL: a.MetadataURL()})
 	ctx := context.Background()
 	if err := c.Refresh(ctx); err != nil {
 		t.Fatal(err)
@@ -36,17 +25,17 @@ func TestHoldsTheVerifyingKey(t *testing.T) {
 	}
 	for _, step := range []struct {
 		name  string
-		keys  []map[string]any
+		keys  []any
 		holds bool
 	}{
-		{"same key again", []map[string]any{one.public(t, "ES256")}, true},
-		{"same key beside a new one", []map[string]any{ecSigner(t, "k2").public(t, "ES256"), one.public(t, "ES256")}, true},
-		{"alg removed", []map[string]any{one.public(t, "")}, false},
-		{"kid re-published with other material", []map[string]any{other.public(t, "ES256")}, false},
-		{"the key back, but a new object", []map[string]any{one.public(t, "ES256")}, false},
-		{"withdrawn", []map[string]any{ecSigner(t, "k2").public(t, "ES256")}, false},
+		{"same key again", []any{one.public(t, "ES256")}, true},
+		{"same key beside a new one", []any{ecSigner(t, "k2").public(t, "ES256"), one.public(t, "ES256")}, true},
+		{"alg removed", []any{one.public(t, "")}, false},
+		{"kid re-published with other material", []any{other.public(t, "ES256")}, false},
+		{"the key back, but a new object", []any{one.public(t, "ES256")}, false},
+		{"withdrawn", []any{ecSigner(t, "k2").public(t, "ES256")}, false},
 	} {
-		keys.Store(step.keys)
+		a.SetEntries(step.keys...)
 		if err := c.Refresh(ctx); err != nil {
 			t.Fatalf("%s: %v", step.name, err)
 		}

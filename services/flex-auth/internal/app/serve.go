@@ -1,3 +1,6 @@
+// Package app runs the flex-auth decision service: the serve flags, the
+// wiring of logger, meter, decision log, engine, caller authentication
+// and HTTP server, the signals and the shutdown.
 package app
 
 import (
