@@ -165,6 +165,25 @@ func importJWK(raw json.RawMessage, alg *algInfo) (*proofKey, string) {
 	return nil, "jwk key type is not supported"
 }
 
+// VerifySignature checks the JWS signature sig over signingInput with pub
+// for alg (one of the asymmetric algorithms above: ES256/384/512, EdDSA,
+// RS256/384/512, PS256/384/512); pub is an *ecdsa.PublicKey,
+// ed25519.PublicKey or *rsa.PublicKey that the caller already checked
+// fits alg (CheckPublicKey). An unknown alg or a key of another type is
+// false.
+func VerifySignature(alg string, pub crypto.PublicKey, signingInput, sig []byte) bool {
+	a, ok := algorithms[alg]
+	if !ok {
+		return false
+	}
+	if a.kty == "EC" {
+		if k, ok := pub.(*ecdsa.PublicKey); !ok || k.Curve != a.curve {
+			return false
+		}
+	}
+	return verifySignature(a, pub, signingInput, sig)
+}
+
 // verifySignature checks a JWS signature over signingInput with a key that
 // importJWK produced for alg.
 func verifySignature(alg *algInfo, pub crypto.PublicKey, signingInput, sig []byte) bool {

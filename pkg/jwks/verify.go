@@ -2,16 +2,14 @@ package jwks
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jws"
+
+	"github.com/stellaops/authgate/pkg/dpop"
 )
 
 // Verified is a JWS whose signature checked out.
@@ -91,28 +89,26 @@ func asymmetric(alg string) bool {
 }
 
 // verifySignature checks the signature of the compact JWS raw (split into
-// parts) with key, which Accepts alg, and returns the payload. jwx knows
-// no Ed25519 (RFC 9864) algorithm name and refuses a header that carries
-// it, so Ed25519 is verified here: EdDSA over the signing input, with the
-// key's Ed25519 public key.
+// parts) with key, which Accepts alg, and returns the payload: the
+// signature over the first two parts, checked directly with the proofs'
+// code (pkg/dpop.VerifySignature: ES256/384/512, RS and PS 256/384/512,
+// EdDSA and its RFC 9864 name Ed25519), as the header was parsed already
+// (a JWS library would parse the token again, and knows no Ed25519).
 func verifySignature(raw string, parts []string, alg string, key jwk.Key) ([]byte, error) {
-	if alg != "Ed25519" {
-		return jws.Verify([]byte(raw), jws.WithKey(jwa.SignatureAlgorithm(alg), key))
-	}
-	var pub ed25519.PublicKey
+	var pub any
 	if err := key.Raw(&pub); err != nil {
-		return nil, err
+		return nil, ErrSignature
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
 	if err != nil {
-		return nil, err
+		return nil, ErrMalformed
+	}
+	if !dpop.VerifySignature(alg, pub, []byte(raw[:len(parts[0])+1+len(parts[1])]), sig) {
+		return nil, ErrSignature
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
-		return nil, err
-	}
-	if len(pub) != ed25519.PublicKeySize || !ed25519.Verify(pub, []byte(parts[0]+"."+parts[1]), sig) {
-		return nil, errors.New("ed25519 signature invalid")
+		return nil, ErrMalformed
 	}
 	return payload, nil
 }
