@@ -3,8 +3,9 @@
 // moved jwks_uri is followed), refreshed periodically, dropped when no
 // refresh has succeeded for a maximum staleness, and refreshed early for an
 // unknown key id at most once per interval (one fetch in flight at a time,
-// whatever the outcome of the previous one). Verify checks a compact JWS
-// signed by one of those keys.
+// whatever the outcome of the previous one; a lookup waits for it a
+// bounded time, and a kid found unknown is refused at once for a while).
+// Verify checks a compact JWS signed by one of those keys.
 package jwks
 
 import (
@@ -33,6 +34,10 @@ const (
 	DefaultRetryInterval   = 2 * time.Second
 	DefaultMaxStale        = 24 * time.Hour
 	DefaultFetchTimeout    = 10 * time.Second
+	DefaultUnknownKidWait  = time.Second
+	DefaultUnknownKidTTL   = 10 * time.Second
+	// maxUnknownKids bounds the negative cache (random kids cannot grow it).
+	maxUnknownKids = 4096
 )
 
 // Errors. None wraps anything that came from a token.
@@ -52,8 +57,18 @@ type Config struct {
 	// RefreshInterval: periodic refresh by Run.
 	RefreshInterval time.Duration
 	// MinRefreshGap: at most one fetch attempt for unknown key ids per gap,
-	// counted from the previous attempt whether it succeeded or not.
+	// counted from the start and from the end of the previous attempt
+	// whether it succeeded or not (a fetch that hangs until FetchTimeout is
+	// not followed at once by another).
 	MinRefreshGap time.Duration
+	// UnknownKidWait bounds how long a lookup of an unknown kid waits for
+	// the fetch it started or joined; then the kid is refused
+	// (ErrUnknownKey) while the fetch goes on for the others.
+	UnknownKidWait time.Duration
+	// UnknownKidTTL: a kid that the keys did not hold after a lookup's
+	// refresh (or its wait) is refused at once for this long, without
+	// waiting on a fetch again. A refresh that publishes it ends that.
+	UnknownKidTTL time.Duration
 	// RetryInterval: delay between failed fetches in Run while no keys are held.
 	RetryInterval time.Duration
 	// MaxStale: keys not refreshed successfully for longer are dropped
@@ -78,6 +93,9 @@ type Cache struct {
 	lastAttempt time.Time // guarded by mu
 	inflight    *flight   // guarded by mu
 	jwksURI     string    // guarded by mu
+
+	unknownMu sync.Mutex
+	unknown   map[string]time.Time // kid -> refused until; guarded by unknownMu
 }
 
 // flight is one fetch in progress; waiters share its outcome.
@@ -109,7 +127,13 @@ func New(cfg Config) *Cache {
 	if cfg.FetchTimeout <= 0 {
 		cfg.FetchTimeout = DefaultFetchTimeout
 	}
-	return &Cache{cfg: cfg}
+	if cfg.UnknownKidWait <= 0 {
+		cfg.UnknownKidWait = DefaultUnknownKidWait
+	}
+	if cfg.UnknownKidTTL <= 0 {
+		cfg.UnknownKidTTL = DefaultUnknownKidTTL
+	}
+	return &Cache{cfg: cfg, unknown: map[string]time.Time{}}
 }
 
 // Fetches returns the number of fetch attempts made so far.
@@ -225,6 +249,9 @@ func (c *Cache) fetch(f *flight, uri string) {
 	f.err = c.load(ctx, uri)
 	c.mu.Lock()
 	c.inflight = nil
+	// The gap also runs from the end: a fetch that hung until its timeout
+	// is not followed at once by another.
+	c.lastAttempt = c.cfg.Now()
 	c.mu.Unlock()
 	close(f.done)
 }
@@ -343,7 +370,10 @@ func (c *Cache) get(ctx context.Context, raw string) ([]byte, error) {
 }
 
 // Key returns the key with that kid. On a miss it refreshes the keys, at
-// most one attempt per MinRefreshGap; concurrent misses share one fetch.
+// most one attempt per MinRefreshGap; concurrent misses share one fetch,
+// each waiting at most UnknownKidWait for it. A kid still unknown after
+// that is refused at once for UnknownKidTTL (unless a refresh publishes
+// it meanwhile).
 func (c *Cache) Key(ctx context.Context, kid string) (jwk.Key, error) {
 	set := c.current()
 	if set == nil {
@@ -352,14 +382,20 @@ func (c *Cache) Key(ctx context.Context, kid string) (jwk.Key, error) {
 	if k, ok := (*set).LookupKeyID(kid); ok {
 		return k, nil
 	}
-	if err := c.refresh(ctx, true); err != nil {
-		if !errors.Is(err, errRateLimited) {
-			c.cfg.Logger.Warn("authority keys refresh on unknown kid failed", zap.Error(err))
-		}
-		if c.current() == nil {
-			return nil, ErrNotReady
-		}
+	if c.knownUnknown(kid) {
 		return nil, ErrUnknownKey
+	}
+	wctx, cancel := context.WithTimeout(ctx, c.cfg.UnknownKidWait)
+	err := c.refresh(wctx, true)
+	cancel()
+	switch {
+	case err == nil, errors.Is(err, errRateLimited):
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case errors.Is(err, context.DeadlineExceeded):
+		// The wait ended, not the fetch: it goes on for the others.
+	default:
+		c.cfg.Logger.Warn("authority keys refresh on unknown kid failed", zap.Error(err))
 	}
 	cur := c.current()
 	if cur == nil {
@@ -368,7 +404,40 @@ func (c *Cache) Key(ctx context.Context, kid string) (jwk.Key, error) {
 	if k, ok := (*cur).LookupKeyID(kid); ok {
 		return k, nil
 	}
+	c.rememberUnknown(kid)
 	return nil, ErrUnknownKey
+}
+
+// knownUnknown reports whether kid was refused as unknown less than
+// UnknownKidTTL ago.
+func (c *Cache) knownUnknown(kid string) bool {
+	c.unknownMu.Lock()
+	defer c.unknownMu.Unlock()
+	until, ok := c.unknown[kid]
+	if ok && !c.cfg.Now().Before(until) {
+		delete(c.unknown, kid)
+		return false
+	}
+	return ok
+}
+
+// rememberUnknown refuses kid at once for UnknownKidTTL. At
+// maxUnknownKids entries the expired ones go, and if none has, all.
+func (c *Cache) rememberUnknown(kid string) {
+	now := c.cfg.Now()
+	c.unknownMu.Lock()
+	defer c.unknownMu.Unlock()
+	if len(c.unknown) >= maxUnknownKids {
+		for k, until := range c.unknown {
+			if !now.Before(until) {
+				delete(c.unknown, k)
+			}
+		}
+		if len(c.unknown) >= maxUnknownKids {
+			clear(c.unknown)
+		}
+	}
+	c.unknown[kid] = now.Add(c.cfg.UnknownKidTTL)
 }
 
 // Holds reports whether the current keys hold key under kid: the same key
