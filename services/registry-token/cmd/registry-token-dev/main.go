@@ -62,7 +62,9 @@ func usage(w io.Writer) {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP (the terminal closed, an SSH session dropped) stops
+	// everything, as Ctrl-C does: nobody is left to use the stack.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	err := run(ctx, os.Args[1:], env{Environ: os.Environ(), Stdout: os.Stdout, Stderr: os.Stderr})
 	stop()
 	switch {
@@ -129,7 +131,9 @@ func devUp(ctx context.Context, args []string, env env) error {
 	}
 	o.Ports = ports
 	o.RunService = func(ctx context.Context, args, environ []string, listening func(net.Addr)) error {
-		return app.Run(ctx, app.Env{Args: args, Environ: environ, Stdout: env.Stdout, Stderr: env.Stderr, Listening: listening})
+		// No SIGHUP reload inside the stack: SIGHUP stops "up" (main).
+		return app.Run(ctx, app.Env{Args: args, Environ: environ, Stdout: env.Stdout, Stderr: env.Stderr, Listening: listening,
+			Signals: make(chan os.Signal)})
 	}
 	s, err := devstack.Up(ctx, o)
 	if err != nil {

@@ -42,9 +42,10 @@ func StartFlexAuth(ctx context.Context, o FlexAuthOptions, timeout time.Duration
 	cmd := exec.Command(o.Bin, "serve", "--addr", o.Addr, "--registry", o.Registry,
 		"--policy", o.Policy, "--log", o.DecisionLog)
 	cmd.Stdout, cmd.Stderr = o.Output, o.Output
-	// Its own process group: a Ctrl-C in the terminal reaches only the
-	// parent, which then stops the child in order.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig fires when the thread that forked the child exits; the
+	// runtime ends a thread only when a goroutine locked to it returns,
+	// which this one is not.
+	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("flex-auth: %w (build it first: go build -o bin/ ./services/...)", err)
 	}

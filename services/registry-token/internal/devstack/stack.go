@@ -31,6 +31,40 @@ type Ports struct {
 	FlexAuth, Authority, Token, Registry int
 }
 
+// ErrPortTaken is the error of Up when a port it is to listen on is in
+// use.
+var ErrPortTaken = errors.New("port taken")
+
+// checkFree refuses ports (other than 0, any free port) that something
+// already listens on, naming each with its component and flag: a
+// flex-auth left over from an earlier run would else answer the new
+// stack's readiness probe with the old process.
+func (p Ports) checkFree(flexAuth bool) error {
+	var errs []error
+	for _, c := range []struct {
+		port       int
+		what, flag string
+		used       bool
+	}{
+		{p.FlexAuth, "flex-auth", "--flex-auth-port", flexAuth},
+		{p.Authority, "the development Authority", "--authority-port", true},
+		{p.Token, "registry-token", "--port", true},
+		{p.Registry, "the registry", "--registry-port", true},
+	} {
+		if c.port == 0 || !c.used {
+			continue
+		}
+		ln, err := listen(c.port)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w: port %d for %s: 127.0.0.1:%d is in use (an earlier registry-token-dev up still running?): stop what listens there, or choose another port with %s (0: any free port)",
+				ErrPortTaken, c.port, c.what, c.port, c.flag))
+			continue
+		}
+		_ = ln.Close()
+	}
+	return errors.Join(errs...)
+}
+
 // DefaultPorts are the ports of "registry-token-dev up".
 func DefaultPorts() Ports { return Ports{FlexAuth: 8080, Authority: 8081, Token: 8085, Registry: 5000} }
 
@@ -97,6 +131,9 @@ func Up(ctx context.Context, o Options) (*Stack, error) {
 	}
 	if o.StartTimeout == 0 {
 		o.StartTimeout = 30 * time.Second
+	}
+	if err := o.Ports.checkFree(o.FlexAuthBin != ""); err != nil {
+		return nil, err
 	}
 	reserved := o.Ports.Token == 0 || (o.FlexAuthBin != "" && o.Ports.FlexAuth == 0)
 	for attempt := 1; ; attempt++ {
