@@ -221,6 +221,22 @@ func buildCLIs(t *testing.T) map[string]string {
 	return bins
 }
 
+// TestServiceReadmesShowTheirHelp keeps the copy of "<service> help" in
+// each service's README equal to what the binary prints.
+func TestServiceReadmesShowTheirHelp(t *testing.T) {
+	for name, bin := range buildCLIs(t) {
+		out, err := exec.Command(bin, "help").CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s help: %v\n%s", name, err, out)
+		}
+		readme := filepath.Join("..", "services", name, "README.md")
+		block := "```text\n" + strings.TrimRight(string(out), "\n") + "\n```\n"
+		if !strings.Contains(readFile(t, readme), block) {
+			t.Errorf("%s does not show %s help as it is now:\n%s", readme, name, block)
+		}
+	}
+}
+
 // TestOpsWardenPreflight runs the runbook's pre-flight against a real
 // flex-auth started with the runbook's serve command (on a free local
 // port instead of 0.0.0.0:8080, the log in a temporary directory).
