@@ -81,7 +81,6 @@ func TestTokenCacheMemoryBound(t *testing.T) {
 		}
 		c.put(sums[i], toks[i], now)
 	}
-	toks = nil
 	if c.len() != n {
 		t.Fatalf("%d entries, want %d", c.len(), n)
 	}
