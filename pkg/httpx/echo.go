@@ -30,6 +30,10 @@ func New(o Options) *echo.Echo {
 	// The client address is the direct peer; forwarding headers are
 	// attacker-controlled unless a service decides otherwise.
 	e.IPExtractor = echo.ExtractIPDirect()
+	// Likewise the scheme is the connection's (https with TLS): echo would
+	// else believe X-Forwarded-Proto from any loopback or private address,
+	// which is any pod of the cluster.
+	e.SchemeExtractor = echo.ExtractSchemeDirect()
 	e.HTTPErrorHandler = ErrorHandler(o.Mapper)
 	// One middleware, not two: echo applies its middleware chain on every
 	// request, allocating one closure per middleware each time.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -167,8 +168,24 @@ type Configuration struct {
 	SearchActionEndpoint      string `json:"search_action_endpoint"`
 }
 
+// metadataPath is where the metadata of publicURL lives (AuthZEN 1.0
+// §9.2, as RFC 8414 §3.1): the well-known string inserted between the
+// host and the path, so https://pdp.example/tenant1 has its metadata at
+// /.well-known/authzen-configuration/tenant1. Without a path (or without
+// publicURL) it is RouteConfiguration itself.
+func metadataPath(publicURL string) string {
+	u, err := url.Parse(publicURL)
+	if err != nil {
+		return RouteConfiguration
+	}
+	return RouteConfiguration + strings.TrimSuffix(u.EscapedPath(), "/")
+}
+
 // configuration names this instance's endpoints as absolute URLs on the
-// configured public URL, else on the scheme and host the caller used.
+// configured public URL, else on the connection's scheme (https with TLS;
+// X-Forwarded-Proto and the like never count: flex-auth has no trusted
+// proxies, so behind one that ends TLS auth.publicUrl is set) and the
+// request's host.
 func (s *Server) configuration(c echo.Context) error {
 	base := strings.TrimSuffix(s.deps.PublicURL, "/")
 	if base == "" {

@@ -92,6 +92,9 @@ func New(d Deps) (*Server, *echo.Echo) {
 	e.POST(RouteSearchResource, s.search(checkapi.SearchResource), az...)
 	e.POST(RouteSearchAction, s.search(checkapi.SearchAction), az...)
 	e.GET(RouteConfiguration, s.configuration, authzenProtocol)
+	if p := metadataPath(d.PublicURL); p != RouteConfiguration {
+		e.GET(p, s.configuration, authzenProtocol)
+	}
 	e.GET(RouteHealth, s.health)
 	e.GET(RouteReady, s.readyz)
 	return s, e
