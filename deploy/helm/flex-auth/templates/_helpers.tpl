@@ -104,3 +104,4 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- else }}443
 {{- end -}}
 {{- end }}
+{{- define "flex-auth.pageTokenDir" -}}/etc/flex-auth/page-token{{- end }}

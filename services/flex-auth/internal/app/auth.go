@@ -12,6 +12,7 @@ import (
 	"github.com/stellaops/authgate/pkg/dpop"
 	"github.com/stellaops/authgate/services/flex-auth/internal/callerauth"
 	"github.com/stellaops/authgate/services/flex-auth/internal/config"
+	"github.com/stellaops/authgate/services/flex-auth/internal/server"
 )
 
 // redisKeyPrefix keeps flex-auth's proofs apart from registry-token's
@@ -57,9 +58,11 @@ func newGuard(ctx context.Context, cfg config.AuthConfig, log *zap.Logger, now f
 	return guard{
 		middleware: func(next echo.HandlerFunc) echo.HandlerFunc {
 			return func(c echo.Context) error {
-				if err := a.Authenticate(c.Request()); err != nil {
+				id, err := a.Identify(c.Request())
+				if err != nil {
 					return err
 				}
+				server.SetCaller(c, id)
 				return next(c)
 			}
 		},

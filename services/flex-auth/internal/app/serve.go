@@ -20,6 +20,7 @@ import (
 	"github.com/stellaops/authgate/pkg/httpx"
 	"github.com/stellaops/authgate/pkg/obs"
 	"github.com/stellaops/authgate/pkg/process"
+	"github.com/stellaops/authgate/services/flex-auth/internal/checkapi"
 	"github.com/stellaops/authgate/services/flex-auth/internal/decisionlog"
 	"github.com/stellaops/authgate/services/flex-auth/internal/engine"
 	"github.com/stellaops/authgate/services/flex-auth/internal/metrics"
@@ -111,13 +112,20 @@ func Run(ctx context.Context, env Env) error {
 		zap.Int("actors", p.Snapshot.Len()), zap.String("policy", p.First.Name()), zap.String("policy_digest", p.First.Digest()),
 		zap.Int("packages", len(p.Packages)), zap.String("data_digest", p.DataDigest()))
 
+	pager := checkapi.RandomPager()
+	if cfg.Search.PageTokenKeyFile != "" {
+		if pager, err = checkapi.LoadPager(cfg.Search.PageTokenKeyFile); err != nil {
+			return fmt.Errorf("search.pageTokenKeyFile: %w", err)
+		}
+	}
 	g, err := newGuard(ctx, cfg.Auth, log, now)
 	if err != nil {
 		return err
 	}
 	defer g.stop()
 	srv, e := server.New(server.Deps{Engine: eng, Log: dlog, LogSync: sync, Metrics: m, Logger: log,
-		Exporter: om.Handler(), Now: now, Guard: g.middleware, AuthReady: g.ready, PublicURL: cfg.Auth.PublicURL})
+		Exporter: om.Handler(), Now: now, Guard: g.middleware, AuthReady: g.ready, PublicURL: cfg.Auth.PublicURL,
+		Pager: pager})
 
 	if cfg.Server.DebugAddr != "" {
 		stopDebug, err := serveDebug(ctx, cfg.Server.DebugAddr, log)

@@ -115,47 +115,74 @@ func (a *Authenticator) Ready() bool { return a.keys == nil || !a.certs.empty() 
 // Authenticate checks the caller of r. Errors are *dpop.Error values
 // (401 invalid_token / invalid_dpop_proof, 403 insufficient_scope, 503).
 func (a *Authenticator) Authenticate(r *http.Request) error {
+	_, err := a.Identify(r)
+	return err
+}
+
+// Identify checks the caller of r as Authenticate does and returns who it
+// is: "client:" and the token's client_id (else "sub:" and its sub, else
+// "jkt:" or "x5t#S256:" and the key it is bound to) for a token caller,
+// "cert:" and the certificate's subject DN for a certificate caller. The
+// identity keys per-caller limits and binds search page tokens.
+func (a *Authenticator) Identify(r *http.Request) (string, error) {
 	values := r.Header.Values("Authorization")
 	switch {
 	case len(values) > 1:
-		return dpop.ErrInvalidToken.WithDescription("Exactly one Authorization header is allowed.")
+		return "", dpop.ErrInvalidToken.WithDescription("Exactly one Authorization header is allowed.")
 	case len(values) == 0:
 		if a.certificateCaller(r) {
-			return nil
+			return "cert:" + r.TLS.PeerCertificates[0].Subject.String(), nil
 		}
-		return dpop.ErrInvalidToken.WithDescription("An access token is required.")
+		return "", dpop.ErrInvalidToken.WithDescription("An access token is required.")
 	}
 	if a.keys == nil {
-		return dpop.ErrInvalidToken.WithDescription("Access tokens are not accepted here; present an allowed client certificate.")
+		return "", dpop.ErrInvalidToken.WithDescription("Access tokens are not accepted here; present an allowed client certificate.")
 	}
 	scheme, raw, ok := strings.Cut(values[0], " ")
 	if !ok || raw == "" || (!strings.EqualFold(scheme, dpop.SchemeDPoP) && !strings.EqualFold(scheme, dpop.SchemeBearer)) {
-		return dpop.ErrInvalidToken.WithDescription("An access token is required.")
+		return "", dpop.ErrInvalidToken.WithDescription("An access token is required.")
 	}
 	cl, err := a.parse(r.Context(), raw)
 	if errors.Is(err, jwks.ErrNotReady) {
-		return dpop.ErrTemporarilyUnavailable.WithDescription("The Authority's keys are not available.").WithCause(err)
+		return "", dpop.ErrTemporarilyUnavailable.WithDescription("The Authority's keys are not available.").WithCause(err)
 	}
 	if err != nil {
-		return dpop.ErrInvalidToken.WithCause(err)
+		return "", dpop.ErrInvalidToken.WithCause(err)
 	}
 	if missing := missingScope(cl.Scope, a.cfg.RequiredScopes); missing != "" {
-		return dpop.ErrInsufficientScope.WithCause(fmt.Errorf("scope %s missing", missing))
+		return "", dpop.ErrInsufficientScope.WithCause(fmt.Errorf("scope %s missing", missing))
 	}
 	switch {
 	case cl.Cnf.JKT != "":
 		req := dpop.FromHTTP(r)
 		req.AccessToken, req.TokenJKT = raw, cl.Cnf.JKT
-		_, err := a.verifier.Verify(r.Context(), req)
-		return err
+		if _, err := a.verifier.Verify(r.Context(), req); err != nil {
+			return "", err
+		}
+		return cl.identity("jkt:" + cl.Cnf.JKT), nil
 	case cl.Cnf.X5T != "":
 		cert, err := dpop.ClientCertificate(r.TLS, r.Header, dpop.PeerAddr(r), dpop.TrustedProxies{})
 		if err != nil {
-			return err
+			return "", err
 		}
-		return dpop.CheckCertBinding(cert, cl.Cnf.X5T)
+		if err := dpop.CheckCertBinding(cert, cl.Cnf.X5T); err != nil {
+			return "", err
+		}
+		return cl.identity("x5t#S256:" + cl.Cnf.X5T), nil
 	}
-	return dpop.ErrInvalidToken.WithDescription("The access token is not sender-constrained.")
+	return "", dpop.ErrInvalidToken.WithDescription("The access token is not sender-constrained.")
+}
+
+// identity names the caller of a verified token: its client, else its
+// subject, else bound (the key it is bound to).
+func (c *claims) identity(bound string) string {
+	switch {
+	case c.ClientID != "":
+		return "client:" + c.ClientID
+	case c.Sub != "":
+		return "sub:" + c.Sub
+	}
+	return bound
 }
 
 // certificateCaller reports whether r came with a client certificate that
@@ -171,10 +198,12 @@ func (a *Authenticator) certificateCaller(r *http.Request) bool {
 
 // claims are the access token claims callerauth reads.
 type claims struct {
-	Iss   string   `json:"iss"`
-	Aud   audience `json:"aud"`
-	Scope string   `json:"scope"`
-	Cnf   struct {
+	Iss      string   `json:"iss"`
+	Aud      audience `json:"aud"`
+	Scope    string   `json:"scope"`
+	Sub      string   `json:"sub"`
+	ClientID string   `json:"client_id"`
+	Cnf      struct {
 		JKT string `json:"jkt"`
 		X5T string `json:"x5t#S256"`
 	} `json:"cnf"`

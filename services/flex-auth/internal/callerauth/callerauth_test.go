@@ -34,6 +34,30 @@ func TestValidCaller(t *testing.T) {
 	wantStatus(t, f.a.Authenticate(f.request(sign(t, f.key, "ES256", f.claims()))), 0)
 }
 
+// TestIdentify: a token caller is named by its client_id, else its sub,
+// else the key its token is bound to.
+func TestIdentify(t *testing.T) {
+	f := newFixture(t, nil)
+	for _, c := range []struct {
+		name string
+		edit func(map[string]any)
+		want string
+	}{
+		{"client", func(c map[string]any) { c["client_id"] = "ops-warden-client" }, "client:ops-warden-client"},
+		{"subject", func(map[string]any) {}, "sub:ops-warden"},
+		{"key", func(c map[string]any) { delete(c, "sub") }, "jkt:" + f.jkt},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cl := f.claims()
+			c.edit(cl)
+			got, err := f.a.Identify(f.request(sign(t, f.key, "ES256", cl)))
+			if err != nil || got != c.want {
+				t.Fatalf("Identify = %q, %v; want %q", got, err, c.want)
+			}
+		})
+	}
+}
+
 // TestWithdrawnKeyRefused (finding: withdrawn keys stay trusted): the
 // Authority removes its key; the periodic refresh drops it, and a token
 // signed with it under its own kid is refused, without a restart.
@@ -150,6 +174,9 @@ func TestCertificateCaller(t *testing.T) {
 		return r
 	}
 	wantStatus(t, onlyCerts.Authenticate(req(ca.X509, true)), 0)
+	if id, _ := onlyCerts.Identify(req(ca.X509, true)); id != "cert:CN=registry-token" {
+		t.Fatalf("certificate caller identified as %q", id)
+	}
 	wantStatus(t, bySAN.Authenticate(req(ca.X509, true)), 0)
 	wantStatus(t, onlyCerts.Authenticate(req(other.X509, true)), http.StatusUnauthorized)
 	wantStatus(t, onlyCerts.Authenticate(req(ca.X509, false)), http.StatusUnauthorized)

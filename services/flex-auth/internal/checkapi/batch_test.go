@@ -33,7 +33,7 @@ func FuzzDecodeEvaluations(f *testing.F) {
 }
 
 func FuzzDecodeSearch(f *testing.F) {
-	f.Add(SearchSubject, []byte(`{"subject":{"type":"user"},"action":{"name":"r"},"resource":{"type":"t","id":"1"},"page":{"limit":2,"token":"MTo"}}`))
+	f.Add(SearchSubject, []byte(`{"subject":{"type":"user"},"action":{"name":"r"},"resource":{"type":"t","id":"1"},"page":{"limit":2,"token":"MTo.eA"}}`))
 	f.Add(SearchAction, []byte(`{"subject":{"type":"user","id":"a"},"resource":{"type":"t","id":"1"}}`))
 	f.Add(SearchResource, []byte(`{"subject":{"type":"user","id":"a"},"action":{"name":"r"},"resource":{"type":"t"}}`))
 	f.Fuzz(func(t *testing.T, kind string, body []byte) {
@@ -48,7 +48,7 @@ func FuzzDecodeSearch(f *testing.F) {
 		if q.Subject == nil || q.Resource == nil || (q.Page != nil && q.Page.Limit < 0) {
 			t.Fatalf("accepted %+v", q)
 		}
-		if c, err := q.Cursor("state"); err != nil {
+		if c, err := testPager().Cursor(q, "state", "caller"); err != nil {
 			var fe *FieldError
 			if !errors.As(err, &fe) || (fe.Field != "page.token" && fe.Field != "page.limit") {
 				t.Fatalf("token error %v", err)
@@ -69,18 +69,18 @@ func TestPageTokenBoundToRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cur, err := q.Cursor("s1")
+	cur, err := testPager().Cursor(q, "s1", "caller")
 	if err != nil || cur.Offset != 0 || cur.Max() != 2 {
 		t.Fatalf("%+v %v", cur, err)
 	}
-	token := q.PageToken(cur, 42, "s1")
+	token := testPager().Token(q, cur, 42, "s1", "caller")
 	follow := func(body string) (Cursor, error) {
 		t.Helper()
 		q, err := DecodeSearch(SearchSubject, []byte(body))
 		if err != nil {
 			t.Fatal(err)
 		}
-		return q.Cursor("s1")
+		return testPager().Cursor(q, "s1", "caller")
 	}
 	// the same request, and one that leaves the limit out (it keeps the
 	// first one), and one whose searched id differs (it is ignored)
@@ -113,16 +113,16 @@ func TestPageTokenBoundToRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c0, _ := q0.Cursor("s1")
-	q0.Page = &Page{Token: q0.PageToken(c0, 7, "s1"), Limit: DefaultPageLimit}
-	if c, err := q0.Cursor("s1"); err != nil || c.Offset != 7 {
+	c0, _ := testPager().Cursor(q0, "s1", "caller")
+	q0.Page = &Page{Token: testPager().Token(q0, c0, 7, "s1", "caller"), Limit: DefaultPageLimit}
+	if c, err := testPager().Cursor(q0, "s1", "caller"); err != nil || c.Offset != 7 {
 		t.Fatalf("default limit named on a follow-up: %+v %v", c, err)
 	}
-	if _, err := q.Cursor("s2"); err != nil {
+	if _, err := testPager().Cursor(q, "s2", "caller"); err != nil {
 		t.Fatal(err) // no token: any state
 	}
 	q.Page.Token = token
-	if _, err := q.Cursor("s2"); err == nil {
+	if _, err := testPager().Cursor(q, "s2", "caller"); err == nil {
 		t.Fatal("a token of another state was accepted")
 	}
 }
@@ -136,7 +136,7 @@ func TestPageLimit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c, err := q.Cursor("s"); err != nil || c.Max() != want {
+		if c, err := testPager().Cursor(q, "s", "caller"); err != nil || c.Max() != want {
 			t.Errorf("%s: %d %v, want %d", in, c.Max(), err, want)
 		}
 	}
@@ -145,4 +145,13 @@ func TestPageLimit(t *testing.T) {
 	if !errors.As(err, &fe) || fe.Field != "page.limit" {
 		t.Fatalf("negative limit: %v", err)
 	}
+}
+
+// testPager signs with a fixed key, as replicas sharing a key file do.
+func testPager() *Pager {
+	p, err := NewPager([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		panic(err)
+	}
+	return p
 }

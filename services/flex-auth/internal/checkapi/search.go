@@ -2,10 +2,7 @@ package checkapi
 
 import (
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
-	"strconv"
-	"strings"
 
 	"github.com/go-json-experiment/json"
 
@@ -93,50 +90,6 @@ func (c Cursor) Max() int {
 		return DefaultPageLimit
 	}
 	return c.Limit
-}
-
-// Cursor decodes the page token against this request. A token is bound to
-// the state it was issued for (state changes on reload) and to the
-// request it continues: every entity, the context and page.limit must be
-// the same (a follow-up that names no limit keeps the first one; limits
-// that give the same page size are the same).
-func (s *Search) Cursor(state string) (Cursor, error) {
-	var limit int
-	if s.Page != nil {
-		limit = s.Page.Limit
-	}
-	if s.Page == nil || s.Page.Token == "" {
-		return Cursor{Limit: limit}, nil
-	}
-	bad := &FieldError{Field: "page.token", Problem: "is not a token this service issued"}
-	raw, err := base64.RawURLEncoding.DecodeString(s.Page.Token)
-	if err != nil {
-		return Cursor{}, bad
-	}
-	parts := strings.SplitN(string(raw), ":", 4)
-	if len(parts) != 4 {
-		return Cursor{}, bad
-	}
-	off, err1 := strconv.Atoi(parts[0])
-	was, err2 := strconv.Atoi(parts[1])
-	if err1 != nil || err2 != nil || off < 0 || was < 0 {
-		return Cursor{}, bad
-	}
-	switch {
-	case parts[3] != state:
-		return Cursor{}, &FieldError{Field: "page.token", Problem: "has expired: the policy or entity data was reloaded; start again without a token"}
-	case parts[2] != s.fingerprint():
-		return Cursor{}, &FieldError{Field: "page.token", Problem: "continues another search: subject, action, resource and context must be those of the request that returned it"}
-	case limit != 0 && (Cursor{Limit: limit}).Max() != (Cursor{Limit: was}).Max():
-		return Cursor{}, &FieldError{Field: "page.limit", Problem: "must be that of the request that returned page.token (" + strconv.Itoa(was) + ")"}
-	}
-	return Cursor{Offset: off, Limit: was}, nil
-}
-
-// PageToken returns the token of the page of this search that starts at
-// offset, under the limit of c.
-func (s *Search) PageToken(c Cursor, offset int, state string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(offset) + ":" + strconv.Itoa(c.Limit) + ":" + s.fingerprint() + ":" + state))
 }
 
 // fingerprint digests what a follow-up request must repeat: the entities

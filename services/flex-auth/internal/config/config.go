@@ -44,6 +44,16 @@ type Config struct {
 	Reload      ReloadConfig      `koanf:"reload"`
 	LogLevel    string            `koanf:"logLevel"`
 	Auth        AuthConfig        `koanf:"auth"`
+	Search      SearchConfig      `koanf:"search"`
+}
+
+// SearchConfig is the AuthZEN search.
+type SearchConfig struct {
+	// PageTokenKeyFile holds the key (at least 32 bytes, surrounding white
+	// space ignored) that signs search page tokens; every replica behind
+	// one Service needs the same. Empty: a random key of the process's
+	// own (one replica).
+	PageTokenKeyFile string `koanf:"pageTokenKeyFile"`
 }
 
 // ServerConfig is the listener.
@@ -174,6 +184,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Auth.Enabled() {
 		errs = append(errs, c.Auth.validate(c.Server.TLS)...)
+	}
+	if f := c.Search.PageTokenKeyFile; f != "" {
+		if err := readable(f); err != nil {
+			errs = append(errs, fmt.Errorf("search.pageTokenKeyFile: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -13,11 +13,14 @@ import (
 	"github.com/stellaops/authgate/services/flex-auth/internal/engine"
 )
 
-// search answers POST /access/v1/search/{kind}: it evaluates every
-// candidate (the entities of the asked type in the entity data, or the
+// search answers POST /access/v1/search/{kind}: it evaluates the
+// candidates (the entities of the asked type in the entity data, or the
 // actions the packages name exactly) from the page offset on, keeps those
 // allowed, and logs the search (request, package, returned ids) before
-// answering.
+// answering. A next_token is returned only when a further result exists
+// (AuthZEN 1.0 §8.2: "If no more results exist, page.next_token is an
+// empty string"): the page goes on to find it, and the next page starts
+// there.
 func (s *Server) search(kind string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		body, release, err := s.readBody(c)
@@ -30,7 +33,8 @@ func (s *Server) search(kind string) echo.HandlerFunc {
 			return err
 		}
 		set := s.deps.Engine.Active()
-		cur, err := q.Cursor(set.State())
+		caller := Caller(c)
+		cur, err := s.deps.Pager.Cursor(q, set.State(), caller)
 		if err != nil {
 			return err
 		}
@@ -40,8 +44,8 @@ func (s *Server) search(kind string) echo.HandlerFunc {
 		ids := []string{} // a search record lists its results, even none
 		var last engine.Decision
 		limit := cur.Max()
-		next := cur.Offset
-		for ; next < len(cands) && len(res.Results) < limit; next++ {
+		next, more := cur.Offset, false
+		for ; next < len(cands); next++ {
 			ev := probe(kind, q, cands[next])
 			d, err := decideAuthZEN(set, ev)
 			if err != nil {
@@ -56,11 +60,15 @@ func (s *Server) search(kind string) echo.HandlerFunc {
 			if !d.Allowed() {
 				continue
 			}
+			if len(res.Results) == limit { // a further result: the next page starts with it
+				more = true
+				break
+			}
 			res.Results = append(res.Results, result(kind, ev))
 			ids = append(ids, cands[next])
 		}
-		if next < len(cands) {
-			res.Page.NextToken = q.PageToken(cur, next, set.State())
+		if more {
+			res.Page.NextToken = s.deps.Pager.Token(q, cur, next, set.State(), caller)
 		}
 		res.Page.Count = len(res.Results)
 		e := engine.Decision{

@@ -55,6 +55,9 @@ type Deps struct {
 	// policy_decision_point and the prefix of its endpoints. Unset, the
 	// scheme and host of the metadata request are used.
 	PublicURL string
+	// Pager signs search page tokens (nil: a key of this process's own,
+	// good for one replica).
+	Pager *checkapi.Pager
 }
 
 // Server holds the handlers' state.
@@ -76,6 +79,9 @@ type logFailure struct {
 func New(d Deps) (*Server, *echo.Echo) {
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.Pager == nil {
+		d.Pager = checkapi.RandomPager()
 	}
 	s := &Server{deps: d, readyLog: httpx.NewReadyLog(d.Logger, d.Now)}
 	s.bufs.New = func() any { return new(bytes.Buffer) }
