@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -23,6 +22,7 @@ import (
 	"github.com/stellaops/authgate/pkg/testkit/filetest"
 	"github.com/stellaops/authgate/services/flex-auth/internal/checkapi"
 	"github.com/stellaops/authgate/services/flex-auth/internal/config"
+	"github.com/stellaops/authgate/services/flex-auth/internal/decisionlog"
 	"github.com/stellaops/authgate/services/flex-auth/internal/engine"
 )
 
@@ -158,24 +158,13 @@ func (in *instance) health(t *testing.T) map[string]any {
 // logLines reads the decision log strictly.
 func logLines(t *testing.T, path string) map[string]engine.Decision {
 	t.Helper()
-	f, err := os.Open(path)
+	lines, err := decisionlog.ReadDecisions(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	out := map[string]engine.Decision{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var l engine.Decision
-		dec := json.NewDecoder(strings.NewReader(sc.Text()))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&l); err != nil {
-			t.Fatalf("log line %q: %v", sc.Text(), err)
-		}
-		out[l.ID] = l
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
+	for _, l := range lines {
+		out[l.ID] = l.Decision
 	}
 	return out
 }

@@ -35,10 +35,7 @@ func OpenAppend(path string) (File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
+	syncDir(dir)
 	return f, nil
 }
 

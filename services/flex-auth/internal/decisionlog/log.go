@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/stellaops/authgate/services/flex-auth/internal/engine"
 )
@@ -50,7 +51,29 @@ type Config struct {
 	// negative. Appending into reserved blocks makes each fdatasync
 	// cheaper. The reserve is released when the file is closed.
 	Preallocate int64
+
+	// MaxSize rotates the file before a write would take it past this
+	// many bytes; MaxAge rotates it once its first line is this old.
+	// Zero turns either off. MaxFiles is how many rotated files are kept
+	// (the oldest are removed); zero keeps them all. See rotate.go.
+	MaxSize  int64
+	MaxAge   time.Duration
+	MaxFiles int
+	// Signer, when set, signs a checkpoint record every
+	// CheckpointInterval (DefaultCheckpointInterval when zero) while
+	// lines are written, a rotate record at the end of every rotated
+	// file and a close record on Close (checkpoint.go).
+	Signer             *Signer
+	CheckpointInterval time.Duration
+	// OnRotate is called with the rotated file's new name after each
+	// rotation.
+	OnRotate func(rotated string)
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
 }
+
+// DefaultCheckpointInterval is the default Config.CheckpointInterval.
+const DefaultCheckpointInterval = 10 * time.Second
 
 // DefaultPreallocate is the default Config.Preallocate: 16 MiB, about two
 // seconds of decisions at full load.
@@ -95,6 +118,14 @@ type Log struct {
 	// size is the file's size as last seen (at open, after each write and
 	// at each sync's stat); reserved is where its preallocated blocks end.
 	size, reserved int64
+	// chain is the last line handed to the file, written is the last
+	// line known to be in it (after a failed write the file is read
+	// again). opened is the time of the file's first line (for MaxAge),
+	// signed the time of the last signed record, unsigned the lines
+	// since.
+	chain, written chain
+	opened, signed time.Time
+	unsigned       int
 }
 
 // Open opens (creating if needed) the log at cfg.Path and cuts a torn
@@ -115,11 +146,22 @@ func Open(cfg Config) (*Log, error) {
 	if cfg.Preallocate == 0 {
 		cfg.Preallocate = DefaultPreallocate
 	}
+	if cfg.CheckpointInterval <= 0 {
+		cfg.CheckpointInterval = DefaultCheckpointInterval
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	l := &Log{cfg: cfg}
 	l.pool.New = func() any { return &pending{line: make([]byte, 0, 512), done: make(chan error, 1)} }
 	if err := l.openFile(); err != nil {
 		return nil, err
 	}
+	if !l.chain.linked {
+		l.chain = predecessor(cfg.Path)
+		l.written = l.chain
+	}
+	l.signed = cfg.Now()
 	return l, nil
 }
 
@@ -213,6 +255,9 @@ func (l *Log) Reopen() error {
 	if closed {
 		return ErrClosed
 	}
+	if l.f != nil {
+		_ = l.writeRecord(RecordRotate)
+	}
 	return l.reopenFile()
 }
 
@@ -229,6 +274,9 @@ func (l *Log) Close() error {
 	l.appends.Wait()
 	l.fileMu.Lock()
 	defer l.fileMu.Unlock()
+	if l.f != nil && l.cfg.Signer != nil && l.chain.linked {
+		_ = l.writeRecord(RecordClose)
+	}
 	if l.f != nil {
 		l.release()
 		err := l.f.Close()
@@ -239,22 +287,33 @@ func (l *Log) Close() error {
 }
 
 // commit writes batch (one write, or one write and sync per entry in
-// always mode) and answers every entry of it.
+// always mode) and answers every entry of it. It rotates the file first
+// when the batch would take it past a limit, and adds a checkpoint when
+// one is due.
 func (l *Log) commit(batch []*pending) {
+	n := 0
+	for _, p := range batch {
+		n += len(p.line)
+	}
+	l.rotateIfDue(n)
 	if l.cfg.Sync == SyncAlways {
 		for _, p := range batch {
-			err := l.write(p.line)
+			l.buf = l.chain.sealAll(l.buf[:0], p.line)
+			l.buf = l.checkpointIfDue(l.buf, 1)
+			err := l.write(l.buf)
 			if err == nil {
 				err = l.sync()
 			}
+			l.settle(err)
 			p.done <- err
 		}
 		return
 	}
 	l.buf = l.buf[:0]
 	for _, p := range batch {
-		l.buf = append(l.buf, p.line...)
+		l.buf = l.chain.sealAll(l.buf, p.line)
 	}
+	l.buf = l.checkpointIfDue(l.buf, len(batch))
 	err := l.write(l.buf)
 	if cap(l.buf) > 4<<20 {
 		l.buf = nil
@@ -262,9 +321,79 @@ func (l *Log) commit(batch []*pending) {
 	if err == nil && l.cfg.Sync == SyncBatch {
 		err = l.sync()
 	}
+	l.settle(err)
 	for _, p := range batch {
 		p.done <- err
 	}
+}
+
+// settle records the outcome of a write: on success the chain is in the
+// file; on failure the chain goes back to the last line known written
+// (the file is read again when it is reopened).
+func (l *Log) settle(err error) {
+	if err != nil {
+		l.chain = l.written
+		return
+	}
+	l.written = l.chain
+}
+
+// checkpointIfDue appends a signed checkpoint to buf when a signer is set
+// and the last signed record is CheckpointInterval old; lines is how many
+// decision lines buf holds besides.
+func (l *Log) checkpointIfDue(buf []byte, lines int) []byte {
+	l.unsigned += lines
+	if l.cfg.Signer == nil || l.unsigned == 0 {
+		return buf
+	}
+	now := l.cfg.Now()
+	if now.Sub(l.signed) < l.cfg.CheckpointInterval {
+		return buf
+	}
+	rec, err := l.cfg.Signer.record(RecordCheckpoint, now, &l.chain)
+	if err != nil {
+		_ = l.report(err)
+		return buf
+	}
+	l.signed, l.unsigned = now, 0
+	return l.chain.seal(buf, rec)
+}
+
+// Checkpoint writes a signed checkpoint now when lines were written since
+// the last signed record: the service calls it when idle, so that the
+// last decisions do not wait for the next one to be covered.
+func (l *Log) Checkpoint() error {
+	l.fileMu.Lock()
+	defer l.fileMu.Unlock()
+	l.mu.Lock()
+	closed := l.closed
+	l.mu.Unlock()
+	if closed || l.cfg.Signer == nil || l.unsigned == 0 {
+		return nil
+	}
+	return l.writeRecord(RecordCheckpoint)
+}
+
+// writeRecord writes and syncs a signed record of kind (under fileMu).
+func (l *Log) writeRecord(kind string) error {
+	if l.cfg.Signer == nil {
+		return nil
+	}
+	now := l.cfg.Now()
+	rec, err := l.cfg.Signer.record(kind, now, &l.chain)
+	if err != nil {
+		return l.report(err)
+	}
+	l.buf = l.chain.seal(l.buf[:0], rec)
+	err = l.write(l.buf)
+	if err == nil {
+		err = l.sync()
+	}
+	l.settle(err)
+	if err == nil {
+		l.signed, l.unsigned = now, 0
+	}
+	return err
 }
 
 // sync makes what was written durable (fdatasync) and checks that the
@@ -374,11 +503,31 @@ func (l *Log) openFile() error {
 		_ = f.Close()
 		return fmt.Errorf("open decision log %s: %w", l.cfg.Path, err)
 	}
+	last, err := tailLine(f, fi.Size())
+	if err != nil {
+		_ = f.Close()
+		return fmt.Errorf("open decision log %s: %w", l.cfg.Path, err)
+	}
 	l.f = f
 	l.gen++
 	l.torn.Store(torn)
 	l.size, l.reserved = fi.Size(), 0
+	l.opened = l.now()
+	if last != nil {
+		l.chain = chainAt(last)
+		l.written = l.chain
+		if t, ok := firstTime(f); ok {
+			l.opened = t
+		}
+	}
 	return nil
+}
+
+func (l *Log) now() time.Time {
+	if l.cfg.Now == nil {
+		return time.Now()
+	}
+	return l.cfg.Now()
 }
 
 func (l *Log) reopenFile() error {

@@ -1,12 +1,10 @@
 package decisionlog
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -29,7 +27,7 @@ func record(i int) *engine.Decision {
 }
 
 // readLines parses the log strictly: every line a complete JSON object
-// with the members of a decision record and no other.
+// with the members of a decision record and its chain, and no other.
 func readLines(t *testing.T, path string) []engine.Decision {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -39,14 +37,13 @@ func readLines(t *testing.T, path string) []engine.Decision {
 	if len(b) > 0 && b[len(b)-1] != '\n' {
 		t.Fatalf("log does not end with a newline: %q", b[max(0, len(b)-40):])
 	}
-	var out []engine.Decision
-	sc := bufio.NewScanner(strings.NewReader(string(b)))
-	for sc.Scan() {
-		var l engine.Decision
-		if err := json.Unmarshal(sc.Bytes(), &l, json.RejectUnknownMembers(true)); err != nil {
-			t.Fatalf("line %d %q: %v", len(out)+1, sc.Text(), err)
-		}
-		out = append(out, l)
+	lines, err := ReadDecisions(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]engine.Decision, len(lines))
+	for i := range lines {
+		out[i] = lines[i].Decision
 	}
 	return out
 }

@@ -1,11 +1,9 @@
 package server
 
 import (
-	"bufio"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 
@@ -49,19 +47,13 @@ func todoEval(sub, action, owner string) string {
 
 func logLines(t *testing.T, file string) []engine.Decision {
 	t.Helper()
-	f, err := os.Open(file)
+	lines, err := decisionlog.ReadDecisions(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	var out []engine.Decision
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var l engine.Decision
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, l)
+	out := make([]engine.Decision, len(lines))
+	for i := range lines {
+		out[i] = lines[i].Decision
 	}
 	return out
 }
