@@ -71,6 +71,16 @@ func commands() subcmd.Table[runFunc] {
 			Summary: "operator pre-flight against a running service: /healthz, one allow and one deny check",
 			Run:     runSmoke,
 		},
+		"log verify": {
+			Usage:   "[--key PUB] FILE...",
+			Summary: "check a set of decision log files (oldest first) for edited, deleted, reordered or missing lines and files, a cut tail and bad signatures",
+			Run:     runLogVerify,
+		},
+		"log follow": {
+			Usage:   "--file FILE [--from-start]",
+			Summary: "copy the decision log's new lines to stdout as they are written, across rotations (for log shippers)",
+			Run:     runLogFollow,
+		},
 		"schema": {
 			Usage:   "[--out DIR]",
 			Summary: "write the JSON Schemas of the snapshot, check request, decision envelope and case file",
