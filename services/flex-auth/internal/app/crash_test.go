@@ -3,9 +3,15 @@ package app
 import (
 	"bufio"
 	"bytes"
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +23,8 @@ import (
 	"testing"
 
 	"github.com/stellaops/authgate/services/flex-auth/internal/checkapi"
+	"github.com/stellaops/authgate/services/flex-auth/internal/decisionlog"
+	"github.com/stellaops/authgate/services/flex-auth/internal/engine"
 )
 
 // child is the real flex-auth binary running as a separate process.
@@ -96,7 +104,14 @@ func TestCrashLosesNoAnsweredDecision(t *testing.T) {
 	reg, pol, logFile := filepath.Join(dir, "registry.json"), filepath.Join(dir, "policy.md"), filepath.Join(dir, "decisions.jsonl")
 	copyFile(t, fixtureRegistry, reg)
 	copyFile(t, fixturePolicy, pol)
-	args := []string{"--registry", reg, "--policy", pol, "--log", logFile, "--log-level", "warn"}
+	// A signed log that rotates every 64 KiB (a few hundred decisions).
+	keyFile, pub := logSigningKey(t, dir)
+	cfgFile := filepath.Join(dir, "flex-auth.yaml")
+	cfg := fmt.Sprintf("decisionLog:\n  signingKeyFile: %s\n  maxSize: 65536\n  maxFiles: 0\n  checkpointInterval: 1s\n", keyFile)
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--config", cfgFile, "--registry", reg, "--policy", pol, "--log", logFile, "--log-level", "warn"}
 	c := startChild(t, bin, args...)
 
 	// A real SIGHUP with a broken snapshot keeps the old pair serving.
@@ -164,26 +179,39 @@ func TestCrashLosesNoAnsweredDecision(t *testing.T) {
 	once.Do(func() { _ = c.cmd.Process.Kill(); close(killed) }) // if every client stopped early
 	<-c.done
 
-	raw, err := os.ReadFile(logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := logFiles(t, logFile)
 	logged := map[string]bool{}
-	lines := bytes.Split(raw, []byte("\n"))
-	for i, l := range lines {
-		if len(l) == 0 {
-			continue
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
 		}
-		var e struct {
-			DecisionID string `json:"decision_id"`
-		}
-		if err := json.Unmarshal(l, &e); err != nil {
-			if i == len(lines)-1 {
-				continue // a torn final line, never acknowledged
+		lines := bytes.Split(raw, []byte("\n"))
+		for i, l := range lines {
+			if len(l) == 0 {
+				continue
 			}
-			t.Fatalf("line %d is not JSON: %q", i+1, l)
+			var e struct {
+				DecisionID string `json:"decision_id"`
+			}
+			if err := json.Unmarshal(l, &e); err != nil {
+				if i == len(lines)-1 && f == logFile {
+					continue // a torn final line, never acknowledged
+				}
+				t.Fatalf("%s line %d is not JSON: %q", f, i+1, l)
+			}
+			logged[e.DecisionID] = true
 		}
-		logged[e.DecisionID] = true
+	}
+	// What was written before the kill verifies; a torn last line is
+	// reported as such.
+	rep, err := decisionlog.Verify(files, pub)
+	if err != nil {
+		t.Fatalf("log verify after kill -9: %v", err)
+	}
+	t.Logf("after kill -9: %d files, %d lines, %d signed records, torn %d bytes", rep.Files, rep.Lines, rep.Signed, rep.TornBytes)
+	if len(files) < 3 || rep.Signed < len(files)-1 || rep.Closed {
+		t.Fatalf("want several rotated, signed files and no close record: %+v", rep)
 	}
 	missing := 0
 	for _, id := range received {
@@ -208,10 +236,47 @@ func TestCrashLosesNoAnsweredDecision(t *testing.T) {
 	if err := <-c2.done; err != nil {
 		t.Fatalf("graceful stop: %v", err)
 	}
-	all := logLines(t, logFile) // strict: every line a complete JSON object
+	files = logFiles(t, logFile)
+	rep, err = decisionlog.Verify(files, pub)
+	if err != nil || !rep.Closed || rep.TornBytes != 0 {
+		t.Fatalf("log verify after restart and stop: %+v %v", rep, err)
+	}
+	all := map[string]engine.Decision{}
+	for _, f := range files {
+		maps.Copy(all, logLines(t, f)) // strict: every line a complete JSON object
+	}
 	for _, id := range append(received, d.DecisionID) {
 		if _, ok := all[id]; !ok {
 			t.Fatalf("decision %s missing after restart", id)
 		}
 	}
+}
+
+// logSigningKey writes an Ed25519 signing key for the decision log and
+// returns its file and public key.
+func logSigningKey(t *testing.T, dir string) (string, crypto.PublicKey) {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "log-signing.pem")
+	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file, pub
+}
+
+// logFiles lists the rotated files of logFile, oldest first, then it.
+func logFiles(t *testing.T, logFile string) []string {
+	t.Helper()
+	files, err := decisionlog.Rotated(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(files, logFile)
 }

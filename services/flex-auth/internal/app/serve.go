@@ -21,6 +21,7 @@ import (
 	"github.com/stellaops/authgate/pkg/obs"
 	"github.com/stellaops/authgate/pkg/process"
 	"github.com/stellaops/authgate/services/flex-auth/internal/checkapi"
+	"github.com/stellaops/authgate/services/flex-auth/internal/config"
 	"github.com/stellaops/authgate/services/flex-auth/internal/decisionlog"
 	"github.com/stellaops/authgate/services/flex-auth/internal/engine"
 	"github.com/stellaops/authgate/services/flex-auth/internal/metrics"
@@ -83,15 +84,11 @@ func Run(ctx context.Context, env Env) error {
 	}
 
 	sync, _ := decisionlog.ParseSyncMode(cfg.DecisionLog.Sync)
-	dlog, err := decisionlog.Open(decisionlog.Config{Path: cfg.DecisionLog.File, Sync: sync,
-		OnError: func(error) { m.LogWriteError() }})
+	dlog, err := openDecisionLog(ctx, cfg.DecisionLog, sync, m, log, now)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = dlog.Close() }()
-	if n := dlog.TornBytes(); n > 0 {
-		log.Warn("decision log ended in a torn line; cut it", zap.String("file", cfg.DecisionLog.File), zap.Int64("bytes", n))
-	}
 
 	eng, err = engine.New(engine.Config{RegistryFile: cfg.Registry, PolicyFile: cfg.Policy, PolicyFiles: cfg.Policies, DataFile: cfg.Data, Now: now,
 		OnReload: func(result string, err error) {
@@ -172,6 +169,59 @@ func Run(ctx context.Context, env Env) error {
 		env.Listening(ln.Addr())
 	}
 	return serveHTTP(ctx, e, ln, tlsCfg, func() { srv.SetReady(false) })
+}
+
+// openDecisionLog opens the decision log with its rotation, signing and
+// disk-space settings, and checkpoints it every checkpointInterval while
+// ctx lasts (the log signs one itself while decisions come in; this
+// covers the last ones when the service goes idle).
+func openDecisionLog(ctx context.Context, c config.DecisionLogConfig, sync decisionlog.SyncMode, m *metrics.Metrics, log *zap.Logger, now func() time.Time) (*decisionlog.Log, error) {
+	dc := decisionlog.Config{Path: c.File, Sync: sync, MaxSize: c.MaxSize, MaxAge: c.MaxAge, MaxFiles: c.MaxFiles,
+		CheckpointInterval: c.CheckpointInterval, MinFreeBytes: c.MinFreeBytes, Now: now,
+		OnError: func(err error) {
+			m.LogWriteError()
+			log.Error("decision log write failed; its decisions are answered 503", zap.Error(err))
+		},
+		OnRotate: func(to string) {
+			m.LogRotation()
+			log.Info("decision log rotated", zap.String("rotated_to", to))
+		}}
+	if c.MinFreeBytes == 0 {
+		dc.MinFreeBytes = -1
+	}
+	if c.SigningKeyFile != "" {
+		s, err := decisionlog.LoadSigner(c.SigningKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		dc.Signer = s
+	}
+	dlog, err := decisionlog.Open(dc)
+	if err != nil {
+		return nil, err
+	}
+	if n := dlog.TornBytes(); n > 0 {
+		log.Warn("decision log ended in a torn line; cut it", zap.String("file", c.File), zap.Int64("bytes", n))
+	}
+	if err := m.ObserveLogDisk(dlog.FreeBytes, c.MinFreeBytes); err != nil {
+		_ = dlog.Close()
+		return nil, err
+	}
+	if dc.Signer != nil {
+		go func() {
+			t := time.NewTicker(c.CheckpointInterval)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					_ = dlog.Checkpoint()
+				}
+			}
+		}()
+	}
+	return dlog, nil
 }
 
 // serveHTTP serves e on ln, over TLS when tlsCfg is not nil.

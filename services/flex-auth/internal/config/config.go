@@ -27,6 +27,10 @@ const (
 	DefaultRequiredScope = "flex-auth.check"
 	DefaultDPoPMaxAge    = 60 * time.Second
 	DefaultDPoPClockSkew = 5 * time.Second
+	// DefaultLogMaxSize and DefaultLogMaxFiles bound the decision log on
+	// disk to about 11 files of 64 MiB (704 MiB) with the free-space floor.
+	DefaultLogMaxSize  = 64 << 20
+	DefaultLogMaxFiles = 10
 )
 
 // Config is the flex-auth serve configuration (configs/flex-auth.yaml).
@@ -124,6 +128,17 @@ func readable(path string) error {
 type DecisionLogConfig struct {
 	File string `koanf:"file"`
 	Sync string `koanf:"sync"`
+	// MaxSize, MaxAge and MaxFiles rotate the file (0 turns the first two
+	// off, and keeps every rotated file for the third).
+	MaxSize  int64         `koanf:"maxSize"`
+	MaxAge   time.Duration `koanf:"maxAge"`
+	MaxFiles int           `koanf:"maxFiles"`
+	// SigningKeyFile, when set, signs checkpoint, rotate and close
+	// records (Ed25519 or P-256 PEM private key).
+	SigningKeyFile     string        `koanf:"signingKeyFile"`
+	CheckpointInterval time.Duration `koanf:"checkpointInterval"`
+	// MinFreeBytes is the free space below which /readyz answers 503.
+	MinFreeBytes int64 `koanf:"minFreeBytes"`
 }
 
 // ReloadConfig controls reloading on file changes (SIGHUP always reloads).
@@ -136,10 +151,11 @@ type ReloadConfig struct {
 // and the flags are applied.
 func Defaults() Config {
 	return Config{
-		Server:      ServerConfig{Addr: DefaultAddr},
-		DecisionLog: DecisionLogConfig{Sync: string(DefaultSync)},
-		Reload:      ReloadConfig{Debounce: DefaultDebounce},
-		LogLevel:    DefaultLogLevel,
+		Server: ServerConfig{Addr: DefaultAddr},
+		DecisionLog: DecisionLogConfig{Sync: string(DefaultSync), MaxSize: DefaultLogMaxSize, MaxFiles: DefaultLogMaxFiles,
+			CheckpointInterval: decisionlog.DefaultCheckpointInterval, MinFreeBytes: decisionlog.DefaultMinFreeBytes},
+		Reload:   ReloadConfig{Debounce: DefaultDebounce},
+		LogLevel: DefaultLogLevel,
 		Auth: AuthConfig{RequireHTTPSMetadata: true, RequiredScopes: []string{DefaultRequiredScope},
 			DPoPMaxAge: DefaultDPoPMaxAge, DPoPClockSkew: DefaultDPoPClockSkew,
 			JWKSRefreshInterval: jwks.DefaultRefreshInterval, JWKSMaxStale: jwks.DefaultMaxStale,
@@ -169,6 +185,7 @@ func (c *Config) Validate() error {
 	if _, err := decisionlog.ParseSyncMode(c.DecisionLog.Sync); err != nil {
 		errs = append(errs, fmt.Errorf("decisionLog.sync (--log-sync): %w", err))
 	}
+	errs = append(errs, c.DecisionLog.validate()...)
 	if c.Reload.Debounce <= 0 {
 		errs = append(errs, errors.New("reload.debounce must be positive"))
 	}
@@ -233,4 +250,30 @@ func checkDebugAddr(addr string, allowRemote bool) error {
 	}
 	return fmt.Errorf("server.debugAddr (--debug-addr) %q is not a loopback address: the pprof endpoints are unauthenticated; "+
 		"bind 127.0.0.1 or [::1], or set server.debugAllowRemote (--debug-allow-remote) to accept the exposure", addr)
+}
+
+// validate checks the rotation, signing and disk-space keys.
+func (d DecisionLogConfig) validate() []error {
+	var errs []error
+	if d.MaxSize < 0 || (d.MaxSize > 0 && d.MaxSize < 64<<10) {
+		errs = append(errs, fmt.Errorf("decisionLog.maxSize: %d: must be 0 (no rotation by size) or at least 65536 bytes", d.MaxSize))
+	}
+	if d.MaxAge < 0 || (d.MaxAge > 0 && d.MaxAge < time.Minute) {
+		errs = append(errs, fmt.Errorf("decisionLog.maxAge: %s: must be 0 (no rotation by age) or at least 1m", d.MaxAge))
+	}
+	if d.MaxFiles < 0 {
+		errs = append(errs, fmt.Errorf("decisionLog.maxFiles: %d: must be 0 (keep every rotated file) or more", d.MaxFiles))
+	}
+	if d.CheckpointInterval < time.Second {
+		errs = append(errs, fmt.Errorf("decisionLog.checkpointInterval: %s: must be at least 1s", d.CheckpointInterval))
+	}
+	if d.MinFreeBytes < 0 {
+		errs = append(errs, fmt.Errorf("decisionLog.minFreeBytes: %d: must be 0 (no check) or more", d.MinFreeBytes))
+	}
+	if d.SigningKeyFile != "" {
+		if _, err := decisionlog.LoadSigner(d.SigningKeyFile); err != nil {
+			errs = append(errs, fmt.Errorf("decisionLog.signingKeyFile: %w", err))
+		}
+	}
+	return errs
 }

@@ -65,6 +65,9 @@ type Config struct {
 	// file and a close record on Close (checkpoint.go).
 	Signer             *Signer
 	CheckpointInterval time.Duration
+	// MinFreeBytes is the free space below which Health fails
+	// (DefaultMinFreeBytes when zero, none when negative).
+	MinFreeBytes int64
 	// OnRotate is called with the rotated file's new name after each
 	// rotation.
 	OnRotate func(rotated string)
@@ -126,6 +129,14 @@ type Log struct {
 	chain, written chain
 	opened, signed time.Time
 	unsigned       int
+
+	// Health: the last failure (unix nanoseconds, 0 for none) and its
+	// error, and the free space last read.
+	failedAt atomic.Int64
+	lastErr  atomic.Pointer[error]
+	healthMu sync.Mutex
+	free     int64
+	freeAt   time.Time
 }
 
 // Open opens (creating if needed) the log at cfg.Path and cuts a torn
@@ -151,6 +162,9 @@ func Open(cfg Config) (*Log, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.MinFreeBytes == 0 {
+		cfg.MinFreeBytes = DefaultMinFreeBytes
 	}
 	l := &Log{cfg: cfg}
 	l.pool.New = func() any { return &pending{line: make([]byte, 0, 512), done: make(chan error, 1)} }
@@ -469,6 +483,8 @@ func (l *Log) write(b []byte) error {
 }
 
 func (l *Log) report(err error) error {
+	l.lastErr.Store(&err)
+	l.failedAt.Store(l.now().UnixNano())
 	if l.cfg.OnError != nil {
 		l.cfg.OnError(err)
 	}

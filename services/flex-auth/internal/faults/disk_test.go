@@ -35,13 +35,19 @@ func TestDecisionLogUnwritable(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
 		log := filepath.Join(dir, "decisions.jsonl")
+		// The free-space floor would take the service out of readiness
+		// long before: off, so that the writes themselves fail.
+		cfg := filepath.Join(t.TempDir(), "flex-auth.yaml")
+		if err := os.WriteFile(cfg, []byte("decisionLog:\n  minFreeBytes: 0\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
 		// About 110 decision lines fit in 64 KiB.
 		unwritable(t, "5-disk-full", log, 40, nil, func(fa *flexAuth) {
 			out, err := exec.Command("mount", "-o", "remount,size=4m", dir).CombinedOutput()
 			if err != nil {
 				t.Fatalf("remount: %v: %s", err, out)
 			}
-		}, []string{log})
+		}, []string{log}, "--config", cfg)
 	})
 	t.Run("directory instead of file", func(t *testing.T) {
 		dir := t.TempDir()
@@ -71,9 +77,9 @@ func TestDecisionLogUnwritable(t *testing.T) {
 // fills the disk), load that must be denied 503, fix, load that must be
 // allowed again. logs are the files whose union must hold every answered
 // decision.
-func unwritable(t *testing.T, scenario, log string, before int64, breakIt, fix func(*flexAuth), logs []string) {
+func unwritable(t *testing.T, scenario, log string, before int64, breakIt, fix func(*flexAuth), logs []string, extra ...string) {
 	fig := proctest.NewFigures(scenario)
-	fa := startFlexAuth(t, log, "--log-sync", "always")
+	fa := startFlexAuth(t, log, append([]string{"--log-sync", "always"}, extra...)...)
 	n := proctest.Pick[int64](scale, 400, 4_000)
 
 	var mu sync.Mutex

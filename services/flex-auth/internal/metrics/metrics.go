@@ -31,6 +31,13 @@ const (
 	// Policy conditions that failed at evaluation time (counted as deny).
 	// Unit: {error}.
 	NameEvalErrors = "flex_auth_policy_evaluation_errors"
+	// Bytes free for the service on the decision log's file system, and
+	// the floor under which /readyz answers 503 (decisionLog.minFreeBytes).
+	// Unit: By.
+	NameLogFreeBytes    = "flex_auth_decision_log_free_bytes"
+	NameLogMinFreeBytes = "flex_auth_decision_log_min_free_bytes"
+	// Rotations of the decision log file. Unit: {rotation}.
+	NameLogRotations = "flex_auth_decision_log_rotations"
 )
 
 // latencyBuckets suit a decision that takes tens of microseconds plus a
@@ -44,6 +51,8 @@ type Metrics struct {
 	reloads    metric.Int64Counter
 	logErrors  metric.Int64Counter
 	evalErrors metric.Int64Counter
+	rotations  metric.Int64Counter
+	meter      metric.Meter
 
 	// attrs maps (effect, reason) to its precomputed attribute set; it is
 	// replaced, never changed, when a new pair is seen (under attrsMu).
@@ -55,7 +64,7 @@ type attrKey struct{ effect, reason string }
 
 // New creates the instruments on meter; actors reports the gauge value.
 func New(meter metric.Meter, actors func() int64) (*Metrics, error) {
-	m := &Metrics{}
+	m := &Metrics{meter: meter}
 	var err error
 	if m.decisions, err = meter.Int64Counter(NameDecisions, metric.WithUnit("{decision}"),
 		metric.WithDescription("Decisions answered, by effect and reason.")); err != nil {
@@ -76,6 +85,10 @@ func New(meter metric.Meter, actors func() int64) (*Metrics, error) {
 	}
 	if m.evalErrors, err = meter.Int64Counter(NameEvalErrors, metric.WithUnit("{error}"),
 		metric.WithDescription("Policy conditions that failed at evaluation time (decided deny).")); err != nil {
+		return nil, err
+	}
+	if m.rotations, err = meter.Int64Counter(NameLogRotations, metric.WithUnit("{rotation}"),
+		metric.WithDescription("Rotations of the decision log file.")); err != nil {
 		return nil, err
 	}
 	if _, err = meter.Int64ObservableGauge(NameActorsLoaded, metric.WithUnit("{actor}"),
@@ -131,3 +144,29 @@ func (m *Metrics) LogWriteError() { m.logErrors.Add(context.Background(), 1) }
 
 // EvalError records one policy evaluation error.
 func (m *Metrics) EvalError() { m.evalErrors.Add(context.Background(), 1) }
+
+// ObserveLogDisk reports the decision log's free space (free, read at
+// each collection; -1 when unknown is not reported) and its floor.
+func (m *Metrics) ObserveLogDisk(free func() int64, minFree int64) error {
+	_, err := m.meter.Int64ObservableGauge(NameLogFreeBytes, metric.WithUnit("By"),
+		metric.WithDescription("Bytes free for flex-auth on the decision log's file system."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			if f := free(); f >= 0 {
+				o.Observe(f)
+			}
+			return nil
+		}))
+	if err != nil {
+		return err
+	}
+	_, err = m.meter.Int64ObservableGauge(NameLogMinFreeBytes, metric.WithUnit("By"),
+		metric.WithDescription("decisionLog.minFreeBytes: below it /readyz answers 503."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(minFree)
+			return nil
+		}))
+	return err
+}
+
+// LogRotation records one rotation of the decision log.
+func (m *Metrics) LogRotation() { m.rotations.Add(context.Background(), 1) }

@@ -128,5 +128,10 @@ func (s *Server) notReady() string {
 	case s.deps.AuthReady != nil && !s.deps.AuthReady():
 		return "the Authority's keys are not loaded"
 	}
+	if s.deps.Log != nil {
+		if err := s.deps.Log.Health(); err != nil {
+			return err.Error()
+		}
+	}
 	return ""
 }
