@@ -103,10 +103,17 @@ func (v *verifier) file(name string, data []byte, last bool) error {
 	lines := bytes.Split(data, []byte{'\n'})
 	tail := lines[len(lines)-1]
 	lines = lines[:len(lines)-1]
-	seqs := laterSeqs(lines)
+	parsed := make([]parsedLine, len(lines))
+	seqs := make(map[int64]bool, len(lines))
+	for i, l := range lines {
+		parsed[i].m, parsed[i].err = parseMembers(l)
+		if parsed[i].err == nil && parsed[i].m.Seq != nil {
+			seqs[*parsed[i].m.Seq] = true
+		}
+	}
 	for i, line := range lines {
 		at := Place{name, i + 1}
-		if err := v.line(at, line, i == 0, seqs); err != nil {
+		if err := v.line(at, line, parsed[i], i == 0, seqs); err != nil {
 			return err
 		}
 	}
@@ -125,21 +132,15 @@ func (v *verifier) file(name string, data []byte, last bool) error {
 
 func (p Place) String() string { return fmt.Sprintf("%s:%d", p.File, p.Line) }
 
-// laterSeqs returns the seqs that lines hold, to tell moved lines from
-// deleted ones.
-func laterSeqs(lines [][]byte) map[int64]bool {
-	out := make(map[int64]bool, len(lines))
-	for _, l := range lines {
-		if m, err := parseMembers(l); err == nil && m.Seq != nil {
-			out[*m.Seq] = true
-		}
-	}
-	return out
+// parsedLine is a line's chain members, or why they could not be read.
+type parsedLine struct {
+	m   members
+	err error
 }
 
-func (v *verifier) line(at Place, line []byte, firstOfFile bool, seqs map[int64]bool) error {
+func (v *verifier) line(at Place, line []byte, p parsedLine, firstOfFile bool, seqs map[int64]bool) error {
 	v.rep.Lines++
-	m, err := parseMembers(line)
+	m, err := p.m, p.err
 	if err != nil {
 		return &Problem{at.File, at.Line, ProblemEdited, fmt.Sprintf("not a line of the log: %v", err)}
 	}
