@@ -105,15 +105,15 @@ func TestCitationChecksCatchMistakes(t *testing.T) {
 		{"from the root", "[root](/README.md)", 0},
 		{"parent", "[root](../README.md) and ../services/flex-auth/README.md", 0},
 		{"server paths", "--policy /etc/flex-auth/policy/policy_package.md, ~/ops-warden/wiki/Page.md", 0},
-		{"URL", "[spec](https://openid.net/specs/authorization-api-1_0.md) https://example.com/DESIGN.md", 0},
+		{"URL", "[spec](https://openid.net/specs/authorization-api-1_0.md) https://example.com/NOTES.md", 0},
 		{"glob", "the `*.md` files", 0},
 		{"code block heading is not a heading", "[x](#skopeo-the-token-itself)\n```sh\n# skopeo: the token itself\n```", 1},
-		{"missing file", "[design](DESIGN.md)", 2},
+		{"missing file", "[notes](NOTES.md)", 2},
 		{"missing heading", "[rotation](runbooks/registry-token.md#no-such-section)", 1},
 		{"missing heading of this file", "[x](#no-such-section)", 1},
 		{"missing directory", "[x](no-such-dir/)", 1},
-		{"reference link", "[design]: ../DESIGN.md", 2},
-		{"cited in prose", "see DESIGN.md, or `docs/architecture.md`", 2},
+		{"reference link", "[notes]: ../NOTES.md", 2},
+		{"cited in prose", "see NOTES.md, or `docs/architecture.md`", 2},
 		{"repository paths", "`go run ./services/flex-auth/cmd/loadgen`, configs/ops-warden/, api/schemas/entities.schema.json.", 0},
 		{"Go identifier", "`pkg/dpop.Transport` and pkg/policy.Request", 0},
 		{"patterns", "deploy/tools/install-*.sh, services/<svc>/README.md, deploy/helm/{{.Chart}}", 0},
@@ -138,10 +138,10 @@ func TestCitationChecksCatchMistakes(t *testing.T) {
 			t.Errorf("%q: anchors %v, want %s", c.heading, got, c.anchor)
 		}
 	}
-	if got := goCommentText("package x\n\n// See DESIGN.md.\nvar s = \"p.md\"\n"); strings.Contains(got, "p.md") || !strings.Contains(got, "DESIGN.md") {
+	if got := goCommentText("package x\n\n// See NOTES.md.\nvar s = \"p.md\"\n"); strings.Contains(got, "p.md") || !strings.Contains(got, "NOTES.md") {
 		t.Errorf("Go comments: %q", got)
 	}
-	if got := hashComments("policy: p.md # see DESIGN.md\n"); strings.Contains(got, "p.md") || !strings.Contains(got, "DESIGN.md") {
+	if got := hashComments("policy: p.md # see NOTES.md\n"); strings.Contains(got, "p.md") || !strings.Contains(got, "NOTES.md") {
 		t.Errorf("hash comments: %q", got)
 	}
 }
