@@ -24,13 +24,20 @@ func WithReloadReport(report func(error)) TLSOption {
 // WithReloadLog logs every reload WithReloadReport would report: an info
 // line when new files serve, an error when they do not load.
 func WithReloadLog(log *zap.Logger) TLSOption {
-	return WithReloadReport(func(err error) {
+	return WithReloadReport(LogReloads(log, "TLS files"))
+}
+
+// LogReloads returns a reload report that logs, for the files named what,
+// an info line when the new files serve and an error when they do not
+// load and the previous ones keep serving.
+func LogReloads(log *zap.Logger, what string) func(error) {
+	return func(err error) {
 		if err != nil {
-			log.Error("TLS files changed but do not load; the previous ones keep serving", zap.Error(err))
+			log.Error(what+" changed but do not load; the previous ones keep serving", zap.Error(err))
 			return
 		}
-		log.Info("TLS files changed; serving the new ones")
-	})
+		log.Info(what + " changed; serving the new ones")
+	}
 }
 
 // TLSConfig loads the server certificate (TLS 1.2 or later) and, when

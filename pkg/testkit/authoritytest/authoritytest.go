@@ -9,6 +9,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -57,6 +58,20 @@ func NewEmpty(t testing.TB) *Authority {
 	a.Server = httptest.NewServer(http.HandlerFunc(a.serve))
 	t.Cleanup(a.Server.Close)
 	a.Issuer = a.Server.URL
+	return a
+}
+
+// NewTLS starts an Authority with one published ES256 key over HTTPS,
+// presenting cert (for example one issued by a private CA).
+func NewTLS(t testing.TB, cert tls.Certificate) *Authority {
+	t.Helper()
+	a := &Authority{jwksPath: "/jwks", entered: make(chan struct{}, 1024)}
+	a.Server = httptest.NewUnstartedServer(http.HandlerFunc(a.serve))
+	a.Server.TLS = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	a.Server.StartTLS()
+	t.Cleanup(a.Server.Close)
+	a.Issuer = a.Server.URL
+	a.signing = a.Rotate(t, true)
 	return a
 }
 

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/stellaops/authgate/pkg/dpop"
+	"github.com/stellaops/authgate/pkg/httpx"
 	"github.com/stellaops/authgate/services/flex-auth/internal/callerauth"
 	"github.com/stellaops/authgate/services/flex-auth/internal/config"
 	"github.com/stellaops/authgate/services/flex-auth/internal/server"
@@ -39,8 +40,14 @@ func newGuard(ctx context.Context, cfg config.AuthConfig, log *zap.Logger, now f
 	if err != nil {
 		return guard{}, err
 	}
+	client, err := httpx.AuthorityClient(cfg.CAFile, 10*time.Second, httpx.LogReloads(log, "auth.caFile"))
+	if err != nil {
+		closeReplay()
+		return guard{}, fmt.Errorf("auth.%w", err)
+	}
 	a, err := callerauth.New(ctx, callerauth.Config{
-		Issuer: cfg.Issuer, MetadataURL: cfg.MetadataURL, RequireHTTPSMetadata: cfg.RequireHTTPSMetadata,
+		HTTPClient: client,
+		Issuer:     cfg.Issuer, MetadataURL: cfg.MetadataURL, RequireHTTPSMetadata: cfg.RequireHTTPSMetadata,
 		Audiences: cfg.Audiences, RequiredScopes: cfg.RequiredScopes, PublicURL: cfg.PublicURL,
 		DPoPMaxAge: cfg.DPoPMaxAge, DPoPClockSkew: cfg.DPoPClockSkew, Replay: replay,
 		JWKSRefreshInterval: cfg.JWKSRefreshInterval, JWKSMaxStale: cfg.JWKSMaxStale,

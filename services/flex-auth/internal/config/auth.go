@@ -13,14 +13,18 @@ import (
 // AuthConfig is the optional caller authentication of the decision
 // endpoints. It is off while Issuer is empty.
 type AuthConfig struct {
-	Issuer               string        `koanf:"issuer"`
-	MetadataURL          string        `koanf:"metadataUrl"`
-	RequireHTTPSMetadata bool          `koanf:"requireHttpsMetadata"`
-	Audiences            []string      `koanf:"audiences"`
-	RequiredScopes       []string      `koanf:"requiredScopes"`
-	PublicURL            string        `koanf:"publicUrl"`
-	DPoPMaxAge           time.Duration `koanf:"dpopMaxAge"`
-	DPoPClockSkew        time.Duration `koanf:"dpopClockSkew"`
+	Issuer               string `koanf:"issuer"`
+	MetadataURL          string `koanf:"metadataUrl"`
+	RequireHTTPSMetadata bool   `koanf:"requireHttpsMetadata"`
+	// CAFile is a PEM bundle of CA certificates trusted for discovery and
+	// JWKS fetches in addition to the system roots (an Authority behind a
+	// private CA). Read again when it changes.
+	CAFile         string        `koanf:"caFile"`
+	Audiences      []string      `koanf:"audiences"`
+	RequiredScopes []string      `koanf:"requiredScopes"`
+	PublicURL      string        `koanf:"publicUrl"`
+	DPoPMaxAge     time.Duration `koanf:"dpopMaxAge"`
+	DPoPClockSkew  time.Duration `koanf:"dpopClockSkew"`
 	// JWKSRefreshInterval and JWKSMaxStale: the Authority's keys are
 	// fetched again this often, and dropped (callers refused with 503)
 	// after this long without a successful fetch.

@@ -69,7 +69,12 @@ func serve(ctx context.Context, src source, cfg config.Config, keys *signing.Set
 		return err
 	}
 	defer replay.close()
+	authorityHTTP, err := httpx.AuthorityClient(cfg.Authority.CAFile, 10*time.Second, httpx.LogReloads(log, "authority.caFile"))
+	if err != nil {
+		return fmt.Errorf("authority.%w", err)
+	}
 	authz := authority.New(authority.Config{
+		HTTPClient:             authorityHTTP,
 		Issuer:                 cfg.Authority.Issuer,
 		MetadataURL:            cfg.Authority.MetadataURL,
 		RequireHTTPSMetadata:   cfg.Authority.RequireHTTPSMetadata,

@@ -155,12 +155,16 @@ func (t TLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
 
 // Authority describes the OpTok issuer.
 type Authority struct {
-	Issuer               string   `koanf:"issuer" yaml:"issuer"`
-	MetadataURL          string   `koanf:"metadataUrl" yaml:"metadataUrl"`
-	RequireHTTPSMetadata bool     `koanf:"requireHttpsMetadata" yaml:"requireHttpsMetadata"`
-	Audiences            []string `koanf:"audiences" yaml:"audiences"`
-	RequiredScopes       []string `koanf:"requiredScopes" yaml:"requiredScopes"`
-	SenderConstraint     string   `koanf:"senderConstraint" yaml:"senderConstraint"`
+	Issuer               string `koanf:"issuer" yaml:"issuer"`
+	MetadataURL          string `koanf:"metadataUrl" yaml:"metadataUrl"`
+	RequireHTTPSMetadata bool   `koanf:"requireHttpsMetadata" yaml:"requireHttpsMetadata"`
+	// CAFile is a PEM bundle of CA certificates trusted for discovery and
+	// JWKS fetches in addition to the system roots (an Authority behind a
+	// private CA). Read again when it changes.
+	CAFile           string   `koanf:"caFile" yaml:"caFile"`
+	Audiences        []string `koanf:"audiences" yaml:"audiences"`
+	RequiredScopes   []string `koanf:"requiredScopes" yaml:"requiredScopes"`
+	SenderConstraint string   `koanf:"senderConstraint" yaml:"senderConstraint"`
 	// ClockSkew tolerated on OpTok exp/nbf/iat.
 	ClockSkew time.Duration `koanf:"clockSkew" yaml:"clockSkew"`
 	// MaxTokenLifetime, when positive, refuses OpToks whose exp - iat is
