@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 func TestDecodeAcceptsTheDesignRequest(t *testing.T) {
@@ -55,6 +57,11 @@ func TestDecodeRejectsWithTheFieldNamed(t *testing.T) {
 		{"invalid UTF-8 in actor", "{\"actor\":\"agt-\xff\xfe-bridge\"}", "body"},
 		{"invalid UTF-8 in context", "{\"actor\":\"a\",\"context\":{\"k\":\"\xc3\"}}", "body"},
 		{"too large", `{"actor":"` + strings.Repeat("a", MaxBodyBytes) + `"}`, "body"},
+		{"escaped duplicate member name", `{"actor":"a","act\u006fr":"b"}`, "body"},
+		{"duplicate in an array in context", `{"actor":"a","context":{"k":[{"x":1,"x":2}]}}`, "context.k.x"},
+		{"duplicate with a long path", `{"actor":"a","context":{"` + strings.Repeat("k", 60) + `":1,"` + strings.Repeat("k", 60) + `":2}}`, "body"},
+		{"unknown field with an empty name", `{"actor":"a","":1}`, "body"},
+		{"missing actor with a nested context value", `{"context":{"k":{}}}`, "actor"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Decode([]byte(tc.body))
@@ -66,6 +73,39 @@ func TestDecodeRejectsWithTheFieldNamed(t *testing.T) {
 				t.Fatalf("field = %q (%v), want %q", fe.Field, fe, tc.field)
 			}
 		})
+	}
+}
+
+// The problems are named as they always were: clients and operators read
+// these texts.
+func TestDecodeErrorTexts(t *testing.T) {
+	for _, tc := range []struct{ body, want string }{
+		{`{"actor":"a","ttl":3}`, "ttl: unknown field"},
+		{`{"Actor":"a"}`, "Actor: unknown field"},
+		{`{"actor":"a","actor":"b"}`, "actor: duplicate member"},
+		{`{"actor":"a","context":{"k":1,"k":2}}`, "context.k: duplicate member"},
+		{`{"act\u006fr":"a"}`, "body: member names must not contain escapes"},
+		{`{"actor":"a","context":{"k":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}}`, "body: nested too deeply"},
+		{`{"actor":7}`, "actor: must be a string"},
+		{`{"actor":"a","ttl_hours":1.5}`, "ttl_hours: must be an integer"},
+		{`{"actor":"a","ttl_hours":"24"}`, "ttl_hours: must be an integer"},
+		{`{"actor":"a","context":[1]}`, "context: must be an object"},
+		{`{"actor":"a","context":{"k":{"x":1}}}`, "context.k: must be a string, number, boolean or null (no nesting)"},
+		{`{"actor":"a","context":{"k":1e400}}`, "context.k: number out of range"},
+		{`{"actor":"a"} {}`, "body: unexpected data after the JSON object"},
+		{`{"actor":"a"}x`, "body: unexpected data after the JSON object"},
+		{`{"actor":"a"`, "body: truncated JSON"},
+		{`{"actor" "a"}`, "body: malformed JSON at byte 10"},
+		{`{"actor":x}`, "body: malformed JSON at byte 10"},
+		{`[]`, "body: must be a JSON object"},
+		{``, "body: must be a JSON object"},
+		{"{\"actor\":\"\xff\"}", "body: must be valid UTF-8"},
+		{`{"subject":"x"}`, "actor: is required"},
+		{`{"actor":"` + strings.Repeat("a", MaxBodyBytes) + `"}`, "body: request body exceeds 65536 bytes"},
+	} {
+		if _, err := Decode([]byte(tc.body)); err == nil || err.Error() != tc.want {
+			t.Errorf("%.60s: %v, want %s", tc.body, err, tc.want)
+		}
 	}
 }
 
@@ -103,20 +143,23 @@ func TestDecisionIDs(t *testing.T) {
 	}
 }
 
-func TestAppendJSONMatchesMarshal(t *testing.T) {
+// The envelope is encoded with the library as encoding/json encoded it
+// (the answer clients have always parsed), strings escaped alike.
+func TestEnvelopeEncodesAsEncodingJSON(t *testing.T) {
 	ttl := int64(24)
 	for _, d := range []Decision{
 		{DecisionID: NewDecisionID(), Effect: "allow", Reason: "signing_policy_matched", Backend: "flex-auth-cel",
 			Policy: PolicyRef{"ops-warden", "1", "sha256:ab"}, Registry: RegistryRef{"sha256:cd"},
 			Actor: "a", Subject: "iam:a", Action: "ssh.sign", Principal: "p", TTLHours: &ttl},
-		{DecisionID: NewDecisionID(), Effect: "deny", Reason: "unknown_actor_resource", Actor: "x<\"y", Subject: "\n"},
+		{DecisionID: NewDecisionID(), Effect: "deny", Reason: "unknown_actor_resource", Actor: "x<\"y&>\u2028\u2029\x01\x7f", Subject: "\n\t\r\b\f\\"},
 	} {
 		want, err := json.Marshal(d)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := d.AppendJSON(nil); string(got) != string(want) {
-			t.Errorf("AppendJSON = %s\nMarshal    = %s", got, want)
+		got, err := jsonv2.Marshal(&d, EncodeOptions)
+		if err != nil || string(got) != string(want) {
+			t.Errorf("encoded %s (%v)\nencoding/json %s", got, err, want)
 		}
 	}
 }

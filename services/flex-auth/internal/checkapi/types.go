@@ -7,11 +7,12 @@ package checkapi
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"strconv"
 	"sync"
 
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/stellaops/authgate/pkg/policy"
-	"github.com/stellaops/authgate/services/flex-auth/internal/jsonenc"
 )
 
 // MaxBodyBytes bounds a check request body.
@@ -118,28 +119,7 @@ func (s *IDSource) New() string {
 	return string(out[:])
 }
 
-// AppendJSON appends d as one JSON object (the same document json.Marshal
-// produces) without reflection.
-func (d *Decision) AppendJSON(dst []byte) []byte {
-	dst = append(dst, '{')
-	dst = jsonenc.StringField(dst, "decision_id", d.DecisionID)
-	dst = jsonenc.StringField(dst, "effect", d.Effect)
-	dst = jsonenc.StringField(dst, "reason", d.Reason)
-	dst = jsonenc.StringField(dst, "backend", d.Backend)
-	dst = append(jsonenc.Field(dst, "policy"), '{')
-	dst = jsonenc.StringField(dst, "package", d.Policy.Package)
-	dst = jsonenc.StringField(dst, "version", d.Policy.Version)
-	dst = jsonenc.StringField(dst, "digest", d.Policy.Digest)
-	dst = append(dst, '}')
-	dst = append(jsonenc.Field(dst, "registry"), '{')
-	dst = jsonenc.StringField(dst, "digest", d.Registry.Digest)
-	dst = append(dst, '}')
-	dst = jsonenc.StringField(dst, "actor", d.Actor)
-	dst = jsonenc.StringField(dst, "subject", d.Subject)
-	dst = jsonenc.StringField(dst, "action", d.Action)
-	dst = jsonenc.StringField(dst, "principal", d.Principal)
-	if d.TTLHours != nil {
-		dst = strconv.AppendInt(jsonenc.Field(dst, "ttl_hours"), *d.TTLHours, 10)
-	}
-	return append(dst, '}')
-}
+// EncodeOptions marshal an answer as encoding/json does: <, >, & and
+// U+2028, U+2029 escaped in strings, so that answers stay byte for byte
+// what they have always been.
+var EncodeOptions = json.JoinOptions(jsontext.EscapeForHTML(true), jsontext.EscapeForJS(true), jsontext.AllowInvalidUTF8(true))

@@ -74,7 +74,7 @@ func TestDiskFull(t *testing.T) {
 // any user, root included, so file modes alone cannot make it fail).
 func TestReadOnlyFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "d.jsonl")
-	if err := os.WriteFile(path, appendLine(nil, record(0)), 0o444); err != nil {
+	if err := os.WriteFile(path, line(t, record(0)), 0o444); err != nil {
 		t.Fatal(err)
 	}
 	log, err := Open(Config{Path: path, Open: func(p string) (File, error) { return os.Open(p) }})
@@ -151,8 +151,8 @@ func TestTornFinalLineIsCutOnOpen(t *testing.T) {
 		name, content string
 		keep          int
 	}{
-		{"complete", string(appendLine(nil, record(1))), 1},
-		{"torn after a line", string(appendLine(nil, record(1))) + `{"time":"2026-`, 1},
+		{"complete", string(line(t, record(1))), 1},
+		{"torn after a line", string(line(t, record(1))) + `{"time":"2026-`, 1},
 		{"only a torn line", `{"decision_id":"decision:00`, 0},
 		{"empty", "", 0},
 	} {

@@ -11,53 +11,42 @@
 package decisionlog
 
 import (
-	"strconv"
-	"time"
+	"bytes"
+	"fmt"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/stellaops/authgate/services/flex-auth/internal/engine"
-	"github.com/stellaops/authgate/services/flex-auth/internal/jsonenc"
 )
 
-// appendLine appends the line of d, newline included: the one place
-// that writes a line, where a per-line member is to be added.
-func appendLine(dst []byte, d *engine.Decision) []byte {
-	dst = append(dst, '{')
-	dst = append(jsonenc.Field(dst, "time"), '"')
-	dst = d.Time.UTC().AppendFormat(dst, time.RFC3339Nano)
-	dst = append(dst, '"')
-	dst = jsonenc.StringField(dst, "decision_id", d.ID)
-	if d.Endpoint != "" {
-		dst = jsonenc.StringField(dst, "endpoint", d.Endpoint)
-	}
-	dst = jsonenc.StringField(dst, "actor", d.Actor)
-	dst = jsonenc.StringField(dst, "subject", d.Subject)
-	dst = jsonenc.StringField(dst, "action", d.Action)
-	dst = jsonenc.StringField(dst, "principal", d.Principal)
-	if d.Resource != "" {
-		dst = jsonenc.StringField(dst, "resource", d.Resource)
-	}
-	if d.TTLHours != nil {
-		dst = strconv.AppendInt(jsonenc.Field(dst, "ttl_hours"), *d.TTLHours, 10)
-	}
-	dst = jsonenc.StringField(dst, "effect", string(d.Effect))
-	dst = jsonenc.StringField(dst, "reason", d.Reason)
-	dst = jsonenc.StringField(dst, "backend", d.Backend)
-	dst = jsonenc.StringField(dst, "policy_package", d.PolicyPackage)
-	dst = jsonenc.StringField(dst, "policy_digest", d.PolicyDigest)
-	dst = jsonenc.StringField(dst, "registry_digest", d.RegistryDigest)
-	if d.DataDigest != "" {
-		dst = jsonenc.StringField(dst, "data_digest", d.DataDigest)
-	}
-	if d.Results != nil {
-		dst = append(jsonenc.Field(dst, "results"), '[')
-		for i, r := range d.Results {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = jsonenc.String(dst, r)
-		}
-		dst = append(dst, ']')
-	}
-	dst = jsonenc.IntField(dst, "latency_us", d.LatencyUS)
-	return append(dst, '}', '\n')
+// lineOptions escape strings as encoding/json does (<, >, & and U+2028,
+// U+2029 as \uXXXX), so that lines stay what they have always been.
+var lineOptions = json.JoinOptions(jsontext.EscapeForHTML(true), jsontext.EscapeForJS(true), jsontext.AllowInvalidUTF8(true))
+
+// lines writes decision log lines into one buffer.
+type lines struct {
+	buf bytes.Buffer
+	enc jsontext.Encoder
+	rec engine.Decision // the record being written, its time in UTC
 }
+
+// reset empties the buffer.
+func (w *lines) reset() {
+	w.buf.Reset()
+	w.enc.Reset(&w.buf, lineOptions)
+}
+
+// add appends the line of d, newline included: the one place a decision
+// becomes a line (the chain, chain.go, then ends it with seq and prev).
+func (w *lines) add(d *engine.Decision) error {
+	w.rec = *d
+	w.rec.Time = d.Time.UTC()
+	if err := json.MarshalEncode(&w.enc, &w.rec); err != nil {
+		return fmt.Errorf("decision log line: %w", err)
+	}
+	return nil
+}
+
+// bytes returns the lines added since reset.
+func (w *lines) bytes() []byte { return w.buf.Bytes() }

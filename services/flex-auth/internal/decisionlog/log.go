@@ -83,8 +83,8 @@ const DefaultCheckpointInterval = 10 * time.Second
 const DefaultPreallocate = 16 << 20
 
 type pending struct {
-	line []byte
-	done chan error
+	lines lines
+	done  chan error
 }
 
 // errLead is sent to a queued entry's Append instead of its result: it
@@ -167,7 +167,7 @@ func Open(cfg Config) (*Log, error) {
 		cfg.MinFreeBytes = DefaultMinFreeBytes
 	}
 	l := &Log{cfg: cfg}
-	l.pool.New = func() any { return &pending{line: make([]byte, 0, 512), done: make(chan error, 1)} }
+	l.pool.New = func() any { return &pending{done: make(chan error, 1)} }
 	if err := l.openFile(); err != nil {
 		return nil, err
 	}
@@ -187,19 +187,20 @@ func (l *Log) TornBytes() int64 { return l.torn.Load() }
 // requires. An error means the line may not be in the log: the caller
 // must not act on the decision.
 func (l *Log) Append(d *engine.Decision) error {
-	p := l.pool.Get().(*pending)
-	p.line = appendLine(p.line[:0], d)
-	return l.append(p)
+	return l.AppendAll(*d)
 }
 
 // AppendAll writes a line for every decision of ds in one write (one
 // fsync), in order, and returns once they are written as the sync mode
 // requires: the decisions of a batch evaluation are durable together.
-func (l *Log) AppendAll(ds []engine.Decision) error {
+func (l *Log) AppendAll(ds ...engine.Decision) error {
 	p := l.pool.Get().(*pending)
-	p.line = p.line[:0]
+	p.lines.reset()
 	for i := range ds {
-		p.line = appendLine(p.line, &ds[i])
+		if err := p.lines.add(&ds[i]); err != nil {
+			l.pool.Put(p)
+			return l.report(err)
+		}
 	}
 	return l.append(p)
 }
@@ -225,7 +226,7 @@ func (l *Log) append(p *pending) error {
 		err = <-p.done
 	}
 	l.appends.Done()
-	if cap(p.line) <= 64<<10 {
+	if p.lines.buf.Cap() <= 64<<10 {
 		l.pool.Put(p)
 	}
 	return err
@@ -307,12 +308,12 @@ func (l *Log) Close() error {
 func (l *Log) commit(batch []*pending) {
 	n := 0
 	for _, p := range batch {
-		n += len(p.line)
+		n += len(p.lines.bytes())
 	}
 	l.rotateIfDue(n)
 	if l.cfg.Sync == SyncAlways {
 		for _, p := range batch {
-			l.buf = l.chain.sealAll(l.buf[:0], p.line)
+			l.buf = l.chain.sealAll(l.buf[:0], p.lines.bytes())
 			l.buf = l.checkpointIfDue(l.buf, 1)
 			err := l.write(l.buf)
 			if err == nil {
@@ -325,7 +326,7 @@ func (l *Log) commit(batch []*pending) {
 	}
 	l.buf = l.buf[:0]
 	for _, p := range batch {
-		l.buf = l.chain.sealAll(l.buf, p.line)
+		l.buf = l.chain.sealAll(l.buf, p.lines.bytes())
 	}
 	l.buf = l.checkpointIfDue(l.buf, len(batch))
 	err := l.write(l.buf)

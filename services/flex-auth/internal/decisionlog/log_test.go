@@ -81,16 +81,52 @@ func (l *Log) queued() int {
 	return len(l.queue)
 }
 
+// line is the log line of d.
+func line(t testing.TB, d *engine.Decision) []byte {
+	t.Helper()
+	var w lines
+	w.reset()
+	if err := w.add(d); err != nil {
+		t.Fatal(err)
+	}
+	return w.bytes()
+}
+
 func TestLineIsCompleteJSON(t *testing.T) {
 	e := record(1)
 	e.Actor = "we\"ird\n<actor>"
-	line := appendLine(nil, e)
 	var l engine.Decision
-	if err := json.Unmarshal(line, &l, json.RejectUnknownMembers(true)); err != nil {
+	if err := json.Unmarshal(line(t, e), &l, json.RejectUnknownMembers(true)); err != nil {
 		t.Fatal(err)
 	}
 	if l.Actor != e.Actor || l.ID != e.ID || *l.TTLHours != 24 || l.LatencyUS != 42 || !l.Time.Equal(e.Time) {
 		t.Fatalf("round trip: %+v", l)
+	}
+}
+
+// The lines are what readers of the log have always parsed: the members
+// in this order, empty ones left out as here, strings escaped as
+// encoding/json escapes them, the time in UTC.
+func TestLineFormat(t *testing.T) {
+	ttl := int64(24)
+	for _, tc := range []struct {
+		d    engine.Decision
+		want string
+	}{
+		{engine.Decision{Time: time.Date(2026, 6, 23, 12, 0, 0, 120000, time.FixedZone("x", 7200)), ID: "decision:00000000000000ff", Endpoint: "/v1/check",
+			Actor: "we\"ird\n<actor>&\u2028", Subject: "iam:a", Action: "ssh.sign", Principal: "p", Resource: "host:1", TTLHours: &ttl,
+			Effect: "allow", Reason: "signing_policy_matched", Backend: "flex-auth", PolicyPackage: "ops-warden", PolicyVersion: "1.0.0", PolicyDigest: "sha256:aa",
+			RegistryDigest: "sha256:bb", DataDigest: "sha256:cc", LatencyUS: 42, RuleID: "r1", Err: errors.New("not logged")},
+			"{\"time\":\"2026-06-23T10:00:00.00012Z\",\"decision_id\":\"decision:00000000000000ff\",\"endpoint\":\"/v1/check\",\"actor\":\"we\\\"ird\\n\\u003cactor\\u003e\\u0026\\u2028\",\"subject\":\"iam:a\",\"action\":\"ssh.sign\",\"principal\":\"p\",\"resource\":\"host:1\",\"ttl_hours\":24,\"effect\":\"allow\",\"reason\":\"signing_policy_matched\",\"backend\":\"flex-auth\",\"policy_package\":\"ops-warden\",\"policy_digest\":\"sha256:aa\",\"registry_digest\":\"sha256:bb\",\"data_digest\":\"sha256:cc\",\"latency_us\":42}\n"},
+		{engine.Decision{Time: time.Date(2026, 6, 23, 12, 0, 0, 0, time.UTC), ID: "decision:0000000000000001", Endpoint: "/access/v1/search/subject",
+			Subject: "user", Action: "can_read", Resource: "todo:1", Effect: "deny", Reason: "search", RegistryDigest: "sha256:bb", Results: []string{}},
+			"{\"time\":\"2026-06-23T12:00:00Z\",\"decision_id\":\"decision:0000000000000001\",\"endpoint\":\"/access/v1/search/subject\",\"actor\":\"\",\"subject\":\"user\",\"action\":\"can_read\",\"principal\":\"\",\"resource\":\"todo:1\",\"effect\":\"deny\",\"reason\":\"search\",\"backend\":\"\",\"policy_package\":\"\",\"policy_digest\":\"\",\"registry_digest\":\"sha256:bb\",\"results\":[],\"latency_us\":0}\n"},
+		{engine.Decision{Time: time.Date(2026, 6, 23, 12, 0, 0, 0, time.UTC), ID: "decision:0000000000000002", Results: []string{"a", "b<"}, LatencyUS: -3},
+			"{\"time\":\"2026-06-23T12:00:00Z\",\"decision_id\":\"decision:0000000000000002\",\"actor\":\"\",\"subject\":\"\",\"action\":\"\",\"principal\":\"\",\"effect\":\"\",\"reason\":\"\",\"backend\":\"\",\"policy_package\":\"\",\"policy_digest\":\"\",\"registry_digest\":\"\",\"results\":[\"a\",\"b\\u003c\"],\"latency_us\":-3}\n"},
+	} {
+		if got := string(line(t, &tc.d)); got != tc.want {
+			t.Errorf("line\n got %s\nwant %s", got, tc.want)
+		}
 	}
 }
 

@@ -353,7 +353,7 @@ func TestChainGoesOnAfterReopenAndRestart(t *testing.T) {
 
 func TestLinesBeforeTheChainAreCoveredByItsFirstLine(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "d.log")
-	old := string(appendLine(nil, record(1))) + string(appendLine(nil, record(2)))
+	old := string(line(t, record(1))) + string(line(t, record(2)))
 	if err := os.WriteFile(path, []byte(old), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -415,7 +415,7 @@ func TestMaxAgeRotates(t *testing.T) {
 
 func FuzzVerify(f *testing.F) {
 	var c chain
-	f.Add(c.sealAll(nil, append(appendLine(nil, record(1)), appendLine(nil, record(2))...)))
+	f.Add(c.sealAll(nil, append(line(f, record(1)), line(f, record(2))...)))
 	f.Add([]byte("{\"seq\":1,\"prev\":\"\"}\n{\"seq\":1}\n"))
 	f.Add([]byte("not json\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -458,7 +458,7 @@ func BenchmarkVerify(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "lines/s")
 	b.ReportMetric(float64(fi.Size())/n, "bytes/line")
-	b.ReportMetric(float64(len(appendLine(nil, record(n)))), "bytes/line-unchained")
+	b.ReportMetric(float64(len(line(b, record(n)))), "bytes/line-unchained")
 }
 
 func writeKeyB(b *testing.B) string {

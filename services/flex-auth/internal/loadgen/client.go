@@ -29,9 +29,9 @@ func prepare(path string, body []byte, c check) request {
 	return request{raw: b.Bytes(), allow: c.allow, reason: []byte(`"reason":"` + c.reason + `"`)}
 }
 
-// flexAuthRequests prepares the mix for /v1/check (the hand-written JSON
-// decoder) or, with evaluation, the same checks as AuthZEN evaluations
-// (the encoding/json/v2 decoder and the mapping onto the check request).
+// flexAuthRequests prepares the mix for /v1/check or, with evaluation,
+// the same checks as AuthZEN evaluations (their decoder and the mapping
+// onto the check request).
 func flexAuthRequests(actors []actor, evaluation bool) []request {
 	var out []request
 	for _, c := range mix(actors) {

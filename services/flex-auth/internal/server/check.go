@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/go-json-experiment/json"
 	"github.com/labstack/echo/v4"
 
 	"github.com/stellaops/authgate/services/flex-auth/internal/checkapi"
@@ -31,7 +32,10 @@ func (s *Server) check(c echo.Context) error {
 	s.count(c.Request().Context(), start, d)
 	buf.Reset()
 	env := envelope(&d)
-	return writeJSON(c, env.AppendJSON(buf.AvailableBuffer()))
+	if err := json.MarshalWrite(buf, &env, checkapi.EncodeOptions); err != nil {
+		return err
+	}
+	return writeJSON(c, buf.Bytes())
 }
 
 // Header values of a decision answer, shared read-only by every response.
@@ -69,7 +73,7 @@ func (s *Server) record(ctx context.Context, start time.Time, ds ...engine.Decis
 	if len(ds) == 0 {
 		return nil
 	}
-	if err := s.deps.Log.AppendAll(ds); err != nil {
+	if err := s.deps.Log.AppendAll(ds...); err != nil {
 		s.logErr.Store(&logFailure{At: s.deps.Now(), Error: err.Error()})
 		s.deps.Metrics.Decision(ctx, "deny", ReasonLogUnavailable, s.deps.Now().Sub(start))
 		return &errLogUnavailable{cause: err}
