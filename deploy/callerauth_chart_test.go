@@ -9,9 +9,9 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/stellaops/authgate/deploy/internal/render"
+	"github.com/stellaops/authgate/pkg/yamljson"
 )
 
 var flexAuthCallerAuth = []string{
@@ -125,7 +125,7 @@ func TestRegistryTokenFlexAuthClientCert(t *testing.T) {
 			KeyFile  string `json:"keyFile"`
 		} `json:"policy"`
 	}
-	if err := yaml.Unmarshal([]byte(registryTokenConfigData(t, objs, dep)), &cfg); err != nil {
+	if err := yamljson.Unmarshal([]byte(registryTokenConfigData(t, objs, dep)), &cfg); err != nil {
 		t.Fatal(err)
 	}
 	c := dep.Spec.Template.Spec.Containers[0]

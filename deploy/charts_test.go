@@ -8,12 +8,11 @@ import (
 	"strings"
 	"testing"
 
-	"sigs.k8s.io/yaml"
-
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/stellaops/authgate/deploy/internal/render"
+	"github.com/stellaops/authgate/pkg/yamljson"
 )
 
 // scenario is one helm template run of a chart: the defaults, or a ci/ values file.
@@ -305,7 +304,7 @@ func configOf(t *testing.T, objs []render.Object, dep *appsv1.Deployment) regist
 		if cm.Name == cmName {
 			var cfg registryTokenConfig
 			// Not strict: only the keys above are read here.
-			if err := yaml.Unmarshal([]byte(cm.Data[file]), &cfg); err != nil {
+			if err := yamljson.Unmarshal([]byte(cm.Data[file]), &cfg); err != nil {
 				t.Fatalf("config %s: %v", path, err)
 			}
 			return cfg

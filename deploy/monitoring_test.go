@@ -8,9 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/stellaops/authgate/deploy/internal/render"
+	"github.com/stellaops/authgate/pkg/yamljson"
 )
 
 var ruleFiles = map[string]string{
@@ -46,7 +45,7 @@ func TestAlertRules(t *testing.T) {
 func TestEveryAlertIsTested(t *testing.T) {
 	for svc, f := range ruleFiles {
 		var rules render.RuleFile
-		if err := yaml.UnmarshalStrict([]byte(readFile(t, f)), &rules); err != nil {
+		if err := yamljson.UnmarshalStrict([]byte(readFile(t, f)), &rules); err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
 		var tf struct {
@@ -57,7 +56,7 @@ func TestEveryAlertIsTested(t *testing.T) {
 				} `json:"alert_rule_test"`
 			} `json:"tests"`
 		}
-		if err := yaml.Unmarshal([]byte(readFile(t, filepath.Join("monitoring", "tests", svc+".test.yaml"))), &tf); err != nil {
+		if err := yamljson.Unmarshal([]byte(readFile(t, filepath.Join("monitoring", "tests", svc+".test.yaml"))), &tf); err != nil {
 			t.Fatal(err)
 		}
 		fired := map[string]bool{}
@@ -178,7 +177,7 @@ func TestChartRulesMatchMonitoring(t *testing.T) {
 		objs := renderObjects(t, helm, r)
 		pr := one[*render.PrometheusRule](t, objs)
 		var want render.RuleFile
-		if err := yaml.UnmarshalStrict([]byte(readFile(t, f)), &want); err != nil {
+		if err := yamljson.UnmarshalStrict([]byte(readFile(t, f)), &want); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := json.Marshal(pr.Spec)

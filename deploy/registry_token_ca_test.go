@@ -10,11 +10,11 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/stellaops/authgate/deploy/internal/render"
 	"github.com/stellaops/authgate/pkg/testkit/certtest"
 	"github.com/stellaops/authgate/pkg/testkit/proctest"
+	"github.com/stellaops/authgate/pkg/yamljson"
 )
 
 const httpsFlexAuthURL = "https://flex-auth.flex-auth.svc.cluster.local:8080"
@@ -42,7 +42,7 @@ func renderedPolicyCAFile(t *testing.T, data string) string {
 			CAFile string `json:"caFile"`
 		} `json:"policy"`
 	}
-	if err := yaml.Unmarshal([]byte(data), &cfg); err != nil {
+	if err := yamljson.Unmarshal([]byte(data), &cfg); err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Policy == nil {

@@ -13,9 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/stellaops/authgate/pkg/testkit/proctest"
+	"github.com/stellaops/authgate/pkg/yamljson"
 )
 
 // runbooks are the documents (relative to deploy/) whose sh blocks are
@@ -186,7 +185,7 @@ func checkHelm(t *testing.T, w []string) {
 		return
 	}
 	var values map[string]any
-	if err := yaml.Unmarshal([]byte(readFile(t, filepath.Join("..", chart, "values.yaml"))), &values); err != nil {
+	if err := yamljson.Unmarshal([]byte(readFile(t, filepath.Join("..", chart, "values.yaml"))), &values); err != nil {
 		t.Fatal(err)
 	}
 	for i, word := range w {

@@ -1,6 +1,6 @@
 package policy
 
-import "gopkg.in/yaml.v3"
+import "go.yaml.in/yaml/v3"
 
 // yamlValue wraps the YAML node of a declared variable's value.
 type yamlValue struct{ node *yaml.Node }

@@ -8,7 +8,8 @@ import (
 	"sort"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"sigs.k8s.io/yaml"
+
+	"github.com/stellaops/authgate/pkg/yamljson"
 )
 
 // chartInfo is what the image name comes from: the chart deploys
@@ -49,7 +50,7 @@ func readYAML(file string, v any) error {
 	if err != nil {
 		return err
 	}
-	if err := yaml.Unmarshal(data, v); err != nil {
+	if err := yamljson.Unmarshal(data, v); err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
 	return nil

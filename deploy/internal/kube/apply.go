@@ -17,7 +17,8 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
+
+	"github.com/stellaops/authgate/pkg/yamljson"
 )
 
 // FieldManager is the server-side apply field manager of the checks.
@@ -91,7 +92,7 @@ func (s *Server) path(ctx context.Context, o *Object, namespace string) (string,
 // validation (an unknown or duplicated field is an error, not a warning),
 // as a dry run (nothing stored) when dryRun is set.
 func (s *Server) Apply(ctx context.Context, doc []byte, namespace string, dryRun bool) (Object, error) {
-	body, err := yaml.YAMLToJSON(doc)
+	body, err := yamljson.ToJSON(doc)
 	if err != nil {
 		return Object{}, err
 	}
@@ -243,7 +244,7 @@ func Namespaces(manifest []byte) ([]string, error) {
 		var head struct {
 			Metadata metav1.ObjectMeta `json:"metadata"`
 		}
-		if err := yaml.Unmarshal([]byte(doc), &head); err != nil {
+		if err := yamljson.Unmarshal([]byte(doc), &head); err != nil {
 			return nil, err
 		}
 		if ns := head.Metadata.Namespace; ns != "" && !seen[ns] {

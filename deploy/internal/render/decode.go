@@ -12,7 +12,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
-	"sigs.k8s.io/yaml"
+
+	"github.com/stellaops/authgate/pkg/yamljson"
 )
 
 // Object is one rendered document, decoded into its typed API object.
@@ -92,7 +93,7 @@ func newTyped(apiVersion, kind string) (any, error) {
 }
 
 func decodeDoc(doc []byte) (Object, error) {
-	js, err := yaml.YAMLToJSONStrict(doc)
+	js, err := yamljson.ToJSON(doc)
 	if err != nil {
 		return Object{}, fmt.Errorf("yaml: %w", err)
 	}

@@ -8,7 +8,7 @@ import (
 	"io"
 	"os"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/stellaops/authgate/pkg/policy"
 	"github.com/stellaops/authgate/services/flex-auth/internal/checkapi"

@@ -9,7 +9,8 @@ import (
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
-	"sigs.k8s.io/yaml"
+
+	"github.com/stellaops/authgate/pkg/yamljson"
 )
 
 // TestSchemasMatchCommittedFiles regenerates the schemas into a temporary
@@ -96,7 +97,7 @@ func TestSchemasAcceptTheOpsWardenFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	js, err := yaml.YAMLToJSON(yamlDoc)
+	js, err := yamljson.ToJSON(yamlDoc)
 	if err != nil {
 		t.Fatal(err)
 	}

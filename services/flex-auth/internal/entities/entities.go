@@ -22,9 +22,9 @@ import (
 	"strconv"
 
 	"github.com/go-json-experiment/json"
-	"sigs.k8s.io/yaml"
 
 	"github.com/stellaops/authgate/pkg/policy"
+	"github.com/stellaops/authgate/pkg/yamljson"
 	"github.com/stellaops/authgate/services/flex-auth/internal/attrs"
 )
 
@@ -111,7 +111,7 @@ func LoadFile(path string) (*Data, error) {
 
 // Parse validates a document (JSON, or YAML).
 func Parse(src []byte) (*Data, error) {
-	js, err := yaml.YAMLToJSON(src)
+	js, err := yamljson.ToJSON(src)
 	if err != nil {
 		return nil, fmt.Errorf("not valid JSON or YAML: %w", err)
 	}
