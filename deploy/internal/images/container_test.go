@@ -95,7 +95,9 @@ func get(url string) int {
 }
 
 func flexAuthContainer(t *testing.T, p *podman, helm, image string) {
-	r := newPodRun(t, renderChart(t, helm, "flex-auth"), freeAddr(t), nil)
+	logKey := signingKeyPEM(t)
+	r := newPodRun(t, renderChart(t, helm, "flex-auth", "decisionLog.signingKey.existingSecret=flex-auth-decision-log"), freeAddr(t),
+		map[string]map[string][]byte{"flex-auth-decision-log": {"signing.pem": logKey}})
 	base := startContainer(t, p, "flex-auth", image, r)
 	ids := map[string]string{}
 	for _, c := range []struct{ body, effect, reason string }{
@@ -140,6 +142,17 @@ func flexAuthContainer(t *testing.T, p *podman, helm, image string) {
 	}
 	if len(ids) > 0 {
 		t.Fatalf("decisions %v missing from the log:\n%s", ids, data)
+	}
+	// Stopped, the pod ends its log with a close record signed by the
+	// key of the chart's Secret, and the log verifies with that key.
+	p.run("stop", "--time", "10", "flex-auth")
+	keyFile := filepath.Join(t.TempDir(), "signing.pem")
+	if err := os.WriteFile(keyFile, logKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := runTool(t, "./services/flex-auth", "log", "verify", "--key", keyFile, filepath.Join(r.EmptyDirs["decision-log"], logFile))
+	if !strings.Contains(out, "signed: ") || !strings.Contains(out, "end: the log was closed cleanly") {
+		t.Fatalf("log verify of the pod's decision log:\n%s", out)
 	}
 }
 

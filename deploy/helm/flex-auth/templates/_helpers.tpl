@@ -105,3 +105,6 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 {{- end }}
 {{- define "flex-auth.pageTokenDir" -}}/etc/flex-auth/page-token{{- end }}
+
+{{/* Where the decision log signing key Secret is mounted. */}}
+{{- define "flex-auth.logKeyDir" -}}/etc/flex-auth/decision-log-key{{- end }}
