@@ -1,12 +1,18 @@
 package deploy_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/stellaops/authgate/deploy/internal/kube"
 	"github.com/stellaops/authgate/deploy/internal/render"
@@ -82,6 +88,109 @@ func TestKubernetesAcceptsManifestsAndCharts(t *testing.T) {
 			t.Run(chart+"/"+sc.name, func(t *testing.T) { installUpgradeUninstall(ctx, t, s, helm, sc.rel) })
 		}
 	}
+	t.Run("flex-auth/upgrade-from-previous-version", func(t *testing.T) { upgradeFlexAuthFromPrevious(ctx, t, s, helm) })
+}
+
+// previousChart writes the chart as it was before its version last
+// changed (from git history) to a temporary directory.
+func previousChart(t *testing.T, chart string) (dir, version string) {
+	t.Helper()
+	git := func(args ...string) []byte {
+		t.Helper()
+		out, err := exec.Command("git", args...).Output()
+		if err != nil {
+			t.Fatalf("git %s: %v (the upgrade test reads the previous chart from the repository's history)", strings.Join(args, " "), err)
+		}
+		return out
+	}
+	path := "deploy/helm/" + chart
+	// The last commit that changed the chart's version line.
+	commit := strings.TrimSpace(string(git("-C", "..", "log", "-1", "--format=%H", "-G", "^version:", "--", path+"/Chart.yaml")))
+	if commit == "" {
+		t.Fatalf("no commit changed %s/Chart.yaml's version", path)
+	}
+	dir = t.TempDir()
+	archive := git("-C", "..", "archive", commit+"^", path)
+	cmd := exec.Command("tar", "-x", "-C", dir)
+	cmd.Stdin = bytes.NewReader(archive)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, out)
+	}
+	dir = filepath.Join(dir, path)
+	for _, l := range strings.Split(readFile(t, filepath.Join(dir, "Chart.yaml")), "\n") {
+		if v, ok := strings.CutPrefix(l, "version: "); ok {
+			version = v
+		}
+	}
+	return dir, version
+}
+
+// upgradeFlexAuthFromPrevious installs the previous flex-auth chart with
+// the stdout copy on, then upgrades the release to this chart the way
+// deploy/UPGRADING.md says (--reset-then-reuse-values): the upgrade must
+// succeed without warnings and the stored workload must run this chart's
+// pod (the stdout copy by the flex-auth image's log follow).
+func upgradeFlexAuthFromPrevious(ctx context.Context, t *testing.T, s *kube.Server, helm string) {
+	prev, version := previousChart(t, "flex-auth")
+	cur := readFile(t, filepath.Join(chartDir("flex-auth"), "Chart.yaml"))
+	if strings.Contains(cur, "\nversion: "+version+"\n") {
+		t.Fatalf("the previous chart has the same version %s: bump the chart's version", version)
+	}
+	const name, ns = "flex-auth-upgrade", "flex-auth"
+	if err := s.EnsureNamespace(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) {
+		t.Helper()
+		_, stderr, err := s.Helm(ctx, helm, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(strings.ToLower(stderr), "warning") {
+			t.Errorf("helm %s warns:\n%s", args[0], stderr)
+		}
+	}
+	run("install", name, prev, "--namespace", ns, "--set", "decisionLog.stdout.enabled=true")
+	run("upgrade", name, chartDir("flex-auth"), "--namespace", ns, "--reset-then-reuse-values")
+	manifest, err := render.Template(helm, render.Release{Chart: chartDir("flex-auth"), Name: name, Namespace: ns,
+		Set: []string{"decisionLog.stdout.enabled=true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := render.Decode(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := one[*appsv1.Deployment](t, objs)
+	got, found, err := s.Get(ctx, kube.Object{APIVersion: "apps/v1", Kind: "Deployment", Namespace: ns, Name: want.Name})
+	if err != nil || !found {
+		t.Fatalf("Deployment after the upgrade: found %v, %v", found, err)
+	}
+	raw, err := json.Marshal(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored appsv1.Deployment
+	if err := json.Unmarshal(raw, &stored); err != nil {
+		t.Fatal(err)
+	}
+	var sidecar *corev1.Container
+	for i, c := range stored.Spec.Template.Spec.Containers {
+		if c.Name == "decision-log-stdout" {
+			sidecar = &stored.Spec.Template.Spec.Containers[i]
+		}
+	}
+	main := want.Spec.Template.Spec.Containers[0]
+	switch {
+	case sidecar == nil:
+		t.Fatalf("no decision-log-stdout container after the upgrade: %+v", stored.Spec.Template.Spec.Containers)
+	case sidecar.Image != main.Image || strings.Join(sidecar.Args, " ") != "log follow --file "+argValue(t, main.Args, "--log")+" --from-start":
+		t.Errorf("decision-log-stdout after the upgrade runs %s %v, want %s log follow", sidecar.Image, sidecar.Args, main.Image)
+	}
+	if label := stored.Labels["helm.sh/chart"]; label == "flex-auth-"+version {
+		t.Errorf("the Deployment still carries the previous chart's label %s", label)
+	}
+	run("uninstall", name, "--namespace", ns)
 }
 
 func installUpgradeUninstall(ctx context.Context, t *testing.T, s *kube.Server, helm string, r render.Release) {
