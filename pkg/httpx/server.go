@@ -16,6 +16,14 @@ type Limits struct {
 	IdleTimeout       time.Duration
 	MaxHeaderBytes    int
 	ShutdownTimeout   time.Duration
+	// MaxConnectionAge: a request on a connection older than this (from
+	// its first request) is answered with Connection: close, so the
+	// client opens a new connection and a new TLS handshake (a rotated
+	// client CA takes effect). 0: no limit.
+	MaxConnectionAge time.Duration
+	// Now is the clock of MaxConnectionAge and of the client certificate
+	// validity check (default time.Now).
+	Now func() time.Time
 }
 
 // DefaultLimits suit small JSON APIs: slow-header clients are cut after 5 s,
@@ -27,12 +35,23 @@ var DefaultLimits = Limits{
 	IdleTimeout:       60 * time.Second,
 	MaxHeaderBytes:    16 << 10,
 	ShutdownTimeout:   15 * time.Second,
+	MaxConnectionAge:  DefaultMaxConnectionAge,
 }
 
-// NewServer wraps h in an http.Server with the given limits.
+// DefaultMaxConnectionAge is the default Limits.MaxConnectionAge.
+const DefaultMaxConnectionAge = 10 * time.Minute
+
+// NewServer wraps h in an http.Server with the given limits and the
+// per-request connection checks (see connChecks).
 func NewServer(h http.Handler, l Limits) *http.Server {
+	if l.Now == nil {
+		l.Now = time.Now
+	}
 	return &http.Server{
-		Handler:           h,
+		Handler: connChecks(h, l.MaxConnectionAge, l.Now),
+		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
+			return context.WithValue(ctx, connKey{}, new(connState))
+		},
 		ReadHeaderTimeout: l.ReadHeaderTimeout,
 		ReadTimeout:       l.ReadTimeout,
 		WriteTimeout:      l.WriteTimeout,

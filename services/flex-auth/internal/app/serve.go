@@ -168,7 +168,9 @@ func Run(ctx context.Context, env Env) error {
 	if env.Listening != nil {
 		env.Listening(ln.Addr())
 	}
-	return serveHTTP(ctx, e, ln, tlsCfg, func() { srv.SetReady(false) })
+	limits := httpx.DefaultLimits
+	limits.MaxConnectionAge, limits.Now = cfg.Server.MaxConnectionAge, now
+	return serveHTTP(ctx, e, ln, tlsCfg, limits, func() { srv.SetReady(false) })
 }
 
 // openDecisionLog opens the decision log with its rotation, signing and
@@ -225,10 +227,10 @@ func openDecisionLog(ctx context.Context, c config.DecisionLogConfig, sync decis
 }
 
 // serveHTTP serves e on ln, over TLS when tlsCfg is not nil.
-func serveHTTP(ctx context.Context, e *echo.Echo, ln net.Listener, tlsCfg *tls.Config, notReady func()) error {
-	hs := httpx.NewServer(e, httpx.DefaultLimits)
+func serveHTTP(ctx context.Context, e *echo.Echo, ln net.Listener, tlsCfg *tls.Config, limits httpx.Limits, notReady func()) error {
+	hs := httpx.NewServer(e, limits)
 	hs.TLSConfig = tlsCfg
-	err := httpx.Serve(ctx, hs, ln, httpx.DefaultLimits.ShutdownTimeout, notReady)
+	err := httpx.Serve(ctx, hs, ln, limits.ShutdownTimeout, notReady)
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}

@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/stellaops/authgate/pkg/httpx"
 	"net"
 	"os"
 	"time"
@@ -73,6 +74,10 @@ type ServerConfig struct {
 	// clientCaFile it verifies client certificates (for certificate-bound
 	// caller tokens).
 	TLS TLSConfig `koanf:"tls"`
+	// MaxConnectionAge: a connection older than this is closed after its
+	// next answer, so clients handshake again (a rotated client CA takes
+	// effect). 0: no limit. Read at start only.
+	MaxConnectionAge time.Duration `koanf:"maxConnectionAge"`
 }
 
 // TLSConfig is the optional TLS of the listener.
@@ -151,7 +156,7 @@ type ReloadConfig struct {
 // and the flags are applied.
 func Defaults() Config {
 	return Config{
-		Server: ServerConfig{Addr: DefaultAddr},
+		Server: ServerConfig{Addr: DefaultAddr, MaxConnectionAge: httpx.DefaultMaxConnectionAge},
 		DecisionLog: DecisionLogConfig{Sync: string(DefaultSync), MaxSize: DefaultLogMaxSize, MaxFiles: DefaultLogMaxFiles,
 			CheckpointInterval: decisionlog.DefaultCheckpointInterval, MinFreeBytes: decisionlog.DefaultMinFreeBytes},
 		Reload:   ReloadConfig{Debounce: DefaultDebounce},
@@ -166,6 +171,9 @@ func Defaults() Config {
 // Validate reports every problem at once.
 func (c *Config) Validate() error {
 	var errs []error
+	if c.Server.MaxConnectionAge < 0 {
+		errs = append(errs, fmt.Errorf("server.maxConnectionAge: %s is negative (0 for no limit)", c.Server.MaxConnectionAge))
+	}
 	if c.Server.Addr == "" {
 		errs = append(errs, errors.New("server.addr (--addr) is required"))
 	}

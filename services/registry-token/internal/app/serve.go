@@ -156,7 +156,9 @@ func serve(ctx context.Context, src source, cfg config.Config, keys *signing.Set
 		}
 		return ""
 	})
-	srv := httpx.NewServer(e, httpx.DefaultLimits)
+	limits := httpx.DefaultLimits
+	limits.MaxConnectionAge, limits.Now = cfg.Server.MaxConnectionAge, now
+	srv := httpx.NewServer(e, limits)
 	srv.ErrorLog = zap.NewStdLog(log.Named("http"))
 	if cfg.Server.TLS.Enabled() {
 		if srv.TLSConfig, err = tlsConfig(cfg.Server.TLS, log); err != nil {

@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/stellaops/authgate/pkg/httpx"
 	"os"
 	"reflect"
 	"time"
@@ -140,6 +141,10 @@ type Server struct {
 	// certificate in: Client-Cert (RFC 9440), X-Forwarded-Client-Cert or
 	// Ssl-Client-Cert.
 	ClientCertHeader string `koanf:"clientCertHeader" yaml:"clientCertHeader"`
+	// MaxConnectionAge: a connection older than this is closed after its
+	// next answer, so clients handshake again (a rotated client CA takes
+	// effect). 0: no limit. Read at start only.
+	MaxConnectionAge time.Duration `koanf:"maxConnectionAge" yaml:"maxConnectionAge"`
 }
 
 // TLS enables HTTPS; ClientCAFile additionally requests client certificates
@@ -256,8 +261,9 @@ type Registry struct {
 // are applied.
 func Defaults() Config {
 	return Config{
-		Log:    Log{Level: DefaultLogLevel},
-		Server: Server{Addr: DefaultAddr, TrustedProxies: []string{}, ClientCertHeader: DefaultClientCertHeader},
+		Log: Log{Level: DefaultLogLevel},
+		Server: Server{Addr: DefaultAddr, TrustedProxies: []string{}, ClientCertHeader: DefaultClientCertHeader,
+			MaxConnectionAge: httpx.DefaultMaxConnectionAge},
 		Authority: Authority{
 			RequireHTTPSMetadata: true,
 			Audiences:            []string{DefaultAudience},

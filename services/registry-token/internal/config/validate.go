@@ -38,6 +38,9 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Server.Addr); err != nil {
 		add("server.addr: %q is not host:port", c.Server.Addr)
 	}
+	if c.Server.MaxConnectionAge < 0 {
+		add("server.maxConnectionAge: %s is negative (0 for no limit)", c.Server.MaxConnectionAge)
+	}
 	if c.Server.PublicURL == "" {
 		add("server.publicUrl: required (DPoP htu is publicUrl + request path)")
 	} else if u, err := absURL(c.Server.PublicURL); err != nil {
