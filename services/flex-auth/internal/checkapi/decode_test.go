@@ -164,6 +164,35 @@ func TestEnvelopeEncodesAsEncodingJSON(t *testing.T) {
 	}
 }
 
+// The AuthZEN answers too (maps with sorted keys, a nil map as null).
+func TestAuthZENAnswersEncodeAsEncodingJSON(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		v    any
+	}{
+		{"allow with data", &EvaluationResponse{Decision: true, Context: EvaluationContext{
+			DecisionID: NewDecisionID(), Reason: "owner_allows", ReasonAdmin: map[string]string{"en": "owner_allows"},
+			Effect: "allow", Backend: "flex-auth-cel", Policy: PolicyRef{"todo-app", "1", "sha256:ab"},
+			Registry: RegistryRef{"sha256:cd"}, Data: &DataRef{"sha256:ef"}}}},
+		{"deny, escaped, several admin reasons", &EvaluationResponse{Context: EvaluationContext{
+			Reason: "x<\"y\n\u2028", ReasonAdmin: map[string]string{"en": "a&b", "a\"b": "", "b": "", "c": ""},
+			Effect: "deny"}}},
+		{"no admin reason", &EvaluationResponse{}},
+		{"item error", &ErrorResponse{Context: ErrorContext{Error: ItemError{Status: 400, Message: `subject: is required <"x">`}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want, err := json.Marshal(tc.v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := jsonv2.Marshal(tc.v, EncodeOptions)
+			if err != nil || string(got) != string(want) {
+				t.Errorf("encoded %s (%v)\nencoding/json %s", got, err, want)
+			}
+		})
+	}
+}
+
 func manyKeys(n int) string {
 	parts := make([]string, n)
 	for i := range parts {

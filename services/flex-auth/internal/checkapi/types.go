@@ -122,4 +122,6 @@ func (s *IDSource) New() string {
 // EncodeOptions marshal an answer as encoding/json does: <, >, & and
 // U+2028, U+2029 escaped in strings, so that answers stay byte for byte
 // what they have always been.
-var EncodeOptions = json.JoinOptions(jsontext.EscapeForHTML(true), jsontext.EscapeForJS(true), jsontext.AllowInvalidUTF8(true))
+// Map members are sorted by name and a nil map is null, as there.
+var EncodeOptions = json.JoinOptions(jsontext.EscapeForHTML(true), jsontext.EscapeForJS(true), jsontext.AllowInvalidUTF8(true),
+	json.Deterministic(true), json.FormatNilMapAsNull(true))

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/go-json-experiment/json"
 	"github.com/labstack/echo/v4"
 
 	"github.com/stellaops/authgate/services/flex-auth/internal/checkapi"
@@ -63,8 +64,13 @@ func (s *Server) authzen(c echo.Context) error {
 		return err
 	}
 	s.count(c.Request().Context(), start, d)
-	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.JSON(http.StatusOK, evaluationResponse(&d))
+	out := s.getBuf()
+	defer s.putBuf(out)
+	r := evaluationResponse(&d)
+	if err := json.MarshalWrite(out, &r, checkapi.EncodeOptions); err != nil {
+		return err
+	}
+	return writeJSON(c, append(out.Bytes(), '\n'))
 }
 
 // evaluate decides one evaluation with set and stamps the decision.
@@ -123,38 +129,53 @@ func (s *Server) evaluations(c echo.Context) error {
 	}
 	set := s.deps.Engine.Active()
 	start := s.deps.Now()
-	out := make([]any, 0, len(items))
+	out := s.getBuf()
+	defer s.putBuf(out)
+	// The answers are encoded as they are decided: {"evaluations":[...]}
+	// around them for a batch, the first alone for a single evaluation.
+	if !single {
+		out.WriteString(`{"evaluations":[`)
+	}
 	decisions := make([]engine.Decision, 0, len(items))
 	for i := range items {
+		if i > 0 {
+			out.WriteByte(',')
+		}
 		allow := false
 		if items[i].Err != nil {
 			// an evaluation-level error: a deny, the batch goes on
-			out = append(out, checkapi.NewErrorResponse(items[i].Err))
+			r := checkapi.NewErrorResponse(items[i].Err)
+			err = json.MarshalWrite(out, &r, checkapi.EncodeOptions)
 		} else {
-			d, err := s.evaluate(set, &items[i].Evaluation, start, RouteEvaluations)
-			if err != nil {
+			d, derr := s.evaluate(set, &items[i].Evaluation, start, RouteEvaluations)
+			if derr != nil {
 				var fe *checkapi.FieldError
-				if !errors.As(err, &fe) || single {
-					return err
+				if !errors.As(derr, &fe) || single {
+					return derr
 				}
-				out = append(out, checkapi.NewErrorResponse(err))
+				r := checkapi.NewErrorResponse(derr)
+				err = json.MarshalWrite(out, &r, checkapi.EncodeOptions)
 			} else {
 				decisions = append(decisions, d)
-				out = append(out, evaluationResponse(&d))
+				r := evaluationResponse(&d)
+				err = json.MarshalWrite(out, &r, checkapi.EncodeOptions)
 				allow = d.Allowed()
 			}
 		}
-		if (semantic == checkapi.DenyOnFirstDeny && !allow) || (semantic == checkapi.PermitOnFirstPermit && allow) {
+		if err != nil {
+			return err
+		}
+		if single || (semantic == checkapi.DenyOnFirstDeny && !allow) || (semantic == checkapi.PermitOnFirstPermit && allow) {
 			break
 		}
+	}
+	if !single {
+		out.WriteString("]}")
 	}
 	if err := s.record(c.Request().Context(), start, decisions...); err != nil {
 		return err
 	}
 	s.count(c.Request().Context(), start, decisions...)
-	c.Response().Header().Set("Cache-Control", "no-store")
-	if single {
-		return c.JSON(http.StatusOK, out[0])
-	}
-	return c.JSON(http.StatusOK, checkapi.EvaluationsResponse{Evaluations: out})
+	out.WriteByte('\n')
+	return writeJSON(c, out.Bytes())
 }
