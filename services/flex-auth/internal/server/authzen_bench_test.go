@@ -16,8 +16,8 @@ import (
 )
 
 // newTodoBench serves the todo-app package over an entity data document
-// of n users (every tenth an editor), with the decision log as sync says.
-func newTodoBench(b *testing.B, n int, sync decisionlog.SyncMode) http.Handler {
+// of n users (every tenth an editor), with the durable decision log.
+func newTodoBench(b *testing.B, n int) http.Handler {
 	b.Helper()
 	dir := b.TempDir()
 	var doc strings.Builder
@@ -41,7 +41,7 @@ func newTodoBench(b *testing.B, n int, sync decisionlog.SyncMode) http.Handler {
 		RegistryFile: cfgDir + "ops-warden/production_registry_snapshot.json",
 		PolicyFile:   cfgDir + "todo-app/policy_package.md",
 		DataFile:     data,
-	}, sync).h
+	}, decisionlog.SyncBatch).h
 }
 
 // benchPost posts body to route in a loop and reports, besides the
@@ -69,7 +69,7 @@ func BenchmarkEvaluationsBatch100(b *testing.B) {
 	for i := range 100 {
 		items = append(items, fmt.Sprintf(`{"subject":{"type":"user","id":"user-%05d"},"resource":{"type":"todo","id":"t%d","properties":{"ownerID":"user-%05d"}}}`, i, i, i))
 	}
-	benchPost(b, newTodoBench(b, 1000, decisionlog.SyncBatch), RouteEvaluations,
+	benchPost(b, newTodoBench(b, 1000), RouteEvaluations,
 		`{"action":{"name":"can_update_todo"},"evaluations":[`+strings.Join(items, ",")+`]}`)
 }
 
@@ -82,20 +82,20 @@ func BenchmarkEvaluationsBatch1000(b *testing.B) {
 	for i := range 1000 {
 		items = append(items, fmt.Sprintf(`{"resource":{"type":"todo","id":"t%d"}}`, i))
 	}
-	benchPost(b, newTodoBench(b, 1000, decisionlog.SyncBatch), RouteEvaluations,
+	benchPost(b, newTodoBench(b, 1000), RouteEvaluations,
 		`{"subject":{"type":"user","id":"user-00010"},"action":{"name":"can_update_todo"},"evaluations":[`+strings.Join(items, ",")+`]}`)
 }
 
 // BenchmarkEvaluation decides one AuthZEN evaluation (durable log).
 func BenchmarkEvaluation(b *testing.B) {
-	h := newTodoBench(b, 1000, decisionlog.SyncBatch)
+	h := newTodoBench(b, 1000)
 	benchPost(b, h, RouteAuthZEN, `{"subject":{"type":"user","id":"user-00010"},"action":{"name":"can_update_todo"},"resource":{"type":"todo","id":"t","properties":{"ownerID":"user-00010"}}}`)
 }
 
 // BenchmarkSearchSubject10k searches 10,000 subjects for those allowed to
 // create a todo (1,000 editors: one full page).
 func BenchmarkSearchSubject10k(b *testing.B) {
-	h := newTodoBench(b, 10_000, decisionlog.SyncBatch)
+	h := newTodoBench(b, 10_000)
 	benchPost(b, h, RouteSearchSubject, `{"subject":{"type":"user"},"action":{"name":"can_create_todo"},"resource":{"type":"todo","id":"t"},"page":{"limit":1000}}`)
 }
 
