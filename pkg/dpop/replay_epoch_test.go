@@ -169,7 +169,7 @@ func TestRedisEpochMarkerGarbageFailsClosed(t *testing.T) {
 	client := newRedisClient(t, srv)
 	ctx := context.Background()
 	c := NewRedisReplayCache(client, "")
-	for _, v := range []string{"yesterday", "-5", "0", "1e12"} {
+	for _, v := range []string{"yesterday", "-5", "1e12", "12/no-id"} {
 		if err := client.Set(ctx, DefaultRedisKeyPrefix+RedisEpochKey, v, 0).Err(); err != nil {
 			t.Fatal(err)
 		}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -16,40 +19,95 @@ const DefaultRedisKeyPrefix = "dpop:jti:"
 // RedisEpochKey is the name, after the prefix, of the epoch marker.
 const RedisEpochKey = "epoch"
 
-// RedisReplayCache is a ReplayCache shared by replicas through Redis. A
-// claim is one round trip, one script run atomically (EVALSHA): SET key 1
-// NX PXAT <expiresAt in ms>, so Redis keeps each entry until the proof's
-// own expiry and drops it after, then GET of the epoch marker.
+// RedisClusterGroups is the number of key groups of a RedisReplayCache on
+// a Redis Cluster: each group is one hash tag, so one slot, with its own
+// epoch marker, and the groups spread over the masters.
+const RedisClusterGroups = 64
+
+// RedisReplayCache is a ReplayCache shared by replicas through Redis: a
+// single server, a master watched by Sentinel, or a Cluster. A claim is
+// one round trip, one script run atomically (EVALSHA): SET key 1 NX PXAT
+// <expiresAt in ms>, so Redis keeps each entry until the proof's own
+// expiry and drops it after, then the epoch marker.
+//
+// # Epochs, flushes and failovers
 //
 // The epoch marker (prefix + RedisEpochKey, no expiry) holds the Unix
-// milliseconds at which the first claim found it missing, that is since
-// when this Redis has held every entry: it disappears with the data (a
-// restart without persistence, FLUSHALL, FLUSHDB), and the next claim
-// starts a new epoch. Run Redis with maxmemory-policy noeviction: an
+// milliseconds since when this Redis has held every entry, and the
+// replication id (INFO replication master_replid) of the master that
+// wrote it. The claim script compares that id with the master's own, in
+// the same atomic step as the claim:
+//
+//   - the marker disappears with the data (a restart without persistence,
+//     FLUSHALL, FLUSHDB): the claim starts a new epoch;
+//   - Redis replication is asynchronous, so a master that dies may take
+//     its last writes with it, and the replica promoted in its place (by
+//     Sentinel, or by the Cluster) lacks them. A promoted replica takes a
+//     new replication id, so the first claim on it sees a marker written
+//     under another id and starts a new epoch too.
+//
+// Every claim the old master accepted happened before the failover, so
+// before the new epoch: a Verifier with Config.ReplayEpoch accepts such a
+// proof only with a nonce issued after it. This costs one INFO call
+// inside the script (a few microseconds of Redis CPU) instead of a WAIT
+// for a replica on every claim, which would cost a replication round trip
+// per token and still not cover a promoted replica that had not acked.
+//
+// A master cut off from the others (not dead) could keep accepting claims
+// that the new master never sees: run the masters with
+// min-replicas-to-write 1 (and min-replicas-max-lag) so that an isolated
+// master refuses writes. Run Redis with maxmemory-policy noeviction: an
 // evicted entry or marker would be a forgotten proof.
+//
+// On a Cluster the keys are spread over RedisClusterGroups hash tags
+// ({prefix<group>}), each with its own marker in its own slot, so that
+// the script's two keys are always on one node.
+//
+// # Errors
 //
 // Any error from Redis (unreachable, timeout, error reply, out of memory)
 // is returned wrapped in ErrReplayStore, and the Verifier rejects the
-// proof: a replay check that cannot be made never accepts.
+// proof: a replay check that cannot be made never accepts. With
+// WithFailoverWait, a claim that fails because the master is gone is
+// tried again until a new master answers or the wait is over; once Redis
+// has failed for longer than the wait, claims fail at once until it
+// answers again.
 //
 // Redis expires keys by its own clock: keep it in sync with the
 // verifiers' clocks (NTP), as with any shared expiry.
 type RedisReplayCache struct {
-	client redis.UniversalClient
-	prefix string
-	marker string
-	now    func() time.Time
+	client  redis.UniversalClient
+	prefix  string
+	markers []string // one per group; one without groups
+	tags    []string // key prefix per group; the prefix without groups
+	now     func() time.Time
+	wait    time.Duration
+	// downSince is when claims began to fail (Unix ns), 0 while they
+	// succeed.
+	downSince atomic.Int64
 }
 
-// NewRedisReplayCache returns a RedisReplayCache using client (for example
-// redis.NewClient(opts) with opts from redis.ParseURL). An empty prefix
-// means DefaultRedisKeyPrefix. The caller owns and closes client; bound
-// the time a claim may take with the client's timeouts or the context.
+// NewRedisReplayCache returns a RedisReplayCache using client: a
+// *redis.Client, a failover client (redis.NewFailoverClient) or a
+// *redis.ClusterClient (whose keys are then grouped by hash tags). An
+// empty prefix means DefaultRedisKeyPrefix. The caller owns and closes
+// client; bound the time a claim may take with the client's timeouts or
+// the context.
 func NewRedisReplayCache(client redis.UniversalClient, prefix string) *RedisReplayCache {
 	if prefix == "" {
 		prefix = DefaultRedisKeyPrefix
 	}
-	return &RedisReplayCache{client: client, prefix: prefix, marker: prefix + RedisEpochKey, now: time.Now}
+	c := &RedisReplayCache{client: client, prefix: prefix, now: time.Now}
+	if _, cluster := client.(*redis.ClusterClient); cluster {
+		for g := range RedisClusterGroups {
+			tag := fmt.Sprintf("{%s%02x}", prefix, g)
+			c.tags = append(c.tags, tag)
+			c.markers = append(c.markers, tag+RedisEpochKey)
+		}
+	} else {
+		c.tags, c.markers = []string{prefix}, []string{prefix + RedisEpochKey}
+	}
+	return c
 }
 
 // WithClock sets the clock that dates a new epoch (default time.Now) and
@@ -59,12 +117,46 @@ func (c *RedisReplayCache) WithClock(now func() time.Time) *RedisReplayCache {
 	return c
 }
 
-// claimScript records a claim and reads the epoch marker after it:
-// {1 if the key was set else 0, the marker or nil}.
-var claimScript = redis.NewScript(`
+// WithFailoverWait makes a claim that fails on a lost connection or a
+// master in transition (READONLY, LOADING, MASTERDOWN, CLUSTERDOWN,
+// TRYAGAIN) try again for up to wait, so that the seconds of a Sentinel
+// or Cluster failover delay requests instead of failing them. A Redis
+// down for longer than wait fails claims at once. Returns c.
+func (c *RedisReplayCache) WithFailoverWait(wait time.Duration) *RedisReplayCache {
+	c.wait = wait
+	return c
+}
+
+// epochLua begins both scripts: epoch(marker, now) returns the marker's
+// milliseconds, starting a new epoch (now, this master's replication id)
+// when the marker is missing, is of the format without an id, or names
+// another master. Anything else it returns as found, for the caller to
+// refuse.
+const epochLua = `
+local function epoch(marker, now)
+  local id = string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)')
+  local m = redis.call('GET', marker)
+  if m then
+    local ms, rid = string.match(m, '^(%d+)/(%w+)$')
+    if ms and rid == id then return ms end
+    if not ms and not string.match(m, '^%d+$') then return m end
+  end
+  redis.call('SET', marker, now .. '/' .. id)
+  return now
+end
+`
+
+// claimScript records a claim, then reads the epoch (after the claim):
+// {1 if the key was set else 0, epoch ms}.
+var claimScript = redis.NewScript(epochLua + `
 local set = redis.call('SET', KEYS[1], '1', 'NX', 'PXAT', ARGV[1])
 if set then set = 1 else set = 0 end
-return {set, redis.call('GET', KEYS[2])}
+return {set, epoch(KEYS[2], ARGV[2])}
+`)
+
+// epochScript reads the epoch of one marker, starting it when needed.
+var epochScript = redis.NewScript(epochLua + `
+return epoch(KEYS[1], ARGV[1])
 `)
 
 // Claim implements ReplayCache.
@@ -80,56 +172,125 @@ func (c *RedisReplayCache) ClaimEpoch(ctx context.Context, key ReplayKey, expire
 	if expiresAt.Sub(time.UnixMilli(ms)) > 0 {
 		ms++
 	}
-	res, err := claimScript.Run(ctx, c.client, []string{c.prefix + key.String(), c.marker}, ms).Slice()
+	g := int(key[0]) % len(c.tags)
+	keys := []string{c.tags[g] + key.String(), c.markers[g]}
+	var res []any
+	err := c.retry(ctx, func() (err error) {
+		res, err = claimScript.Run(ctx, c.client, keys, ms, c.now().UnixMilli()).Slice()
+		return err
+	})
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%w: %w", ErrReplayStore, err)
 	}
 	if len(res) != 2 {
 		return time.Time{}, fmt.Errorf("%w: unexpected claim reply %v", ErrReplayStore, res)
 	}
+	epoch, err := c.parseEpoch(keys[1], res[1])
+	if err != nil {
+		return time.Time{}, err
+	}
 	if set, _ := res[0].(int64); set != 1 {
-		err = ErrReplayed
+		return epoch, ErrReplayed
 	}
-	get := redis.NewStringCmd(ctx)
-	switch m := res[1].(type) {
-	case nil:
-		get.SetErr(redis.Nil)
-	case string:
-		get.SetVal(m)
-	default:
-		return time.Time{}, fmt.Errorf("%w: unexpected epoch reply %v", ErrReplayStore, m)
-	}
-	epoch, gerr := c.epoch(ctx, get)
-	if gerr != nil {
-		return time.Time{}, gerr
-	}
-	return epoch, err
+	return epoch, nil
 }
 
-// Epoch returns the current epoch, starting one when the marker is
-// missing (a service calls it at start-up, so that its first clients
-// find the epoch already begun).
+// Epoch returns the current epoch (the latest over the key groups of a
+// Cluster), starting one where the marker is missing or names another
+// master (a service calls it at start-up, so that its first clients find
+// the epoch already begun).
 func (c *RedisReplayCache) Epoch(ctx context.Context) (time.Time, error) {
-	return c.epoch(ctx, c.client.Get(ctx, c.marker))
+	var latest time.Time
+	for _, m := range c.markers {
+		v, err := epochScript.Run(ctx, c.client, []string{m}, c.now().UnixMilli()).Result()
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%w: read epoch: %w", ErrReplayStore, err)
+		}
+		e, err := c.parseEpoch(m, v)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if e.After(latest) {
+			latest = e
+		}
+	}
+	return latest, nil
 }
 
-// epoch parses the marker read by get; when it is missing, it sets it to
-// now unless another verifier did first, and reads it again.
-func (c *RedisReplayCache) epoch(ctx context.Context, get *redis.StringCmd) (time.Time, error) {
-	v, err := get.Result()
-	if errors.Is(err, redis.Nil) {
-		now := strconv.FormatInt(c.now().UnixMilli(), 10)
-		if err := c.client.SetNX(ctx, c.marker, now, 0).Err(); err != nil {
-			return time.Time{}, fmt.Errorf("%w: start epoch: %w", ErrReplayStore, err)
-		}
-		v, err = c.client.Get(ctx, c.marker).Result()
+// Check reports whether every master the cache writes to answers PING.
+func (c *RedisReplayCache) Check(ctx context.Context) error {
+	var err error
+	if cc, ok := c.client.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return m.Ping(ctx).Err() })
+	} else {
+		err = c.client.Ping(ctx).Err()
 	}
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%w: read epoch: %w", ErrReplayStore, err)
+		return fmt.Errorf("%w: %w", ErrReplayStore, err)
 	}
-	ms, err := strconv.ParseInt(v, 10, 64)
+	return nil
+}
+
+func (c *RedisReplayCache) parseEpoch(marker string, v any) (time.Time, error) {
+	s, _ := v.(string)
+	ms, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || ms <= 0 {
-		return time.Time{}, fmt.Errorf("%w: epoch marker %s holds %.40q, not Unix milliseconds", ErrReplayStore, c.marker, v)
+		return time.Time{}, fmt.Errorf("%w: epoch marker %s holds %.40q, not Unix milliseconds and a replication id", ErrReplayStore, marker, s)
 	}
 	return time.UnixMilli(ms), nil
+}
+
+// retry runs op, and again while it fails for a reason a failover
+// explains, for up to the failover wait counted from when failures began.
+func (c *RedisReplayCache) retry(ctx context.Context, op func() error) error {
+	pause := 25 * time.Millisecond
+	for {
+		err := op()
+		if err == nil {
+			c.downSince.Store(0)
+			return nil
+		}
+		if c.wait <= 0 || !failoverError(err) {
+			return err
+		}
+		now := time.Now().UnixNano()
+		c.downSince.CompareAndSwap(0, now)
+		if now-c.downSince.Load() >= int64(c.wait) {
+			return err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return errors.Join(err, ctx.Err())
+		case <-t.C:
+		}
+		pause = min(2*pause, 200*time.Millisecond)
+	}
+}
+
+// failoverError reports whether err is what a client sees while a master
+// is lost or replaced: a network error, or an error reply of a node in
+// transition.
+func failoverError(err error) bool {
+	if errors.Is(err, redis.ErrClosed) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var nerr net.Error
+	if errors.As(err, &nerr) || errors.Is(err, net.ErrClosed) || strings.Contains(err.Error(), "EOF") ||
+		strings.Contains(err.Error(), "connection re") { // refused, reset
+		return true
+	}
+	var rerr redis.Error
+	if errors.As(err, &rerr) {
+		for _, p := range []string{"READONLY ", "LOADING ", "MASTERDOWN ", "CLUSTERDOWN ", "TRYAGAIN ", "NOREPLICAS "} {
+			if strings.HasPrefix(rerr.Error(), p) {
+				return true
+			}
+		}
+		return false
+	}
+	// go-redis's own errors while it looks for the master ("redis: all
+	// sentinels specified in configuration are unreachable", ...).
+	return strings.HasPrefix(err.Error(), "redis: ")
 }

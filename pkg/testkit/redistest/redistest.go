@@ -15,7 +15,9 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +38,10 @@ type Server struct {
 	bin  string
 	dir  string
 	port int
+	// conf is a config file given first (redis-sentinel needs one it can
+	// rewrite); args are added after the defaults.
+	conf string
+	args []string
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -49,16 +55,29 @@ type Server struct {
 // -short (go tool task test:unit, the inner loop without outside tools) it
 // skips the test instead of starting anything; the full suite never runs
 // with -short.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB, args ...string) *Server {
+	t.Helper()
+	return startBin(t, "redis-server", "redis-server", "", args...)
+}
+
+// startBin starts bin (from PATH; the Debian package is pkg) with the
+// config file written from conf (when not empty) and args.
+func startBin(t testing.TB, bin, pkg, conf string, args ...string) *Server {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("redistest: a -short run starts no redis-server (the full suite, go tool task test, does)")
 	}
-	bin, err := exec.LookPath("redis-server")
+	path, err := exec.LookPath(bin)
 	if err != nil {
-		t.Fatal("redis-server not found on PATH: install it (apt-get install redis-server)")
+		t.Fatalf("%s not found on PATH: install it (apt-get install %s)", bin, pkg)
 	}
-	s := &Server{t: t, bin: bin, dir: t.TempDir()}
+	s := &Server{t: t, bin: path, dir: t.TempDir(), args: args}
+	if conf != "" {
+		s.conf = filepath.Join(s.dir, bin+".conf")
+		if err := os.WriteFile(s.conf, []byte(conf), 0o600); err != nil {
+			t.Fatalf("redistest: %v", err)
+		}
+	}
 	var lastErr error
 	for range 5 { // a free port can be taken between probing and binding
 		s.port, err = freePort()
@@ -102,7 +121,11 @@ func (s *Server) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := new(bytes.Buffer)
-	cmd := exec.Command(s.bin,
+	var args []string
+	if s.conf != "" {
+		args = append(args, s.conf)
+	}
+	args = append(args,
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -111,6 +134,7 @@ func (s *Server) start() error {
 		"--daemonize", "no",
 		"--loglevel", "warning",
 	)
+	cmd := exec.Command(s.bin, append(args, s.args...)...)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
@@ -139,6 +163,19 @@ func (s *Server) start() error {
 			return fmt.Errorf("redis-server on %s did not answer PING within %s: %s", s.Addr, startTimeout, strings.TrimSpace(out.String()))
 		}
 	}
+}
+
+// Kill sends SIGKILL (no shutdown, nothing saved, connections cut) and
+// waits for the exit.
+func (s *Server) Kill() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.exited
+	s.cmd = nil
 }
 
 func (s *Server) stopLocked() {
