@@ -96,6 +96,22 @@ func Open(ctx context.Context, cfg Config, deps Deps) (*Store, error) {
 	return s, nil
 }
 
+// ReadyAt is the first whole second at which a fresh proof (iat = now)
+// passes the epoch check without a nonce: the epoch plus skew, rounded up
+// (proofs carry iat in whole seconds). Zero when the epoch is unknown. A
+// service stays unready until then, so that a new replica costs no
+// client a retry.
+func (s *Store) ReadyAt(skew time.Duration) time.Time {
+	if s.Epoch.IsZero() {
+		return time.Time{}
+	}
+	t := s.Epoch.Add(skew)
+	if r := t.Truncate(time.Second); !r.Equal(t) {
+		return r.Add(time.Second)
+	}
+	return t
+}
+
 // Ready reports whether the store answered its latest check.
 func (s *Store) Ready() bool { return s.up.Load() }
 

@@ -6,11 +6,12 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/stellaops/authgate/pkg/dpop"
 	"github.com/stellaops/authgate/pkg/httpx"
+	"github.com/stellaops/authgate/pkg/replaystore"
 	"github.com/stellaops/authgate/services/flex-auth/internal/callerauth"
 	"github.com/stellaops/authgate/services/flex-auth/internal/config"
 	"github.com/stellaops/authgate/services/flex-auth/internal/server"
@@ -32,12 +33,25 @@ type guard struct {
 // without them when auth is not configured. It refreshes the Authority's
 // keys in the background until ctx is done; stop releases the DPoP replay
 // cache.
-func newGuard(ctx context.Context, cfg config.AuthConfig, log *zap.Logger, now func() time.Time) (guard, error) {
+func newGuard(ctx context.Context, cfg config.AuthConfig, log *zap.Logger, meter metric.Meter, now func() time.Time) (guard, error) {
 	if !cfg.Enabled() {
 		return guard{stop: func() {}}, nil
 	}
-	replay, closeReplay, err := newReplayCache(ctx, cfg.ReplayCache, now)
+	replay, err := replaystore.Open(ctx, cfg.ReplayCache, replaystore.Deps{
+		KeyPrefix: redisKeyPrefix, Meter: meter, MetricUp: metricReplayStoreUp, Now: now,
+		Memory: dpop.MemoryOptions{Window: cfg.DPoPMaxAge + 2*cfg.DPoPClockSkew},
+	})
 	if err != nil {
+		return guard{}, err
+	}
+	closeReplay := replay.Close
+	readyAt := replay.ReadyAt(cfg.DPoPClockSkew)
+	if replay.EpochErr != nil {
+		log.Warn("the DPoP replay store does not answer: callers with tokens are refused (503) until it does", zap.Error(replay.EpochErr))
+	}
+	nonces, err := newNonces(cfg)
+	if err != nil {
+		closeReplay()
 		return guard{}, err
 	}
 	client, err := httpx.AuthorityClient(cfg.CAFile, 10*time.Second, httpx.LogReloads(log, "auth.caFile"))
@@ -49,7 +63,7 @@ func newGuard(ctx context.Context, cfg config.AuthConfig, log *zap.Logger, now f
 		HTTPClient: client,
 		Issuer:     cfg.Issuer, MetadataURL: cfg.MetadataURL, RequireHTTPSMetadata: cfg.RequireHTTPSMetadata,
 		Audiences: cfg.Audiences, RequiredScopes: cfg.RequiredScopes, PublicURL: cfg.PublicURL,
-		DPoPMaxAge: cfg.DPoPMaxAge, DPoPClockSkew: cfg.DPoPClockSkew, Replay: replay,
+		DPoPMaxAge: cfg.DPoPMaxAge, DPoPClockSkew: cfg.DPoPClockSkew, Replay: replay.Cache, Nonces: nonces,
 		JWKSRefreshInterval: cfg.JWKSRefreshInterval, JWKSMaxStale: cfg.JWKSMaxStale,
 		ClientCertificates: cfg.ClientCertificates, Logger: log.Named("authority"), Now: now,
 	})
@@ -73,7 +87,14 @@ func newGuard(ctx context.Context, cfg config.AuthConfig, log *zap.Logger, now f
 				return next(c)
 			}
 		},
-		ready: a.Ready,
+		// Not ready while the replay store does not answer (callers with
+		// tokens are refused), unless certificate callers, who need no
+		// replay check, are accepted too.
+		// Nor before fresh proofs pass the epoch check without a nonce (a
+		// replica that starts costs no caller a retry).
+		ready: func() bool {
+			return a.Ready() && (len(cfg.ClientCertificates) > 0 || replay.Ready() && !now().Before(readyAt))
+		},
 		stop: func() {
 			cancel()
 			<-done
@@ -82,18 +103,15 @@ func newGuard(ctx context.Context, cfg config.AuthConfig, log *zap.Logger, now f
 	}, nil
 }
 
-// newReplayCache returns the configured DPoP replay cache (pkg/dpop, as in
-// registry-token) and its closer. Any error of Redis makes the verifier
-// refuse the proof (fail closed).
-func newReplayCache(ctx context.Context, rc config.ReplayCacheConfig, now func() time.Time) (dpop.ReplayCache, func(), error) {
-	if rc.Backend == config.ReplayBackendRedis {
-		opts, err := dpop.RedisOptions(rc.RedisURL)
-		if err != nil {
-			return nil, nil, fmt.Errorf("auth.replayCache.redisUrl: %w", err)
-		}
-		client := redis.NewClient(opts)
-		return dpop.NewRedisReplayCache(client, redisKeyPrefix).WithClock(now), func() { _ = client.Close() }, nil
+// metricReplayStoreUp is the gauge of the replay store's health.
+const metricReplayStoreUp = "flex_auth_replay_store_up"
+
+// newNonces returns the nonce source of auth.dpopNonceKeyFile, or nil
+// (the verifier then makes one with a random key).
+func newNonces(cfg config.AuthConfig) (dpop.NonceSource, error) {
+	keys, err := cfg.NonceKeys()
+	if err != nil || len(keys) == 0 {
+		return nil, err
 	}
-	c := dpop.NewMemoryReplayCache(ctx, dpop.MemoryOptions{Now: now})
-	return c, func() { _ = c.Close() }, nil
+	return dpop.NewHMACNonces(keys[0], dpop.DefaultNonceLifetime, keys[1:]...)
 }

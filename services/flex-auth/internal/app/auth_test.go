@@ -28,6 +28,7 @@ func TestCallerAuthentication(t *testing.T) {
 	auth := authoritytest.New(t)
 	publicURL := "https://flex-auth.example.com"
 	in := start(t, "--config", writeAuthConfig(t, auth.Issuer, publicURL))
+	in.waitReady(t)
 	client := authoritytest.NewKey(t)
 	jkt, err := dpop.Thumbprint(client)
 	if err != nil {

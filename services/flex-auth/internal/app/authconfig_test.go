@@ -37,7 +37,7 @@ func TestAuthConfigValidation(t *testing.T) {
 		{"issuer, redis replay cache", with(issuer, []string{"FLEX_AUTH_AUTH__REPLAYCACHE__BACKEND=redis", "FLEX_AUTH_AUTH__REPLAYCACHE__REDISURL=redis://127.0.0.1:6379/0"}), ""},
 		{"certificate callers only", with(tlsCA, []string{"FLEX_AUTH_AUTH__CLIENTCERTIFICATES=CN=registry-token"}), ""},
 		{"unknown replay backend", with(issuer, []string{"FLEX_AUTH_AUTH__REPLAYCACHE__BACKEND=disk"}), "auth.replayCache.backend"},
-		{"redis without a URL", with(issuer, []string{"FLEX_AUTH_AUTH__REPLAYCACHE__BACKEND=redis"}), "auth.replayCache.redisUrl is required"},
+		{"redis without a URL", with(issuer, []string{"FLEX_AUTH_AUTH__REPLAYCACHE__BACKEND=redis"}), "auth.replayCache.redisUrl: required when backend is redis"},
 		{"redis URL not redis", with(issuer, []string{"FLEX_AUTH_AUTH__REPLAYCACHE__BACKEND=redis", "FLEX_AUTH_AUTH__REPLAYCACHE__REDISURL=http://x"}), "auth.replayCache.redisUrl"},
 		{"redis URL with the memory backend", with(issuer, []string{"FLEX_AUTH_AUTH__REPLAYCACHE__REDISURL=redis://x:6379"}), "backend is memory"},
 		{"refresh interval under 1s", with(issuer, []string{"FLEX_AUTH_AUTH__JWKSREFRESHINTERVAL=10ms"}), "auth.jwksRefreshInterval"},

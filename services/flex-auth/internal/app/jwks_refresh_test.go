@@ -27,6 +27,7 @@ func TestWithdrawnAuthorityKeyRefused(t *testing.T) {
 	_, _ = f.WriteString("  jwksRefreshInterval: 1s\n")
 	_ = f.Close()
 	in := start(t, "--config", cfg)
+	in.waitReady(t)
 
 	client := authoritytest.NewKey(t)
 	jkt, err := dpop.Thumbprint(client)

@@ -27,6 +27,8 @@ func TestProofReplayedOnAnotherReplica(t *testing.T) {
 	_, _ = f.WriteString("  replayCache:\n    backend: redis\n    redisUrl: " + rd.URL() + "\n")
 	_ = f.Close()
 	a, b := start(t, "--config", cfg), start(t, "--config", cfg)
+	a.waitReady(t)
+	b.waitReady(t)
 
 	client := authoritytest.NewKey(t)
 	jkt, err := dpop.Thumbprint(client)

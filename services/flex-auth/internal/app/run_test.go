@@ -428,3 +428,19 @@ func TestShippedConfigLoads(t *testing.T) {
 		t.Fatalf("cfg = %+v", cfg)
 	}
 }
+
+// waitReady polls /readyz until 200: with caller authentication, a new
+// replay epoch keeps the instance unready for auth.dpopClockSkew.
+func (in *instance) waitReady(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if code, _ := in.get(t, "/readyz"); code == http.StatusOK {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready after 30s\n%s", in.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

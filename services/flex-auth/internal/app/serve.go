@@ -115,7 +115,7 @@ func Run(ctx context.Context, env Env) error {
 			return fmt.Errorf("search.pageTokenKeyFile: %w", err)
 		}
 	}
-	g, err := newGuard(ctx, cfg.Auth, log, now)
+	g, err := newGuard(ctx, cfg.Auth, log, om.Meter("flex-auth"), now)
 	if err != nil {
 		return err
 	}

@@ -36,7 +36,13 @@ type Config struct {
 	PublicURL            string   // base of the DPoP htu (what callers call)
 	DPoPMaxAge           time.Duration
 	DPoPClockSkew        time.Duration
-	Replay               dpop.ReplayCache
+	// Replay remembers caller proofs; its epoch is enforced (a proof
+	// dated before a restart, flush or failover needs a nonce issued
+	// since: 401 use_dpop_nonce, one caller retry).
+	Replay dpop.EpochReplayCache
+	// Nonces issues and checks those nonces (nil: a random key of this
+	// process, fine for one replica).
+	Nonces dpop.NonceSource
 	// JWKS refresh: periodic interval, maximum staleness before the keys
 	// are dropped, and the minimum gap between refreshes for unknown kids.
 	JWKSRefreshInterval time.Duration
@@ -82,7 +88,7 @@ func New(ctx context.Context, cfg Config) (*Authenticator, error) {
 		return nil, fmt.Errorf("auth.metadataUrl: %w", err)
 	}
 	v, err := dpop.NewVerifier(dpop.Config{PublicBaseURL: cfg.PublicURL, MaxAge: cfg.DPoPMaxAge,
-		ClockSkew: cfg.DPoPClockSkew, Replay: cfg.Replay, Now: cfg.Now})
+		ClockSkew: cfg.DPoPClockSkew, Replay: cfg.Replay, ReplayEpoch: true, Nonces: cfg.Nonces, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/stellaops/authgate/pkg/dpop"
+	"github.com/stellaops/authgate/pkg/replaystore"
 )
 
 // AuthConfig is the optional caller authentication of the decision
@@ -25,30 +27,48 @@ type AuthConfig struct {
 	PublicURL      string        `koanf:"publicUrl"`
 	DPoPMaxAge     time.Duration `koanf:"dpopMaxAge"`
 	DPoPClockSkew  time.Duration `koanf:"dpopClockSkew"`
+	// DPoPNonceKeyFile keys the server nonces that let fresh proofs
+	// through right after a new replay epoch (one base64 key a line, the
+	// first issues, all verify); shared by replicas. Empty: a random key
+	// per process (one replica).
+	DPoPNonceKeyFile string `koanf:"dpopNonceKeyFile"`
 	// JWKSRefreshInterval and JWKSMaxStale: the Authority's keys are
 	// fetched again this often, and dropped (callers refused with 503)
 	// after this long without a successful fetch.
 	JWKSRefreshInterval time.Duration `koanf:"jwksRefreshInterval"`
 	JWKSMaxStale        time.Duration `koanf:"jwksMaxStale"`
-	// ReplayCache holds the jti of DPoP proofs seen: memory (one replica)
-	// or redis (shared by every replica).
+	// ReplayCache holds the DPoP proofs seen: memory (one replica) or
+	// Redis (one server, Sentinel or Cluster; shared by every replica).
 	ReplayCache ReplayCacheConfig `koanf:"replayCache"`
 	// ClientCertificates: subject DNs or SANs of client certificates
 	// (verified against server.tls.clientCaFile) accepted without a token.
 	ClientCertificates []string `koanf:"clientCertificates"`
 }
 
-// ReplayCacheConfig selects the DPoP replay cache.
-type ReplayCacheConfig struct {
-	Backend  string `koanf:"backend"`
-	RedisURL string `koanf:"redisUrl"`
-}
+// ReplayCacheConfig selects the DPoP replay cache, as in registry-token.
+type ReplayCacheConfig = replaystore.Config
 
 // The replay cache backends.
 const (
-	ReplayBackendMemory = "memory"
-	ReplayBackendRedis  = "redis"
+	ReplayBackendMemory = replaystore.BackendMemory
+	ReplayBackendRedis  = replaystore.BackendRedis
 )
+
+// NonceKeys reads auth.dpopNonceKeyFile (none when it is empty).
+func (a AuthConfig) NonceKeys() ([][]byte, error) {
+	if a.DPoPNonceKeyFile == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(a.DPoPNonceKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("auth.dpopNonceKeyFile: %w", err)
+	}
+	keys, err := dpop.ParseNonceKeys(b)
+	if err != nil {
+		return nil, fmt.Errorf("auth.dpopNonceKeyFile %s: %w", a.DPoPNonceKeyFile, err)
+	}
+	return keys, nil
+}
 
 // Enabled reports whether caller authentication is configured: tokens of
 // an Authority (issuer), allowed client certificates, or both.
@@ -74,19 +94,9 @@ func (a AuthConfig) validate(tls TLSConfig) []error {
 			errs = append(errs, fmt.Errorf("auth.jwksMaxStale: %s is not longer than auth.jwksRefreshInterval (%s)", a.JWKSMaxStale, a.JWKSRefreshInterval))
 		}
 	}
-	switch a.ReplayCache.Backend {
-	case ReplayBackendMemory:
-		if a.ReplayCache.RedisURL != "" {
-			errs = append(errs, errors.New("auth.replayCache.redisUrl is set but auth.replayCache.backend is memory"))
-		}
-	case ReplayBackendRedis:
-		if a.ReplayCache.RedisURL == "" {
-			errs = append(errs, errors.New("auth.replayCache.redisUrl is required when auth.replayCache.backend is redis"))
-		} else if _, err := dpop.RedisOptions(a.ReplayCache.RedisURL); err != nil {
-			errs = append(errs, fmt.Errorf("auth.replayCache.redisUrl: %w", err))
-		}
-	default:
-		errs = append(errs, fmt.Errorf("auth.replayCache.backend %q: must be memory or redis", a.ReplayCache.Backend))
+	errs = append(errs, a.ReplayCache.Validate("auth.replayCache")...)
+	if _, err := a.NonceKeys(); err != nil {
+		errs = append(errs, err)
 	}
 	if len(a.ClientCertificates) > 0 && tls.ClientCAFile == "" {
 		errs = append(errs, errors.New("auth.clientCertificates requires server.tls.clientCaFile (the CA that verifies them)"))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stellaops/authgate/pkg/jwks"
 	"github.com/stellaops/authgate/pkg/konfig"
+	"github.com/stellaops/authgate/pkg/replaystore"
 	"github.com/stellaops/authgate/services/flex-auth/internal/decisionlog"
 )
 
@@ -164,7 +165,7 @@ func Defaults() Config {
 		Auth: AuthConfig{RequireHTTPSMetadata: true, RequiredScopes: []string{DefaultRequiredScope},
 			DPoPMaxAge: DefaultDPoPMaxAge, DPoPClockSkew: DefaultDPoPClockSkew,
 			JWKSRefreshInterval: jwks.DefaultRefreshInterval, JWKSMaxStale: jwks.DefaultMaxStale,
-			ReplayCache: ReplayCacheConfig{Backend: ReplayBackendMemory}},
+			ReplayCache: replaystore.Defaults()},
 	}
 }
 

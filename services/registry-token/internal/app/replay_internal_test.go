@@ -24,7 +24,7 @@ func TestRedisOptions(t *testing.T) {
 			dial: time.Second, read: 2 * time.Second, write: 3 * time.Second, pool: 4 * time.Second, retries: 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o, err := redisOptions(tc.url)
+			o, err := dpop.RedisOptions(tc.url)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -36,7 +36,7 @@ func TestRedisOptions(t *testing.T) {
 			}
 		})
 	}
-	if _, err := redisOptions("http://[::1"); err == nil {
+	if _, err := dpop.RedisOptions("http://[::1"); err == nil {
 		t.Fatal("bad URL accepted")
 	}
 }
@@ -64,16 +64,16 @@ func TestRedisReplayClaimFailsOnceAndClosed(t *testing.T) {
 	defer cancel()
 	a := config.Defaults().Authority
 	a.ReplayCache = config.ReplayCache{Backend: config.ReplayBackendRedis, RedisURL: "redis://" + ln.Addr().String() + "/0"}
-	st, err := newReplayCache(ctx, a, time.Now)
+	st, err := newReplayCache(ctx, a, nil, time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.close()
+	defer st.Close()
 	if !st.readyAt.IsZero() {
 		t.Fatalf("readyAt %v with Redis unreachable at start, want none", st.readyAt)
 	}
 	before := conns.Load() // the epoch read at start
-	err = st.cache.Claim(ctx, dpop.NewReplayKey("jkt", "GET", "https://x/token", "jti-1"), time.Now().Add(time.Minute))
+	err = st.Cache.Claim(ctx, dpop.NewReplayKey("jkt", "GET", "https://x/token", "jti-1"), time.Now().Add(time.Minute))
 	if !errors.Is(err, dpop.ErrReplayStore) {
 		t.Fatalf("claim error %v, want ErrReplayStore", err)
 	}
@@ -88,33 +88,17 @@ func TestMemoryReplayCacheMaxEntries(t *testing.T) {
 	defer cancel()
 	a := config.Defaults().Authority
 	a.ReplayCache = config.ReplayCache{Backend: config.ReplayBackendMemory, MaxEntries: 2}
-	st, err := newReplayCache(ctx, a, time.Now)
+	st, err := newReplayCache(ctx, a, nil, time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.close()
-	rc := st.cache
+	defer st.Close()
+	rc := st.Cache
 	exp := time.Now().Add(time.Minute)
 	for i, want := range []error{nil, nil, dpop.ErrReplayCacheFull} {
 		err := rc.Claim(ctx, dpop.NewReplayKey("jkt", "GET", "https://x/token", string(rune('a'+i))), exp)
 		if !errors.Is(err, want) {
 			t.Fatalf("claim %d: %v, want %v", i, err, want)
-		}
-	}
-}
-
-func TestReadyAfter(t *testing.T) {
-	base := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	for _, tc := range []struct {
-		epoch time.Time
-		want  time.Time
-	}{
-		{base, base.Add(5 * time.Second)},
-		{base.Add(time.Nanosecond), base.Add(6 * time.Second)},
-		{base.Add(999 * time.Millisecond), base.Add(6 * time.Second)},
-	} {
-		if got := readyAfter(tc.epoch, 5*time.Second); !got.Equal(tc.want) {
-			t.Errorf("readyAfter(%v) = %v, want %v", tc.epoch, got, tc.want)
 		}
 	}
 }

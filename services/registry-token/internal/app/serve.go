@@ -64,11 +64,11 @@ func serve(ctx context.Context, src source, cfg config.Config, keys *signing.Set
 	// Stores and clients.
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	replay, err := newReplayCache(runCtx, cfg.Authority, now)
+	replay, err := newReplayCache(runCtx, cfg.Authority, meter, now)
 	if err != nil {
 		return err
 	}
-	defer replay.close()
+	defer replay.Close()
 	authorityHTTP, err := httpx.AuthorityClient(cfg.Authority.CAFile, 10*time.Second, httpx.LogReloads(log, "authority.caFile"))
 	if err != nil {
 		return fmt.Errorf("authority.%w", err)
@@ -101,7 +101,7 @@ func serve(ctx context.Context, src source, cfg config.Config, keys *signing.Set
 		Algorithms:    cfg.Authority.DPoP.Algorithms,
 		MaxAge:        cfg.Authority.DPoP.MaxAge,
 		ClockSkew:     cfg.Authority.DPoP.ClockSkew,
-		Replay:        replay.cache,
+		Replay:        replay.Cache,
 		ReplayEpoch:   true,
 		Nonces:        nonces,
 		RequireNonce:  cfg.Authority.DPoP.RequireNonce,
@@ -148,6 +148,9 @@ func serve(ctx context.Context, src source, cfg config.Config, keys *signing.Set
 			return "shutting down"
 		case !authz.Ready():
 			return "the Authority's keys are not loaded"
+		case !replay.Ready():
+			// Every DPoP token would be refused (503).
+			return "the DPoP replay store does not answer"
 		case now().Before(replay.readyAt):
 			// Not ready before fresh proofs pass the replay epoch check
 			// without a nonce: a replica that starts costs its clients no

@@ -15,6 +15,7 @@ import (
 	"github.com/stellaops/authgate/pkg/dpop"
 	"github.com/stellaops/authgate/pkg/konfig"
 	"github.com/stellaops/authgate/pkg/plans"
+	"github.com/stellaops/authgate/pkg/replaystore"
 )
 
 // EnvPrefix is the prefix of environment overrides, e.g.
@@ -42,8 +43,8 @@ const (
 	MinNonceKeyLength        = 32
 	SenderConstraintRequire  = "required"
 	SenderConstraintOptional = "optional"
-	ReplayBackendMemory      = "memory"
-	ReplayBackendRedis       = "redis"
+	ReplayBackendMemory      = replaystore.BackendMemory
+	ReplayBackendRedis       = replaystore.BackendRedis
 	// DefaultReplayCacheEntries bounds the memory replay cache: with the
 	// default proof window (dpop.maxAge + dpop.clockSkew = 65 s, plus one
 	// 8.75 s time bucket) one replica accepts about 28,000 proofs/s before
@@ -53,7 +54,7 @@ const (
 	DefaultReplayCacheEntries = 1 << 21
 	// MaxReplayCacheEntries caps authority.replayCache.maxEntries (at most
 	// about 21 bytes an entry: some 350 MB at the cap).
-	MaxReplayCacheEntries = 1 << 24
+	MaxReplayCacheEntries = replaystore.MaxMemoryEntries
 
 	// Bounds of signing.lifetime: a registry token lives long enough for
 	// one push and not much longer.
@@ -227,15 +228,9 @@ func (d DPoP) NonceKeys() ([][]byte, error) {
 	return nil, nil
 }
 
-// ReplayCache selects where seen proof ids are kept.
-type ReplayCache struct {
-	Backend  string `koanf:"backend" yaml:"backend"`
-	RedisURL string `koanf:"redisUrl" yaml:"redisUrl"`
-	// MaxEntries bounds the memory backend: it holds every proof for
-	// dpop.maxAge + dpop.clockSkew and, when full, refuses new proofs
-	// (503 replay_cache_full) rather than forget one.
-	MaxEntries int `koanf:"maxEntries" yaml:"maxEntries"`
-}
+// ReplayCache selects where seen proof ids are kept: memory, or Redis
+// (one server, Sentinel or Cluster), as in flex-auth.
+type ReplayCache = replaystore.Config
 
 // Signing configures the registry token signer: one key (KeyFile, the
 // simple case) or a rotation set (Keys).
@@ -278,7 +273,7 @@ func Defaults() Config {
 				ClockSkew:  DefaultDPoPClockSkew,
 				Algorithms: DefaultDPoPAlgorithms(),
 			},
-			ReplayCache: ReplayCache{Backend: ReplayBackendMemory, MaxEntries: DefaultReplayCacheEntries},
+			ReplayCache: replaystore.Defaults(),
 		},
 		Signing: Signing{
 			Issuer:   DefaultSigningIssuer,

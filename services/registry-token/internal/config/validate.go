@@ -236,20 +236,7 @@ func (a *Authority) validate() []error {
 	} else if _, err := a.DPoP.NonceKeys(); err != nil {
 		errs = append(errs, err)
 	}
-	switch a.ReplayCache.Backend {
-	case ReplayBackendMemory:
-	case ReplayBackendRedis:
-		if a.ReplayCache.RedisURL == "" {
-			add("authority.replayCache.redisUrl: required when backend is redis")
-		} else if u, err := url.Parse(a.ReplayCache.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-			add("authority.replayCache.redisUrl: %q is not a redis:// or rediss:// URL", Redact(a.ReplayCache.RedisURL))
-		}
-	default:
-		add("authority.replayCache.backend: %q is not memory or redis", a.ReplayCache.Backend)
-	}
-	if n := a.ReplayCache.MaxEntries; n <= 0 || n > MaxReplayCacheEntries {
-		add("authority.replayCache.maxEntries: %d is outside [1, %d]", n, MaxReplayCacheEntries)
-	}
+	errs = append(errs, a.ReplayCache.Validate("authority.replayCache")...)
 	return errs
 }
 
