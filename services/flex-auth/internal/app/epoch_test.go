@@ -115,7 +115,9 @@ func newCaller(base, public, tok string, key jwk.Key) *caller {
 func (c *caller) check(t *testing.T) int {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, c.public+"/v1/check", strings.NewReader(`{"actor":"agt-state-hub-bridge"}`))
-	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(`{"actor":"agt-state-hub-bridge"}`)), nil }
+	req.GetBody = func() (io.ReadCloser, error) {
+		return io.NopCloser(strings.NewReader(`{"actor":"agt-state-hub-bridge"}`)), nil
+	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.client.Do(req)
 	if err != nil {
