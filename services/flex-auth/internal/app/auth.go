@@ -13,6 +13,7 @@ import (
 	"github.com/stellaops/authgate/pkg/httpx"
 	"github.com/stellaops/authgate/pkg/replaystore"
 	"github.com/stellaops/authgate/services/flex-auth/internal/callerauth"
+	"github.com/stellaops/authgate/services/flex-auth/internal/metrics"
 	"github.com/stellaops/authgate/services/flex-auth/internal/config"
 	"github.com/stellaops/authgate/services/flex-auth/internal/server"
 )
@@ -38,7 +39,7 @@ func newGuard(ctx context.Context, cfg config.AuthConfig, log *zap.Logger, meter
 		return guard{stop: func() {}}, nil
 	}
 	replay, err := replaystore.Open(ctx, cfg.ReplayCache, replaystore.Deps{
-		KeyPrefix: redisKeyPrefix, Meter: meter, MetricUp: metricReplayStoreUp, Now: now,
+		KeyPrefix: redisKeyPrefix, Meter: meter, MetricUp: metrics.NameReplayStoreUp, Now: now,
 		Memory: dpop.MemoryOptions{Window: cfg.DPoPMaxAge + 2*cfg.DPoPClockSkew},
 	})
 	if err != nil {
@@ -102,9 +103,6 @@ func newGuard(ctx context.Context, cfg config.AuthConfig, log *zap.Logger, meter
 		},
 	}, nil
 }
-
-// metricReplayStoreUp is the gauge of the replay store's health.
-const metricReplayStoreUp = "flex_auth_replay_store_up"
 
 // newNonces returns the nonce source of auth.dpopNonceKeyFile, or nil
 // (the verifier then makes one with a random key).

@@ -38,6 +38,10 @@ const (
 	NameLogMinFreeBytes = "flex_auth_decision_log_min_free_bytes"
 	// Rotations of the decision log file. Unit: {rotation}.
 	NameLogRotations = "flex_auth_decision_log_rotations"
+	// 1 while the DPoP replay store of caller authentication answers
+	// (always for memory), 0 while it does not; observed by
+	// pkg/replaystore. Unit: 1.
+	NameReplayStoreUp = "flex_auth_replay_store_up"
 )
 
 // latencyBuckets suit a decision that takes tens of microseconds plus a

@@ -10,10 +10,8 @@ import (
 	"github.com/stellaops/authgate/pkg/dpop"
 	"github.com/stellaops/authgate/pkg/replaystore"
 	"github.com/stellaops/authgate/services/registry-token/internal/config"
+	"github.com/stellaops/authgate/services/registry-token/internal/token"
 )
-
-// metricReplayStoreUp is the gauge of the replay store's health.
-const metricReplayStoreUp = "registry_token_replay_store_up"
 
 // replayStore is the configured replay cache with what the service
 // needs around it.
@@ -38,7 +36,7 @@ func newReplayCache(ctx context.Context, a config.Authority, meter metric.Meter,
 	st, err := replaystore.Open(ctx, a.ReplayCache, replaystore.Deps{
 		KeyPrefix: redisKeyPrefix,
 		Memory:    dpop.MemoryOptions{Window: a.DPoP.MaxAge + 2*a.DPoP.ClockSkew},
-		Meter:     meter, MetricUp: metricReplayStoreUp, Now: now,
+		Meter:     meter, MetricUp: token.MetricReplayStoreUp, Now: now,
 	})
 	if err != nil {
 		return nil, err

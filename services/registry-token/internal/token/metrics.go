@@ -19,6 +19,10 @@ const (
 	// watch) by result, success or failure; counted by the program's
 	// reloader, named here with the rest of the catalog.
 	MetricConfigReloads = "registry_token_config_reloads"
+	// MetricReplayStoreUp is 1 while the DPoP replay store answers (always
+	// for memory), 0 while it does not; observed by pkg/replaystore for
+	// the program, named here with the rest of the catalog.
+	MetricReplayStoreUp = "registry_token_replay_store_up"
 )
 
 // instruments is the metric catalog of the token endpoint.
