@@ -13,8 +13,8 @@ import (
 	"github.com/stellaops/authgate/pkg/httpx"
 	"github.com/stellaops/authgate/pkg/replaystore"
 	"github.com/stellaops/authgate/services/flex-auth/internal/callerauth"
-	"github.com/stellaops/authgate/services/flex-auth/internal/metrics"
 	"github.com/stellaops/authgate/services/flex-auth/internal/config"
+	"github.com/stellaops/authgate/services/flex-auth/internal/metrics"
 	"github.com/stellaops/authgate/services/flex-auth/internal/server"
 )
 
