@@ -50,10 +50,47 @@ authority:
     maxAge: {{ .Values.authority.dpop.maxAge }}
     clockSkew: {{ .Values.authority.dpop.clockSkew }}
     algorithms: {{ .Values.authority.dpop.algorithms | toJson }}
+    {{- with .Values.authority.dpop.nonceKeys.existingSecret }}
+    nonceKeyFile: {{ printf "%s/%s" (include "registry-token.nonceKeysDir" $) $.Values.authority.dpop.nonceKeys.key | quote }}
+    {{- end }}
   replayCache:
-    backend: {{ .Values.replayCache.backend | quote }}
-    redisUrl: {{ .Values.replayCache.redis.url | quote }}
-    maxEntries: {{ .Values.replayCache.maxEntries | int64 }}
+    {{- $rc := .Values.replayCache }}
+    backend: {{ $rc.backend | quote }}
+    maxEntries: {{ $rc.maxEntries | int64 }}
+    {{- if eq $rc.backend "redis" }}
+    redisUrl: {{ $rc.redis.url | quote }}
+    {{- end }}
+    {{- if eq $rc.backend "redis-sentinel" }}
+    sentinel:
+      masterName: {{ $rc.sentinel.masterName | quote }}
+      addrs: {{ $rc.sentinel.addrs | toJson }}
+      {{- if and $rc.credentials.existingSecret $rc.credentials.sentinelPasswordKey }}
+      passwordFile: {{ printf "%s/%s" (include "registry-token.redisCredentialsDir" .) $rc.credentials.sentinelPasswordKey | quote }}
+      {{- end }}
+    {{- end }}
+    {{- if eq $rc.backend "redis-cluster" }}
+    cluster:
+      addrs: {{ $rc.cluster.addrs | toJson }}
+    {{- end }}
+    {{- if ne $rc.backend "memory" }}
+    failoverWait: {{ $rc.failoverWait }}
+    {{- if and $rc.credentials.existingSecret $rc.credentials.passwordKey }}
+    passwordFile: {{ printf "%s/%s" (include "registry-token.redisCredentialsDir" .) $rc.credentials.passwordKey | quote }}
+    {{- end }}
+    {{- if and $rc.credentials.existingSecret $rc.credentials.usernameKey }}
+    usernameFile: {{ printf "%s/%s" (include "registry-token.redisCredentialsDir" .) $rc.credentials.usernameKey | quote }}
+    {{- end }}
+    {{- if or (and $rc.tls.enabled (ne $rc.backend "redis")) $rc.tls.caSecret.name $rc.tls.serverName }}
+    tls:
+      enabled: {{ and $rc.tls.enabled (ne $rc.backend "redis") }}
+      {{- with $rc.tls.caSecret.name }}
+      caFile: {{ printf "%s/%s" (include "registry-token.redisCADir" $) $rc.tls.caSecret.key | quote }}
+      {{- end }}
+      {{- with $rc.tls.serverName }}
+      serverName: {{ . | quote }}
+      {{- end }}
+    {{- end }}
+    {{- end }}
 reload:
   watch: {{ .Values.reload.watch }}
 {{- end }}
