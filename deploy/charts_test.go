@@ -401,7 +401,7 @@ func TestRegistryTokenWiring(t *testing.T) {
 			if dep.Spec.Replicas != nil {
 				replicas = *dep.Spec.Replicas
 			}
-			if replicas > 1 && cfg.Authority.ReplayCache.Backend != "redis" {
+			if replicas > 1 && cfg.Authority.ReplayCache.Backend == "memory" {
 				t.Errorf("%d replicas with replay cache %q", replicas, cfg.Authority.ReplayCache.Backend)
 			}
 		})
