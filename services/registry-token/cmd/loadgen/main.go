@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"sync/atomic"
 	"syscall"
 
@@ -45,7 +46,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	duration := fs.Duration("duration", loadgen.DefaultDuration, "measured duration (at most 1h; the soak runs 10m)")
-	replay := fs.String("replay", "memory", "replay cache backend: memory, or redis (a redis-server child unless -redis-url)")
+	replay := fs.String("replay", "memory", "replay cache backend: memory, redis (a redis-server child unless -redis-url), redis-sentinel or redis-cluster (on an existing topology: -addrs)")
+	addrs := fs.String("addrs", "", "with -replay redis-sentinel or redis-cluster: the sentinels or seed nodes, host:port,...")
+	master := fs.String("master-name", "", "with -replay redis-sentinel: the master's name in the sentinels")
 	redisURL := fs.String("redis-url", "", "with -replay redis: an existing Redis instead of a redis-server child")
 	conns := fs.Int("connections", loadgen.DefaultConnections, "concurrent keep-alive connections")
 	callers := fs.Int("callers", 0, "distinct client keys and OpToks (default: one per connection)")
@@ -64,7 +67,11 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	defer os.RemoveAll(dir)
 
-	opts := loadgen.Options{Duration: *duration, Connections: *conns, Callers: *callers, Dir: dir, Replay: *replay, RedisURL: *redisURL, FreshOpToks: *fresh}
+	opts := loadgen.Options{Duration: *duration, Connections: *conns, Callers: *callers, Dir: dir, Replay: *replay, RedisURL: *redisURL, FreshOpToks: *fresh,
+		MasterName: *master}
+	if *addrs != "" {
+		opts.Addrs = strings.Split(*addrs, ",")
+	}
 	if *verbose {
 		opts.Stderr = stderr
 	}

@@ -44,6 +44,9 @@ type ServiceConfig struct {
 	// RedisURL, when set, selects the redis replay cache
 	// (authority.replayCache); empty: the memory cache.
 	RedisURL string
+	// ReplayCache, when set, is the whole authority.replayCache section
+	// (the Sentinel and Cluster backends); it wins over RedisURL.
+	ReplayCache map[string]any
 }
 
 // SigningKey is one entry of signing.keys.
@@ -113,6 +116,9 @@ func (c ServiceConfig) signing() map[string]any {
 }
 
 func (c ServiceConfig) replayCache() map[string]any {
+	if c.ReplayCache != nil {
+		return c.ReplayCache
+	}
 	if c.RedisURL != "" {
 		return map[string]any{"backend": "redis", "redisUrl": c.RedisURL}
 	}

@@ -46,6 +46,8 @@ type StackOptions struct {
 	// RedisURL, when set, makes registry-token keep DPoP replay state in
 	// that Redis; empty: in memory.
 	RedisURL string
+	// ReplayCache, when set, is the whole authority.replayCache section.
+	ReplayCache map[string]any
 	// Runner runs registry-token with args until ctx is done. The default
 	// is the real entry point in-process (app.Run); the load generator
 	// passes one that runs it as a child process, so that the server's
@@ -182,6 +184,7 @@ func (s *Stack) startService(ctx context.Context, opts StackOptions, keyFile str
 		Watch:           opts.Watch,
 		TrustedProxies:  opts.TrustedProxies,
 		RedisURL:        opts.RedisURL,
+		ReplayCache:     opts.ReplayCache,
 	}
 	if opts.TLS != nil {
 		scheme = "https"

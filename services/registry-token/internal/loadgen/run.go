@@ -47,11 +47,15 @@ type Options struct {
 	Dir string
 	// Stderr receives the service's logs (default io.Discard).
 	Stderr io.Writer
-	// Replay is the replay cache backend: "memory" (default) or "redis".
+	// Replay is the replay cache backend: "memory" (default), "redis",
+	// or "redis-sentinel" / "redis-cluster" on an existing topology
+	// (Addrs: the sentinels or the seed nodes; MasterName for Sentinel).
 	// With "redis" and no RedisURL, a redis-server child is started (and
 	// its CPU and memory reported).
-	Replay   string
-	RedisURL string
+	Replay     string
+	Addrs      []string
+	MasterName string
+	RedisURL   string
 	// FreshOpToks makes every request bring a new OpTok (none is ever
 	// served from the verified-OpTok cache); by default each caller
 	// reuses its OpTok, as clients do.
@@ -132,9 +136,21 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if o.FloorDuration <= 0 {
 		o.FloorDuration = DefaultFloorDuration
 	}
-	var redisSrv *RedisServer
+	var (
+		redisSrv *RedisServer
+		rc       map[string]any // a replay cache section other than memory/redis
+	)
 	switch o.Replay {
 	case "", "memory":
+	case "redis-sentinel", "redis-cluster":
+		// An existing topology: Addrs are the sentinels or the seed nodes.
+		if len(o.Addrs) == 0 {
+			return Report{}, fmt.Errorf("loadgen: replay backend %s needs -addrs", o.Replay)
+		}
+		rc = map[string]any{"backend": o.Replay, "cluster": map[string]any{"addrs": o.Addrs}}
+		if o.Replay == "redis-sentinel" {
+			rc = map[string]any{"backend": o.Replay, "sentinel": map[string]any{"masterName": o.MasterName, "addrs": o.Addrs}}
+		}
 	case "redis":
 		if o.RedisURL == "" {
 			var err error
@@ -145,7 +161,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			o.RedisURL = redisSrv.URL
 		}
 	default:
-		return Report{}, fmt.Errorf("loadgen: replay backend %q is not memory or redis", o.Replay)
+		return Report{}, fmt.Errorf("loadgen: replay backend %q is not memory, redis, redis-sentinel or redis-cluster", o.Replay)
 	}
 	rep := Report{InProcess: o.Runner == nil, FreshOpToks: o.FreshOpToks}
 	pid := o.ServerPID
@@ -160,6 +176,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		Stderr:      o.Stderr,
 		LogLevel:    "warn",
 		RedisURL:    o.RedisURL,
+		ReplayCache: rc,
 	})
 	if err != nil {
 		return rep, err
