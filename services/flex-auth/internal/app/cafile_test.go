@@ -43,6 +43,7 @@ func TestAuthCAFile(t *testing.T) {
 	}
 
 	in := start(t, "--config", config("  caFile: "+caFile+"\n"))
+	in.waitReady(t)
 	client := authoritytest.NewKey(t)
 	jkt, err := dpop.Thumbprint(client)
 	if err != nil {
