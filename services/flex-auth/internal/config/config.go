@@ -7,11 +7,11 @@ package config
 import (
 	"errors"
 	"fmt"
-	"github.com/stellaops/authgate/pkg/httpx"
 	"net"
 	"os"
 	"time"
 
+	"github.com/stellaops/authgate/pkg/httpx"
 	"github.com/stellaops/authgate/pkg/jwks"
 	"github.com/stellaops/authgate/pkg/konfig"
 	"github.com/stellaops/authgate/pkg/replaystore"

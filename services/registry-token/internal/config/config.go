@@ -7,12 +7,12 @@ package config
 import (
 	"errors"
 	"fmt"
-	"github.com/stellaops/authgate/pkg/httpx"
 	"os"
 	"reflect"
 	"time"
 
 	"github.com/stellaops/authgate/pkg/dpop"
+	"github.com/stellaops/authgate/pkg/httpx"
 	"github.com/stellaops/authgate/pkg/konfig"
 	"github.com/stellaops/authgate/pkg/plans"
 	"github.com/stellaops/authgate/pkg/replaystore"
