@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 
@@ -118,7 +117,7 @@ func TestRegistryTokenFlexAuthClientCert(t *testing.T) {
 		t.Fatalf("helm lint: %v\n%s", err, out)
 	}
 	objs := renderObjects(t, helm, r)
-	dep := one[*appsv1.Deployment](t, objs)
+	dep := workload(t, objs)
 	var cfg struct {
 		Policy struct {
 			CertFile string `json:"certFile"`

@@ -79,6 +79,17 @@ func one[T any](t *testing.T, objs []render.Object) T {
 	return found[0]
 }
 
+// workload is the one workload a chart renders, a StatefulSet seen as a
+// Deployment (render.Workloads).
+func workload(t *testing.T, objs []render.Object) *appsv1.Deployment {
+	t.Helper()
+	found := render.Workloads(objs)
+	if len(found) != 1 {
+		t.Fatalf("want exactly one Deployment or StatefulSet, got %d", len(found))
+	}
+	return found[0]
+}
+
 func TestChartsLintRenderAndHarden(t *testing.T) {
 	helm := helmBin(t)
 	for _, chart := range []string{"registry-token", "flex-auth"} {
@@ -93,7 +104,7 @@ func TestChartsLintRenderAndHarden(t *testing.T) {
 						t.Errorf("%s %s has no namespace", o.Kind, o.Name)
 					}
 				}
-				dep := one[*appsv1.Deployment](t, objs)
+				dep := workload(t, objs)
 				checkHardened(t, dep)
 				checkServiceAccount(t, objs, dep)
 				checkService(t, chart, objs, dep)
@@ -319,14 +330,14 @@ func configOf(t *testing.T, objs []render.Object, dep *appsv1.Deployment) regist
 // its cluster DNS name and port.
 func TestFlexAuthURLResolvesToService(t *testing.T) {
 	helm := helmBin(t)
-	if def := renderObjects(t, helm, defaultRelease("registry-token")); configOf(t, def, one[*appsv1.Deployment](t, def)).Policy != nil {
+	if def := renderObjects(t, helm, defaultRelease("registry-token")); configOf(t, def, workload(t, def)).Policy != nil {
 		t.Fatal("the policy call is on by default; it must be opted into")
 	}
 	rt := defaultRelease("registry-token")
 	rt.Values = []string{filepath.Join(chartDir("registry-token"), "ci", "flex-auth-policy-values.yaml")}
 	rtObjs := renderObjects(t, helm, rt)
 	faObjs := renderObjects(t, helm, defaultRelease("flex-auth"))
-	cfg := configOf(t, rtObjs, one[*appsv1.Deployment](t, rtObjs))
+	cfg := configOf(t, rtObjs, workload(t, rtObjs))
 	if cfg.Policy == nil {
 		t.Fatal("registry-token config has no policy section with flexAuth.url set")
 	}
@@ -356,7 +367,7 @@ func TestRegistryTokenWiring(t *testing.T) {
 	for _, sc := range scenarios(t, "registry-token") {
 		t.Run(sc.name, func(t *testing.T) {
 			objs := renderObjects(t, helm, sc.rel)
-			dep := one[*appsv1.Deployment](t, objs)
+			dep := workload(t, objs)
 			cfg := configOf(t, objs, dep)
 			if cfg.Registry.Realm == "" || !strings.HasSuffix(cfg.Registry.Realm, "/token") {
 				t.Errorf("realm %q does not end in /token", cfg.Registry.Realm)
@@ -416,7 +427,7 @@ func TestFlexAuthPolicyMount(t *testing.T) {
 	for _, sc := range scenarios(t, "flex-auth") {
 		t.Run(sc.name, func(t *testing.T) {
 			objs := renderObjects(t, helm, sc.rel)
-			dep := one[*appsv1.Deployment](t, objs)
+			dep := workload(t, objs)
 			c := dep.Spec.Template.Spec.Containers[0]
 			if !contains(c.Args, "--watch") {
 				t.Error("flex-auth runs without --watch")
@@ -457,7 +468,15 @@ func TestFlexAuthPolicyMount(t *testing.T) {
 			if m.ReadOnly || (v.EmptyDir == nil && v.PersistentVolumeClaim == nil) {
 				t.Errorf("decision log is not on a writable emptyDir or PVC volume")
 			}
-			if v.PersistentVolumeClaim != nil && m.SubPathExpr != "$(POD_NAME)" {
+			// A claim from the StatefulSet's templates is the pod's own;
+			// any other is shared and needs a directory per pod.
+			perPod := map[string]bool{}
+			for _, ss := range render.Find[*appsv1.StatefulSet](objs) {
+				for _, c := range ss.Spec.VolumeClaimTemplates {
+					perPod[c.Name] = true
+				}
+			}
+			if v.PersistentVolumeClaim != nil && !perPod[v.Name] && m.SubPathExpr != "$(POD_NAME)" {
 				t.Errorf("pods share one decision log directory on the claim")
 			}
 			if sc.name == "defaults" {
@@ -486,4 +505,75 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// TestFlexAuthDecisionLogVolumePerPod: by default each flex-auth pod keeps
+// its decision log on a claim of its own (a StatefulSet's claim template,
+// retained when pods go), large enough for the rotation and free-space
+// defaults; an emptyDir only when chosen, a shared claim only when named.
+func TestFlexAuthDecisionLogVolumePerPod(t *testing.T) {
+	helm := helmBin(t)
+	var values struct {
+		DecisionLog struct {
+			MaxSize, MaxFiles, MinFreeBytes int64
+			Persistence                     struct{ Size, SizeLimit string }
+		} `json:"decisionLog"`
+	}
+	if err := yamljson.Unmarshal([]byte(readFile(t, "helm/flex-auth/values.yaml")), &values); err != nil {
+		t.Fatal(err)
+	}
+	d := values.DecisionLog
+	need := d.MaxSize*(d.MaxFiles+1) + d.MinFreeBytes + 16<<20 // 16 MiB: the file's disk reserve
+	logVolume := func(dep *appsv1.Deployment) corev1.Volume {
+		t.Helper()
+		for _, v := range dep.Spec.Template.Spec.Volumes {
+			if v.Name == "decision-log" {
+				return v
+			}
+		}
+		t.Fatal("no decision-log volume")
+		return corev1.Volume{}
+	}
+
+	objs := renderObjects(t, helm, defaultRelease("flex-auth"))
+	ss := one[*appsv1.StatefulSet](t, objs)
+	if len(ss.Spec.VolumeClaimTemplates) != 1 || ss.Spec.VolumeClaimTemplates[0].Name != "decision-log" {
+		t.Fatalf("default: claim templates %+v, want one decision-log", ss.Spec.VolumeClaimTemplates)
+	}
+	size := ss.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests[corev1.ResourceStorage]
+	if size.Value() < need {
+		t.Errorf("default claim %s is smaller than maxSize x (maxFiles + 1) + minFreeBytes + 16 MiB = %d bytes", size.String(), need)
+	}
+	if r := ss.Spec.PersistentVolumeClaimRetentionPolicy; r == nil || r.WhenDeleted != appsv1.RetainPersistentVolumeClaimRetentionPolicyType || r.WhenScaled != appsv1.RetainPersistentVolumeClaimRetentionPolicyType {
+		t.Errorf("default: claims are not retained when the set is deleted or scaled: %+v", r)
+	}
+	if v := logVolume(workload(t, objs)); v.PersistentVolumeClaim == nil {
+		t.Errorf("default: the decision log is not on the pod's claim: %+v", v)
+	}
+	if len(render.Find[*corev1.PersistentVolumeClaim](objs)) != 0 {
+		t.Error("default: a claim shared by the pods is rendered")
+	}
+
+	r := defaultRelease("flex-auth")
+	r.Set = []string{"decisionLog.persistence.type=emptyDir"}
+	objs = renderObjects(t, helm, r)
+	if n := len(one[*appsv1.StatefulSet](t, objs).Spec.VolumeClaimTemplates); n != 0 {
+		t.Errorf("emptyDir: %d claim templates", n)
+	}
+	v := logVolume(workload(t, objs))
+	if v.EmptyDir == nil || v.EmptyDir.SizeLimit == nil || v.EmptyDir.SizeLimit.Value() < need {
+		t.Errorf("emptyDir: decision-log volume %+v, want an emptyDir of at least %d bytes", v, need)
+	}
+
+	r.Set = []string{"decisionLog.persistence.existingClaim=audit-logs", "replicaCount=2"}
+	objs = renderObjects(t, helm, r)
+	dep := workload(t, objs)
+	if v := logVolume(dep); v.PersistentVolumeClaim == nil || v.PersistentVolumeClaim.ClaimName != "audit-logs" {
+		t.Errorf("existingClaim: decision-log volume %+v, want claim audit-logs", v)
+	}
+	for _, m := range dep.Spec.Template.Spec.Containers[0].VolumeMounts {
+		if m.Name == "decision-log" && m.SubPathExpr != "$(POD_NAME)" {
+			t.Errorf("existingClaim: pods share one directory of the claim: %+v", m)
+		}
+	}
 }

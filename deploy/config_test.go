@@ -13,7 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/stellaops/authgate/deploy/internal/render"
@@ -35,7 +34,7 @@ func TestRenderedConfigLoads(t *testing.T) {
 	for _, sc := range scenarios(t, "registry-token") {
 		t.Run(sc.name, func(t *testing.T) {
 			objs := renderObjects(t, helm, sc.rel)
-			dep := one[*appsv1.Deployment](t, objs)
+			dep := workload(t, objs)
 			path := argValue(t, dep.Spec.Template.Spec.Containers[0].Args, "--config")
 			var data string
 			for _, cm := range render.Find[*corev1.ConfigMap](objs) {

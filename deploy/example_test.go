@@ -13,7 +13,6 @@ import (
 	"github.com/distribution/distribution/v3/registry/auth"
 	_ "github.com/distribution/distribution/v3/registry/auth/token" // registers the "token" access controller
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/stellaops/authgate/deploy/internal/render"
@@ -31,13 +30,13 @@ func TestRegistryExampleMatchesRegistryToken(t *testing.T) {
 	rel := defaultRelease("registry-token")
 	rel.Values = []string{filepath.Join(exampleDir, "registry-token-values.yaml")}
 	rtObjs := renderObjects(t, helm, rel)
-	cfg := configOf(t, rtObjs, one[*appsv1.Deployment](t, rtObjs))
+	cfg := configOf(t, rtObjs, workload(t, rtObjs))
 
 	regObjs, err := render.Decode([]byte(readFile(t, filepath.Join(exampleDir, "registry.yaml"))))
 	if err != nil {
 		t.Fatal(err)
 	}
-	dep := one[*appsv1.Deployment](t, regObjs)
+	dep := workload(t, regObjs)
 	c := dep.Spec.Template.Spec.Containers[0]
 	if !strings.HasPrefix(c.Image, "registry:3.") {
 		t.Errorf("example runs %s, want the distribution registry v3", c.Image)

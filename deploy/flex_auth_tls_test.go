@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/stellaops/authgate/deploy/internal/render"
@@ -32,7 +31,7 @@ func tlsRelease() render.Release {
 // Secret's CA and never mounting its private key.
 func TestFlexAuthChartTLS(t *testing.T) {
 	objs := renderObjects(t, helmBin(t), tlsRelease())
-	dep := one[*appsv1.Deployment](t, objs)
+	dep := workload(t, objs)
 	c := dep.Spec.Template.Spec.Containers[0]
 	env := map[string]string{}
 	for _, e := range c.Env {
@@ -106,7 +105,7 @@ func TestFlexAuthChartTLS(t *testing.T) {
 // that certificate: the variable names reach server.tls.
 func TestFlexAuthChartTLSEnvServesHTTPS(t *testing.T) {
 	objs := renderObjects(t, helmBin(t), tlsRelease())
-	c := one[*appsv1.Deployment](t, objs).Spec.Template.Spec.Containers[0]
+	c := workload(t, objs).Spec.Template.Spec.Containers[0]
 	dir := t.TempDir()
 	pool := writeTLSSecret(t, dir)
 

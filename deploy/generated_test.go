@@ -6,8 +6,6 @@ import (
 	"testing"
 
 	"github.com/stellaops/authgate/deploy/internal/render"
-
-	appsv1 "k8s.io/api/apps/v1"
 )
 
 // TestGeneratedFilesUpToDate fails when a chart's copy of a fixture or of
@@ -44,7 +42,7 @@ func TestManifestsDecode(t *testing.T) {
 			}
 		}
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			dep := one[*appsv1.Deployment](t, objs)
+			dep := workload(t, objs)
 			checkHardened(t, dep)
 		})
 	}

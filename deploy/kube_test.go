@@ -129,7 +129,8 @@ func previousChart(t *testing.T, chart string) (dir, version string) {
 // the stdout copy on, then upgrades the release to this chart the way
 // deploy/UPGRADING.md says (--reset-then-reuse-values): the upgrade must
 // succeed without warnings and the stored workload must run this chart's
-// pod (the stdout copy by the flex-auth image's log follow).
+// pod (a StatefulSet instead of the Deployment, the stdout copy by the
+// flex-auth image's log follow).
 func upgradeFlexAuthFromPrevious(ctx context.Context, t *testing.T, s *kube.Server, helm string) {
 	prev, version := previousChart(t, "flex-auth")
 	cur := readFile(t, filepath.Join(chartDir("flex-auth"), "Chart.yaml"))
@@ -161,19 +162,28 @@ func upgradeFlexAuthFromPrevious(ctx context.Context, t *testing.T, s *kube.Serv
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := one[*appsv1.Deployment](t, objs)
-	got, found, err := s.Get(ctx, kube.Object{APIVersion: "apps/v1", Kind: "Deployment", Namespace: ns, Name: want.Name})
+	want := workload(t, objs)
+	// The previous chart ran a Deployment: it must be gone, replaced by
+	// this chart's StatefulSet with a claim per pod.
+	if _, found, err := s.Get(ctx, kube.Object{APIVersion: "apps/v1", Kind: "Deployment", Namespace: ns, Name: want.Name}); err != nil || found {
+		t.Errorf("the previous Deployment after the upgrade: found %v, %v", found, err)
+	}
+	got, found, err := s.Get(ctx, kube.Object{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: want.Name})
 	if err != nil || !found {
-		t.Fatalf("Deployment after the upgrade: found %v, %v", found, err)
+		t.Fatalf("StatefulSet after the upgrade: found %v, %v", found, err)
 	}
 	raw, err := json.Marshal(got)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stored appsv1.Deployment
-	if err := json.Unmarshal(raw, &stored); err != nil {
+	var ss appsv1.StatefulSet
+	if err := json.Unmarshal(raw, &ss); err != nil {
 		t.Fatal(err)
 	}
+	if len(ss.Spec.VolumeClaimTemplates) != 1 {
+		t.Errorf("StatefulSet after the upgrade has claim templates %+v, want the decision log's", ss.Spec.VolumeClaimTemplates)
+	}
+	stored := render.Workloads([]render.Object{{Typed: &ss}})[0]
 	var sidecar *corev1.Container
 	for i, c := range stored.Spec.Template.Spec.Containers {
 		if c.Name == "decision-log-stdout" {
@@ -215,12 +225,12 @@ func installUpgradeUninstall(ctx context.Context, t *testing.T, s *kube.Server, 
 	}
 	var dep kube.Object
 	for _, o := range objs {
-		if o.Kind == "Deployment" {
+		if o.Kind == "Deployment" || o.Kind == "StatefulSet" {
 			dep = o
 		}
 	}
 	if dep.Name == "" {
-		t.Fatal("no Deployment rendered")
+		t.Fatal("no Deployment or StatefulSet rendered")
 	}
 	args := []string{r.Name, r.Chart, "--namespace", r.Namespace}
 	for _, v := range r.Values {
@@ -243,14 +253,14 @@ func installUpgradeUninstall(ctx context.Context, t *testing.T, s *kube.Server, 
 	helmRun(append(append([]string{"upgrade"}, args...), "--set", "podAnnotations.authgate-check=upgraded")...)
 	got, found, err := s.Get(ctx, dep)
 	if err != nil || !found {
-		t.Fatalf("Deployment after upgrade: found %v, %v", found, err)
+		t.Fatalf("%s after upgrade: found %v, %v", dep, found, err)
 	}
 	if a := annotation(got, "authgate-check"); a != "upgraded" {
-		t.Errorf("the upgraded value did not reach the Deployment: pod annotation %q", a)
+		t.Errorf("the upgraded value did not reach the %s: pod annotation %q", dep.Kind, a)
 	}
 	helmRun("uninstall", r.Name, "--namespace", r.Namespace)
 	if _, found, err := s.Get(ctx, dep); err != nil || found {
-		t.Errorf("Deployment after uninstall: found %v, %v", found, err)
+		t.Errorf("%s after uninstall: found %v, %v", dep, found, err)
 	}
 }
 

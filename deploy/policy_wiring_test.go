@@ -33,7 +33,7 @@ func TestRegistryPolicyWiring(t *testing.T) {
 	rt := defaultRelease("registry-token")
 	rt.Values = []string{filepath.Join(exampleDir, "registry-token-values.yaml")}
 	rtObjs := renderObjects(t, helm, rt)
-	cfg := configOf(t, rtObjs, one[*appsv1.Deployment](t, rtObjs))
+	cfg := configOf(t, rtObjs, workload(t, rtObjs))
 
 	fa := defaultRelease("flex-auth")
 	fa.Values = []string{filepath.Join(exampleDir, "flex-auth-values.yaml")}
@@ -50,7 +50,7 @@ func TestRegistryPolicyWiring(t *testing.T) {
 		t.Errorf("registry-token policy.url %s, flex-auth Service is %s", cfg.Policy.URL, want)
 	}
 	registryDir := writePolicyFiles(t, faObjs)
-	policies := policyArgs(t, one[*appsv1.Deployment](t, faObjs), registryDir)
+	policies := policyArgs(t, workload(t, faObjs), registryDir)
 	if len(policies) != 2 || filepath.Base(policies[1]) != "registry-access.policy_package.md" {
 		t.Fatalf("flex-auth --policy files %v, want the ops-warden and registry-access packages", policies)
 	}
@@ -79,7 +79,7 @@ func TestRegistryPolicyWiring(t *testing.T) {
 	}
 	defObjs := renderObjects(t, helm, defaultRelease("flex-auth"))
 	opsWardenDir := writePolicyFiles(t, defObjs)
-	alone := policyArgs(t, one[*appsv1.Deployment](t, defObjs), opsWardenDir)
+	alone := policyArgs(t, workload(t, defObjs), opsWardenDir)
 	if got := serveAndCheck(t, bins["flex-auth"], opsWardenDir, alone, check); !strings.HasPrefix(got[0], "deny ") {
 		t.Errorf("flex-auth (ops-warden bundle alone): registry.pull is %s, want deny", got[0])
 	}

@@ -77,7 +77,7 @@ func TestRegistryTokenFlexAuthCA(t *testing.T) {
 				t.Fatalf("helm lint: %v\n%s", err, out)
 			}
 			objs := renderObjects(t, helm, r)
-			dep := one[*appsv1.Deployment](t, objs)
+			dep := workload(t, objs)
 			checkHardened(t, dep)
 			pod := dep.Spec.Template.Spec
 			caFile := renderedPolicyCAFile(t, registryTokenConfigData(t, objs, dep))
@@ -149,7 +149,7 @@ func TestRegistryTokenFlexAuthCAConfigLoads(t *testing.T) {
 	r := defaultRelease("registry-token")
 	r.Set = []string{"flexAuth.url=" + httpsFlexAuthURL, "flexAuth.caSecret.name=flex-auth-tls"}
 	objs := renderObjects(t, helm, r)
-	data := registryTokenConfigData(t, objs, one[*appsv1.Deployment](t, objs))
+	data := registryTokenConfigData(t, objs, workload(t, objs))
 	mounted := renderedPolicyCAFile(t, data)
 	if mounted == "" {
 		t.Fatalf("no policy.caFile in:\n%s", data)

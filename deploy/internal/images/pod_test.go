@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"testing"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/stellaops/authgate/deploy/internal/render"
@@ -21,8 +20,8 @@ import (
 // root file system, dropped capabilities and no privilege escalation;
 // ConfigMap and Secret volumes written to host directories and mounted
 // read-only (owned by root, group fsGroup, as the kubelet does);
-// disk emptyDirs as host directories (kept in EmptyDirs for the test to
-// read), memory emptyDirs as tmpfs.
+// disk emptyDirs and claims as host directories (kept in EmptyDirs for
+// the test to read), memory emptyDirs as tmpfs.
 type podRun struct {
 	Flags, Args []string
 	Addr        string            // 127.0.0.1:port the service listens on
@@ -31,9 +30,9 @@ type podRun struct {
 
 func newPodRun(t *testing.T, objs []render.Object, addr string, secrets map[string]map[string][]byte) podRun {
 	t.Helper()
-	deps := render.Find[*appsv1.Deployment](objs)
+	deps := render.Workloads(objs)
 	if len(deps) != 1 {
-		t.Fatalf("%d Deployments rendered", len(deps))
+		t.Fatalf("%d Deployments or StatefulSets rendered", len(deps))
 	}
 	pod := deps[0].Spec.Template.Spec
 	c := pod.Containers[0]
@@ -149,7 +148,7 @@ func (r *podRun) mount(t *testing.T, pod corev1.PodSpec, m corev1.VolumeMount, c
 			opts += ",size=" + strconv.FormatInt(l.Value(), 10)
 		}
 		return []string{"--tmpfs", m.MountPath + ":" + opts}
-	case v.EmptyDir != nil:
+	case v.EmptyDir != nil, v.PersistentVolumeClaim != nil:
 		dir := t.TempDir()
 		if err := os.Chmod(dir, 0o777); err != nil { // the kubelet's emptyDir mode
 			t.Fatal(err)

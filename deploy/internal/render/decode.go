@@ -78,6 +78,8 @@ func newTyped(apiVersion, kind string) (any, error) {
 		return &corev1.Namespace{}, nil
 	case "apps/v1/Deployment":
 		return &appsv1.Deployment{}, nil
+	case "apps/v1/StatefulSet":
+		return &appsv1.StatefulSet{}, nil
 	case "policy/v1/PodDisruptionBudget":
 		return &policyv1.PodDisruptionBudget{}, nil
 	case "networking.k8s.io/v1/NetworkPolicy":
@@ -131,6 +133,26 @@ func Find[T any](objs []Object) []T {
 		if t, ok := o.Typed.(T); ok {
 			out = append(out, t)
 		}
+	}
+	return out
+}
+
+// Workloads returns the Deployments of objs, and their StatefulSets seen as
+// the Deployment of their first pod: the same metadata, replicas, selector
+// and pod template, with a volume per claim template naming the claim the
+// StatefulSet controller creates for that pod (<template>-<name>-0).
+func Workloads(objs []Object) []*appsv1.Deployment {
+	out := Find[*appsv1.Deployment](objs)
+	for _, ss := range Find[*appsv1.StatefulSet](objs) {
+		tmpl := *ss.Spec.Template.DeepCopy()
+		for _, c := range ss.Spec.VolumeClaimTemplates {
+			tmpl.Spec.Volumes = append(tmpl.Spec.Volumes, corev1.Volume{Name: c.Name, VolumeSource: corev1.VolumeSource{
+				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: c.Name + "-" + ss.Name + "-0"},
+			}})
+		}
+		out = append(out, &appsv1.Deployment{TypeMeta: ss.TypeMeta, ObjectMeta: ss.ObjectMeta, Spec: appsv1.DeploymentSpec{
+			Replicas: ss.Spec.Replicas, Selector: ss.Spec.Selector, Template: tmpl, RevisionHistoryLimit: ss.Spec.RevisionHistoryLimit,
+		}})
 	}
 	return out
 }
