@@ -358,7 +358,7 @@ func TestFlexAuthURLResolvesToService(t *testing.T) {
 		t.Errorf("policy.url %s does not resolve to flex-auth Service %s:%d", cfg.Policy.URL, wantHost, svc.Spec.Ports[0].Port)
 	}
 	if cfg.Policy.URL != "http://flex-auth.flex-auth.svc.cluster.local:8080" {
-		t.Errorf("policy.url %s, want the seed's in-cluster URL", cfg.Policy.URL)
+		t.Errorf("policy.url %s, want the documented in-cluster URL", cfg.Policy.URL)
 	}
 }
 

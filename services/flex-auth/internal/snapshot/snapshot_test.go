@@ -11,7 +11,7 @@ import (
 
 const fixture = "../../../../configs/ops-warden/production_registry_snapshot.json"
 
-func TestProductionFixtureHasTheSeedActors(t *testing.T) {
+func TestProductionFixtureHasTheKnownActors(t *testing.T) {
 	s, err := LoadFile(fixture)
 	if err != nil {
 		t.Fatal(err)

@@ -50,7 +50,7 @@ func commands() subcmd.Table[runFunc] {
 		},
 		"demo": {
 			Usage:   "[--registry HOST:PORT] [--token-url URL] [--authority URL] [--flex-auth URL] [--flex-auth-bin FILE]",
-			Summary: "push, pull, a denied push, the seed's token request and the flex-auth smoke against a running stack",
+			Summary: "push, pull, a denied push, the sample token request and the flex-auth smoke against a running stack",
 			Run:     devDemo,
 		},
 	}

@@ -61,7 +61,7 @@ defaultPlan: community
 	return path
 }
 
-func TestRunServesTheSeedSample(t *testing.T) {
+func TestRunServesTheDocumentedSample(t *testing.T) {
 	dir := t.TempDir()
 	a := authoritytest.New(t)
 	cfgFile := writeConfig(t, dir, a, writeKey(t, dir, 0o600))
@@ -101,7 +101,7 @@ func TestRunServesTheSeedSample(t *testing.T) {
 		}
 	}
 
-	// The seed's sample: Bearer OpTok + DPoP header.
+	// The documented sample: Bearer OpTok + DPoP header.
 	clientKey := authoritytest.NewKey(t)
 	jkt, err := dpop.Thumbprint(clientKey)
 	if err != nil {

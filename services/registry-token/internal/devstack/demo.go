@@ -54,7 +54,7 @@ type demo struct {
 
 // Demo pushes a generated image through the full Bearer flow (registry
 // challenge, registry-token with a DPoP-bound OpTok, registry), pulls it
-// back, shows that a pull-only plan cannot push, sends the seed's sample
+// back, shows that a pull-only plan cannot push, sends the documented sample
 // token request, and runs the flex-auth smoke. It prints each step and
 // stops at the first failure, which it returns.
 func Demo(ctx context.Context, o DemoOptions) error {
@@ -80,7 +80,7 @@ func Demo(ctx context.Context, o DemoOptions) error {
 		{"push " + o.Repository + ":v1 (plan enterprise)", d.push},
 		{"pull it back (plan community)", d.pull},
 		{"push with plan community is denied", d.deniedPush},
-		{"the seed's sample: GET /token with Bearer OpTok + DPoP", d.seedSample},
+		{"the documented sample: GET /token with Bearer OpTok + DPoP", d.documentedSample},
 		{"flex-auth smoke --actor " + o.Actor, d.smoke},
 	}
 	for i, s := range steps {
@@ -203,9 +203,9 @@ func (d *demo) deniedPush(ctx context.Context) (string, error) {
 	return "", fmt.Errorf("want a 401/403 denial, got %w", err)
 }
 
-// seedSample sends the seed's curl sample: Authorization: Bearer <OpTok>
+// documentedSample sends the documented curl sample: Authorization: Bearer <OpTok>
 // plus a DPoP proof, and prints the access the token grants.
-func (d *demo) seedSample(ctx context.Context) (string, error) {
+func (d *demo) documentedSample(ctx context.Context) (string, error) {
 	q := url.Values{"service": {d.o.Service}, "scope": {"repository:" + d.o.Repository + ":pull"}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.o.Realm+"?"+q.Encode(), nil)
 	if err != nil {

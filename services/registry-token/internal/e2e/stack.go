@@ -16,7 +16,7 @@ import (
 	"github.com/stellaops/authgate/services/registry-token/internal/devstack"
 )
 
-// DefaultService is the registry service name of the seed's sample.
+// DefaultService is the registry service name of the documented sample.
 const DefaultService = "registry.localhost"
 
 // StackOptions configures StartStack.

@@ -93,7 +93,7 @@ func TestIssueDPoPScheme(t *testing.T) {
 	}
 }
 
-// The seed's sample: Authorization: Bearer <OpTok> plus a DPoP header.
+// The documented sample: Authorization: Bearer <OpTok> plus a DPoP header.
 func TestSeedSampleBearerWithDPoPHeader(t *testing.T) {
 	f := newFixture(t, options{})
 	tok := f.mint(f.claims())
