@@ -115,6 +115,10 @@ func Run(ctx context.Context, env Env) error {
 			return fmt.Errorf("search.pageTokenKeyFile: %w", err)
 		}
 	}
+	lim, err := newLimits(cfg.Limits, now)
+	if err != nil {
+		return err
+	}
 	g, err := newGuard(ctx, cfg.Auth, log, om.Meter("flex-auth"), now)
 	if err != nil {
 		return err
@@ -122,7 +126,7 @@ func Run(ctx context.Context, env Env) error {
 	defer g.stop()
 	srv, e := server.New(server.Deps{Engine: eng, Log: dlog, LogSync: sync, Metrics: m, Logger: log,
 		Exporter: om.Handler(), Now: now, Guard: g.middleware, AuthReady: g.ready, PublicURL: cfg.Auth.PublicURL,
-		Pager: pager})
+		Pager: pager, Limits: lim, SearchBudget: cfg.Limits.SearchCandidates})
 
 	if cfg.Server.DebugAddr != "" {
 		stopDebug, err := serveDebug(ctx, cfg.Server.DebugAddr, log)

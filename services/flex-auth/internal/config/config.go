@@ -51,6 +51,7 @@ type Config struct {
 	LogLevel    string            `koanf:"logLevel"`
 	Auth        AuthConfig        `koanf:"auth"`
 	Search      SearchConfig      `koanf:"search"`
+	Limits      LimitsConfig      `koanf:"limits"`
 }
 
 // SearchConfig is the AuthZEN search.
@@ -162,6 +163,7 @@ func Defaults() Config {
 			CheckpointInterval: decisionlog.DefaultCheckpointInterval, MinFreeBytes: decisionlog.DefaultMinFreeBytes},
 		Reload:   ReloadConfig{Debounce: DefaultDebounce},
 		LogLevel: DefaultLogLevel,
+		Limits:   defaultLimits(),
 		Auth: AuthConfig{RequireHTTPSMetadata: true, RequiredScopes: []string{DefaultRequiredScope},
 			DPoPMaxAge: DefaultDPoPMaxAge, DPoPClockSkew: DefaultDPoPClockSkew,
 			JWKSRefreshInterval: jwks.DefaultRefreshInterval, JWKSMaxStale: jwks.DefaultMaxStale,
@@ -211,6 +213,7 @@ func (c *Config) Validate() error {
 	if c.Auth.Enabled() {
 		errs = append(errs, c.Auth.validate(c.Server.TLS)...)
 	}
+	errs = append(errs, c.Limits.validate()...)
 	if f := c.Search.PageTokenKeyFile; f != "" {
 		if err := readable(f); err != nil {
 			errs = append(errs, fmt.Errorf("search.pageTokenKeyFile: %w", err))

@@ -37,6 +37,7 @@ type options struct {
 	logSync   string
 	jsonOut   bool
 	endpoint  string
+	limitsOn  bool // keep flex-auth's per-caller limits (the flood)
 }
 
 // Run parses args (without the program name), loads each target in turn
@@ -46,7 +47,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o options
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.target, "target", "flex-auth", "server to load: flex-auth, opa, or both (one after the other, with the ratio)")
+	fs.StringVar(&o.target, "target", "flex-auth", "server to load: flex-auth, opa, both (one after the other, with the ratio), or flood (one caller floods 1,000-item batches against the per-caller limits while another checks)")
 	fs.DurationVar(&o.duration, "duration", 15*time.Second, "load duration")
 	fs.IntVar(&o.conns, "conns", 32, "concurrent keep-alive connections")
 	fs.IntVar(&o.synthetic, "synthetic", 1000, "synthetic actors added to the registry snapshot")
@@ -62,6 +63,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.target == "flood" {
+		if o.duration <= 0 || o.duration > 5*time.Minute || o.conns <= 0 {
+			return errors.New("conns must be positive and duration in (0, 5m]")
+		}
+		return flood(ctx, o, stdout, stderr)
 	}
 	targets := []string{o.target}
 	if o.target == "both" {

@@ -50,6 +50,12 @@ func startFlexAuth(ctx context.Context, o options, dir string, actors []actor, l
 	}
 	cmd := exec.CommandContext(ctx, bin, "serve", "--addr", "127.0.0.1:0", "--registry", reg, "--policy", o.policy,
 		"--log", filepath.Join(dir, "decisions.jsonl"), "--log-sync", o.logSync, "--log-level", "warn")
+	// One loadgen is one caller (one address): the per-caller limits are
+	// off, so the run measures the service, not a caller's budget.
+	// (The flood keeps them: it is the run that tests them.)
+	if !o.limitsOn {
+		cmd.Env = append(os.Environ(), "FLEX_AUTH_LIMITS__DECISIONSPERSECOND=0", "FLEX_AUTH_LIMITS__SEARCHCANDIDATESPERSECOND=0")
+	}
 	cmd.Stderr = log
 	out, err := cmd.StdoutPipe()
 	if err != nil {

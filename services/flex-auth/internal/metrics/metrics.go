@@ -42,6 +42,9 @@ const (
 	// (always for memory), 0 while it does not; observed by
 	// pkg/replaystore. Unit: 1.
 	NameReplayStoreUp = "flex_auth_replay_store_up"
+	// Requests refused with 429 because their caller was over a per-caller
+	// limit, by limit (decisions, search_candidates). Unit: {request}.
+	NameLimited = "flex_auth_limited_requests"
 )
 
 // latencyBuckets suit a decision that takes tens of microseconds plus a
@@ -57,6 +60,7 @@ type Metrics struct {
 	evalErrors metric.Int64Counter
 	rotations  metric.Int64Counter
 	meter      metric.Meter
+	limited    metric.Int64Counter
 
 	// attrs maps (effect, reason) to its precomputed attribute set; it is
 	// replaced, never changed, when a new pair is seen (under attrsMu).
@@ -93,6 +97,10 @@ func New(meter metric.Meter, actors func() int64) (*Metrics, error) {
 	}
 	if m.rotations, err = meter.Int64Counter(NameLogRotations, metric.WithUnit("{rotation}"),
 		metric.WithDescription("Rotations of the decision log file.")); err != nil {
+		return nil, err
+	}
+	if m.limited, err = meter.Int64Counter(NameLimited, metric.WithUnit("{request}"),
+		metric.WithDescription("Requests refused (429) because their caller was over a per-caller limit.")); err != nil {
 		return nil, err
 	}
 	if _, err = meter.Int64ObservableGauge(NameActorsLoaded, metric.WithUnit("{actor}"),
@@ -174,3 +182,8 @@ func (m *Metrics) ObserveLogDisk(free func() int64, minFree int64) error {
 
 // LogRotation records one rotation of the decision log.
 func (m *Metrics) LogRotation() { m.rotations.Add(context.Background(), 1) }
+
+// Limited records one request refused by the per-caller limit named.
+func (m *Metrics) Limited(limit string) {
+	m.limited.Add(context.Background(), 1, metric.WithAttributes(attribute.String("limit", limit)))
+}

@@ -45,6 +45,9 @@ func (s *Server) readBody(c echo.Context) ([]byte, func(), error) {
 
 // authzen answers POST /access/v1/evaluation.
 func (s *Server) authzen(c echo.Context) error {
+	if err := s.takeDecisions(c, 1); err != nil {
+		return err
+	}
 	body, release, err := s.readBody(c)
 	if err != nil {
 		return err
@@ -125,6 +128,9 @@ func (s *Server) evaluations(c echo.Context) error {
 	defer release()
 	items, semantic, single, err := checkapi.DecodeEvaluations(body)
 	if err != nil {
+		return err
+	}
+	if err := s.takeDecisions(c, len(items)); err != nil {
 		return err
 	}
 	set := s.deps.Engine.Active()

@@ -14,6 +14,9 @@ import (
 
 // check answers POST /v1/check with the decision envelope.
 func (s *Server) check(c echo.Context) error {
+	if err := s.takeDecisions(c, 1); err != nil {
+		return err
+	}
 	buf := s.getBuf()
 	defer s.putBuf(buf)
 	if err := checkapi.ReadBody(c.Request().Body, buf); err != nil {

@@ -32,5 +32,8 @@ func Errors(err error) *httpx.Problem {
 			Description: "The decision could not be recorded; the request is denied.",
 			Extra:       map[string]any{"effect": "deny", "reason": ReasonLogUnavailable}}
 	}
+	if p := limitProblem(err); p != nil {
+		return p
+	}
 	return authProblem(err)
 }

@@ -23,6 +23,13 @@ import (
 // there.
 func (s *Server) search(kind string) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		caller := Caller(c)
+		if err := s.limited(s.deps.Limits.SearchCandidates.Admit(caller)); err != nil {
+			return err
+		}
+		if err := s.takeDecisions(c, 1); err != nil { // the search's record
+			return err
+		}
 		body, release, err := s.readBody(c)
 		if err != nil {
 			return err
@@ -33,7 +40,6 @@ func (s *Server) search(kind string) echo.HandlerFunc {
 			return err
 		}
 		set := s.deps.Engine.Active()
-		caller := Caller(c)
 		cur, err := s.deps.Pager.Cursor(q, set.State(), caller)
 		if err != nil {
 			return err
@@ -44,8 +50,16 @@ func (s *Server) search(kind string) echo.HandlerFunc {
 		ids := []string{} // a search record lists its results, even none
 		var last engine.Decision
 		limit := cur.Max()
-		next, more := cur.Offset, false
+		next, more, partial := cur.Offset, false, false
+		budget := s.deps.SearchBudget
+		evaluated := 0
+		defer func() { s.deps.Limits.SearchCandidates.Charge(caller, float64(evaluated)) }()
 		for ; next < len(cands); next++ {
+			if budget > 0 && evaluated == budget { // partial: the next page goes on from here
+				more, partial = true, true
+				break
+			}
+			evaluated++
 			ev := probe(kind, q, cands[next])
 			d, err := decideAuthZEN(set, ev)
 			if err != nil {
@@ -85,6 +99,9 @@ func (s *Server) search(kind string) echo.HandlerFunc {
 			return err
 		}
 		res.Context = map[string]any{"decision_id": e.ID}
+		if partial {
+			res.Context["partial"] = true
+		}
 		if set.Data != nil {
 			res.Context["data"] = checkapi.DataRef{Digest: set.DataDigest()}
 		}

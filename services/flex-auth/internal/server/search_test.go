@@ -19,13 +19,13 @@ func headerCaller(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-func newTodoSearch(t *testing.T) *echo.Echo {
+func newTodoSearch(t *testing.T, set ...func(*Deps)) *echo.Echo {
 	t.Helper()
 	sv := newServed(t, engine.Config{
 		RegistryFile: cfgDir + "ops-warden/production_registry_snapshot.json",
 		PolicyFile:   cfgDir + "todo-app/policy_package.md",
 		DataFile:     cfgDir + "todo-app/entities.yaml",
-	}, decisionlog.SyncOff, func(d *Deps) { d.Guard = headerCaller })
+	}, decisionlog.SyncOff, append([]func(*Deps){func(d *Deps) { d.Guard = headerCaller }}, set...)...)
 	sv.srv.SetReady(true)
 	return sv.h
 }
@@ -108,5 +108,33 @@ func TestPageTokenBoundToCaller(t *testing.T) {
 		if rec.Code != 400 || out["field"] != "page.token" {
 			t.Errorf("%s: %d %s, want 400 on page.token", c.name, rec.Code, rec.Body)
 		}
+	}
+}
+
+// TestSearchBudget: with limits.searchCandidates 1 every page evaluates
+// one candidate; pages that stop there say so (context.partial) and carry
+// a token, and following the tokens gives every result once.
+func TestSearchBudget(t *testing.T) {
+	h := newTodoSearch(t, func(d *Deps) { d.SearchBudget = 1 })
+	q := `{"subject":{"type":"user"},"action":{"name":"can_create_todo"},"resource":{"type":"todo","id":"todo-1"},"page":{"limit":10,"token":"%s"}}`
+	var got []string
+	token, partials := "", 0
+	for page := 0; page < 10; page++ {
+		rec, out := post(t, h, RouteSearchSubject, "application/json", strings.Replace(q, "%s", token, 1), "X-Caller", "alice")
+		if rec.Code != 200 {
+			t.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+		for _, r := range out["results"].([]any) {
+			got = append(got, r.(map[string]any)["id"].(string))
+		}
+		if out["context"].(map[string]any)["partial"] == true {
+			partials++
+		}
+		if token, _ = out["page"].(map[string]any)["next_token"].(string); token == "" {
+			break
+		}
+	}
+	if strings.Join(got, ",") != "morty@the-citadel.com,rick@the-citadel.com,summer@the-smiths.com" || partials < 4 {
+		t.Fatalf("results %v over %d partial pages", got, partials)
 	}
 }

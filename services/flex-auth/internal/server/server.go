@@ -58,6 +58,12 @@ type Deps struct {
 	// Pager signs search page tokens (nil: a key of this process's own,
 	// good for one replica).
 	Pager *checkapi.Pager
+	// Limits bound what one caller may ask per second.
+	Limits Limits
+	// SearchBudget, when positive, is the most candidates one search page
+	// evaluates (limits.searchCandidates): a page that reaches it is
+	// partial (context.partial) with a next_token to go on.
+	SearchBudget int
 }
 
 // Server holds the handlers' state.

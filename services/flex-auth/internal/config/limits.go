@@ -1,0 +1,78 @@
+package config
+
+import (
+	"errors"
+	"time"
+)
+
+// Default per-caller limits. One caller is one authenticated identity (a
+// token's client or subject, a certificate's subject), else one client
+// address. A registry-token replica serves at most about 14,000 tokens/s
+// on two cores, one decision each, and ops-warden asks one decision per
+// SSH certificate it signs (human-paced); both stay well under 20,000
+// decisions/s. flex-auth answers about 60,000 batched decisions/s on two
+// cores, so one caller at the limit leaves most of the service to the
+// others.
+const (
+	DefaultDecisionsPerSecond        = 20000
+	DefaultDecisionsBurst            = 20000
+	DefaultSearchCandidatesPerSecond = 100000
+	DefaultSearchCandidatesBurst     = 100000
+	DefaultSearchCandidates          = 10000
+	DefaultLimitsMaxCallers          = 10000
+	DefaultLimitsLogInterval         = 10 * time.Second
+)
+
+// LimitsConfig bounds what one caller may ask per second.
+type LimitsConfig struct {
+	// DecisionsPerSecond is each caller's rate of decisions (each item of
+	// a batch is one); 0 turns the limit off.
+	DecisionsPerSecond float64 `koanf:"decisionsPerSecond"`
+	DecisionsBurst     float64 `koanf:"decisionsBurst"`
+	// SearchCandidatesPerSecond is each caller's rate of candidates
+	// evaluated by searches; 0 turns the limit off.
+	SearchCandidatesPerSecond float64 `koanf:"searchCandidatesPerSecond"`
+	SearchCandidatesBurst     float64 `koanf:"searchCandidatesBurst"`
+	// SearchCandidates is the most candidates one search page evaluates;
+	// a page reaching it is partial, with a next_token. 0: no bound.
+	SearchCandidates int `koanf:"searchCandidates"`
+	// MaxCallers bounds the table of callers (idle ones are forgotten).
+	MaxCallers int `koanf:"maxCallers"`
+	// LogInterval is the least time between two log lines about one
+	// limited caller.
+	LogInterval time.Duration `koanf:"logInterval"`
+}
+
+func defaultLimits() LimitsConfig {
+	return LimitsConfig{DecisionsPerSecond: DefaultDecisionsPerSecond, DecisionsBurst: DefaultDecisionsBurst,
+		SearchCandidatesPerSecond: DefaultSearchCandidatesPerSecond, SearchCandidatesBurst: DefaultSearchCandidatesBurst,
+		SearchCandidates: DefaultSearchCandidates, MaxCallers: DefaultLimitsMaxCallers, LogInterval: DefaultLimitsLogInterval}
+}
+
+func (l LimitsConfig) validate() []error {
+	var errs []error
+	for _, r := range []struct {
+		key         string
+		rate, burst float64
+	}{
+		{"decisions", l.DecisionsPerSecond, l.DecisionsBurst},
+		{"searchCandidates", l.SearchCandidatesPerSecond, l.SearchCandidatesBurst},
+	} {
+		if r.rate < 0 {
+			errs = append(errs, errors.New("limits."+r.key+"PerSecond must not be negative (0 turns the limit off)"))
+		}
+		if r.rate > 0 && r.burst < 1 {
+			errs = append(errs, errors.New("limits."+r.key+"Burst must be at least 1"))
+		}
+	}
+	if l.SearchCandidates < 0 {
+		errs = append(errs, errors.New("limits.searchCandidates must not be negative (0: no bound)"))
+	}
+	if l.MaxCallers < 1 {
+		errs = append(errs, errors.New("limits.maxCallers must be at least 1"))
+	}
+	if l.LogInterval <= 0 {
+		errs = append(errs, errors.New("limits.logInterval must be positive"))
+	}
+	return errs
+}

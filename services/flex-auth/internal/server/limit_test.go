@@ -1,0 +1,56 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stellaops/authgate/services/flex-auth/internal/decisionlog"
+	"github.com/stellaops/authgate/services/flex-auth/internal/engine"
+	"github.com/stellaops/authgate/services/flex-auth/internal/limits"
+)
+
+// TestCallerLimit: a caller sending batches over its decisions budget gets
+// 429 with Retry-After and a problem naming the limit, nothing of its
+// refused batch reaches the decision log, and another caller is still
+// answered.
+func TestCallerLimit(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	clock := func() time.Time { return now }
+	lim, err := limits.New(limits.Config{Name: "decisions", Rate: 10, Burst: 10, MaxCallers: 10, LogInterval: time.Second, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sv := newServed(t, engine.Config{
+		RegistryFile: cfgDir + "ops-warden/production_registry_snapshot.json",
+		PolicyFile:   cfgDir + "ops-warden/policy_package.md",
+		PolicyFiles:  []string{cfgDir + "todo-app/policy_package.md"},
+		DataFile:     cfgDir + "todo-app/entities.yaml",
+	}, decisionlog.SyncOff, func(d *Deps) { d.Guard = headerCaller; d.Limits.Decisions = lim; d.Now = clock })
+	sv.srv.SetReady(true)
+	item := todoEval("rick@the-citadel.com", "can_read_todos", "")
+	batch := `{"evaluations":[` + strings.TrimSuffix(strings.Repeat(item+",", 8), ",") + `]}`
+	if rec, _ := post(t, sv.h, RouteEvaluations, "application/json", batch, "X-Caller", "flooder"); rec.Code != 200 {
+		t.Fatalf("first batch: %d %s", rec.Code, rec.Body)
+	}
+	before := len(logLines(t, sv.logFile))
+	rec, out := post(t, sv.h, RouteEvaluations, "application/json", batch, "X-Caller", "flooder")
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "1" || out["limit"] != "decisions" ||
+		out["error"] != "too_many_requests" || !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/problem+json") {
+		t.Fatalf("over the limit: %d %v %s", rec.Code, rec.Header(), rec.Body)
+	}
+	if n := len(logLines(t, sv.logFile)); n != before {
+		t.Fatalf("a refused batch logged %d decisions", n-before)
+	}
+	if rec, _ := post(t, sv.h, RouteAuthZEN, "application/json", item, "X-Caller", "ops-warden"); rec.Code != 200 {
+		t.Fatalf("another caller: %d %s", rec.Code, rec.Body)
+	}
+	if rec, _ := post(t, sv.h, RouteAuthZEN, "application/json", item, "X-Caller", "flooder"); rec.Code != 200 {
+		t.Fatalf("within the two decisions left: %d %s", rec.Code, rec.Body)
+	}
+	now = now.Add(time.Second)
+	if rec, _ := post(t, sv.h, RouteEvaluations, "application/json", batch, "X-Caller", "flooder"); rec.Code != 200 {
+		t.Fatalf("after the refill: %d %s", rec.Code, rec.Body)
+	}
+}
