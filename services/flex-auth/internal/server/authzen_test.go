@@ -27,7 +27,7 @@ func newAuthZEN(t *testing.T) (*echo.Echo, string) {
 	return sv.h, sv.logFile
 }
 
-func post(t *testing.T, h http.Handler, path, ctype, body string, hdr ...string) (*httptest.ResponseRecorder, map[string]any) {
+func post(t testing.TB, h http.Handler, path, ctype, body string, hdr ...string) (*httptest.ResponseRecorder, map[string]any) {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
 	req.Header.Set("Content-Type", ctype)
