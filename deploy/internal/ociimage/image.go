@@ -26,6 +26,8 @@ type Spec struct {
 	// Annotations go on the index and every manifest; Labels into every
 	// image config (org.opencontainers.image.*).
 	Annotations, Labels map[string]string
+	// Files are added to every platform's layer (see RootFS).
+	Files []File
 }
 
 // Build assembles the OCI image index of spec: one image per platform,
@@ -61,7 +63,7 @@ func Build(spec Spec) (v1.ImageIndex, error) {
 }
 
 func platformImage(spec Spec, platform v1.Platform, binary []byte) (v1.Image, error) {
-	fs, err := RootFS(spec.Service, binary, spec.Created)
+	fs, err := RootFS(spec.Service, binary, spec.Created, spec.Files...)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,8 @@ import (
 	"bytes"
 	"encoding/pem"
 	"fmt"
+	"path"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/x509roots/fallback/bundle"
@@ -50,6 +52,14 @@ func CAPEM() []byte {
 	return b.Bytes()
 }
 
+// File is an extra file of a layer (an image that is not one of the
+// services: the test cluster's images). Name is relative ("usr/lib/x.so").
+type File struct {
+	Name string
+	Mode int64
+	Data []byte
+}
+
 type entry struct {
 	name string
 	mode int64
@@ -60,7 +70,8 @@ type entry struct {
 // RootFS is the image's single layer, an uncompressed tar: every entry is
 // owned by root (the service cannot change its own files) and dated
 // mtime, except /tmp (mode 1777), where the charts mount a writable volume.
-func RootFS(service string, binary []byte, mtime time.Time) ([]byte, error) {
+// The extra files follow, each after its missing parent directories.
+func RootFS(service string, binary []byte, mtime time.Time, extra ...File) ([]byte, error) {
 	if service == "" || len(binary) == 0 {
 		return nil, fmt.Errorf("ociimage: service %q has no binary", service)
 	}
@@ -76,6 +87,22 @@ func RootFS(service string, binary []byte, mtime time.Time) ([]byte, error) {
 		{name: "usr/local/", mode: 0o755, dir: true},
 		{name: "usr/local/bin/", mode: 0o755, dir: true},
 		{name: "usr/local/bin/" + service, mode: 0o755, data: binary},
+	}
+	have := map[string]bool{}
+	for _, e := range entries {
+		have[e.name] = true
+	}
+	for _, f := range extra {
+		parts := strings.Split(path.Dir(f.Name), "/")
+		for i := range parts {
+			if d := strings.Join(parts[:i+1], "/") + "/"; d != "./" && !have[d] {
+				entries, have[d] = append(entries, entry{name: d, mode: 0o755, dir: true}), true
+			}
+		}
+		if have[f.Name] {
+			return nil, fmt.Errorf("ociimage: %s: %s twice", service, f.Name)
+		}
+		entries, have[f.Name] = append(entries, entry{name: f.Name, mode: f.Mode, data: f.Data}), true
 	}
 	var b bytes.Buffer
 	w := tar.NewWriter(&b)

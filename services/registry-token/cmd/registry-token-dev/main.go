@@ -8,11 +8,14 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -42,6 +45,11 @@ func commands() subcmd.Table[runFunc] {
 			Usage:   "[--config FILE] [--run-dir DIR] [--flex-auth-bin FILE] [--port N] [--authority-port N] [--registry-port N] [--flex-auth-port N]",
 			Summary: "start flex-auth, the development Authority, registry-token and an in-memory registry; Ctrl-C stops them",
 			Run:     devUp,
+		},
+		"authority": {
+			Usage:   "[--listen ADDR] [--issuer URL] [--tls-listen ADDR --tls-cert FILE --tls-key FILE [--client-ca FILE]]",
+			Summary: "serve the development Authority alone (the issuer is the URL clients reach it at, e.g. in a test cluster); with --tls-listen also over https, minting certificate-bound OpToks for client certificates",
+			Run:     devAuthority,
 		},
 		"token": {
 			Usage:   "[--authority URL] [--key FILE] [--plan PLAN] [--license ID] [--sub SUBJECT] [--ttl DURATION]",
@@ -147,6 +155,86 @@ func devUp(ctx context.Context, args []string, env env) error {
 		return waitErr
 	}
 	return closeErr
+}
+
+func devAuthority(ctx context.Context, args []string, env env) error {
+	fs := flag.NewFlagSet("authority", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	listen := fs.String("listen", "127.0.0.1:8081", "address to serve http on")
+	issuer := fs.String("issuer", "", "issuer and base URL clients use (default http://<listen address>)")
+	tlsListen := fs.String("tls-listen", "", "also serve https on this address (with --tls-cert, --tls-key)")
+	certFile := fs.String("tls-cert", "", "certificate of the https listener (PEM)")
+	keyFile := fs.String("tls-key", "", "private key of --tls-cert (PEM)")
+	clientCA := fs.String("client-ca", "", "CAs of TLS client certificates: a client presenting one to the https listener gets a certificate-bound (cnf.x5t#S256) OpTok")
+	if err := parseDevFlags(fs, args); err != nil {
+		return err
+	}
+	tlsConfig, err := authorityTLS(*tlsListen, *certFile, *keyFile, *clientCA)
+	if err != nil {
+		return fmt.Errorf("%w: %v", app.ErrUsage, err)
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", *listen)
+	if err != nil {
+		return err
+	}
+	if *issuer == "" {
+		*issuer = "http://" + ln.Addr().String()
+	}
+	a, err := devstack.StartAuthorityAt(ctx, ln, *issuer)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = a.Close() }()
+	fmt.Fprintf(env.Stdout, "development Authority %s listening on %s\n", a.URL, ln.Addr())
+	if tlsConfig == nil {
+		<-ctx.Done()
+		return nil
+	}
+	tln, err := lc.Listen(ctx, "tcp", *tlsListen)
+	if err != nil {
+		return err
+	}
+	tln = tls.NewListener(tln, tlsConfig)
+	srv := &http.Server{Handler: a.Authority, ReadHeaderTimeout: 5 * time.Second}
+	go func() { <-ctx.Done(); _ = srv.Close() }()
+	fmt.Fprintf(env.Stdout, "and on https://%s (certificate-bound OpToks for client certificates)\n", tln.Addr())
+	if err := srv.Serve(tln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// authorityTLS is the https listener's configuration: nil without
+// --tls-listen; client certificates are asked for (not required) when
+// clientCA is set.
+func authorityTLS(listen, certFile, keyFile, clientCA string) (*tls.Config, error) {
+	if listen == "" {
+		if certFile != "" || keyFile != "" || clientCA != "" {
+			return nil, errors.New("--tls-cert, --tls-key and --client-ca need --tls-listen")
+		}
+		return nil, nil
+	}
+	if certFile == "" || keyFile == "" {
+		return nil, errors.New("--tls-listen needs --tls-cert and --tls-key")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if clientCA != "" {
+		data, err := os.ReadFile(clientCA)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(data) {
+			return nil, fmt.Errorf("--client-ca %s: no PEM certificate", clientCA)
+		}
+		cfg.ClientCAs, cfg.ClientAuth = pool, tls.VerifyClientCertIfGiven
+	}
+	return cfg, nil
 }
 
 func devToken(ctx context.Context, args []string, env env) error {

@@ -79,3 +79,31 @@ func TestUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthorityFlags: the https listener's flags go together, and a
+// wrong one is a usage error before anything listens.
+func TestAuthorityFlags(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"certificate without listener", []string{"--tls-cert", "c.pem", "--tls-key", "k.pem"}, "need --tls-listen"},
+		{"client CA without listener", []string{"--client-ca", "ca.pem"}, "need --tls-listen"},
+		{"listener without key", []string{"--tls-listen", "127.0.0.1:0", "--tls-cert", "c.pem"}, "needs --tls-cert and --tls-key"},
+		{"missing certificate file", []string{"--tls-listen", "127.0.0.1:0", "--tls-cert", filepath.Join(dir, "c.pem"), "--tls-key", filepath.Join(dir, "k.pem")}, "no such file"},
+		{"argument", []string{"extra"}, "unexpected argument"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			err := run(context.Background(), append([]string{"authority", "--listen", "127.0.0.1:0"}, tc.args...), env{Stdout: &out, Stderr: &errOut})
+			if !errors.Is(err, app.ErrUsage) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want a usage error containing %q", err, tc.want)
+			}
+			if out.Len() > 0 {
+				t.Errorf("printed %q before refusing", out.String())
+			}
+		})
+	}
+}

@@ -23,7 +23,12 @@ type AuthorityServer struct {
 // "http://" + ln's address) with DPoP-bound token minting. Its keys live
 // only in memory. Close stops it.
 func StartAuthority(ctx context.Context, ln net.Listener) (*AuthorityServer, error) {
-	url := "http://" + ln.Addr().String()
+	return StartAuthorityAt(ctx, ln, "http://"+ln.Addr().String())
+}
+
+// StartAuthorityAt is StartAuthority with the issuer URL under which
+// clients reach ln (a Service name in a cluster).
+func StartAuthorityAt(ctx context.Context, ln net.Listener, url string) (*AuthorityServer, error) {
 	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	verify, err := devauthority.NewDPoPVerifier(actx, url)
 	if err != nil {
