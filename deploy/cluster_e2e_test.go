@@ -267,7 +267,7 @@ func buildClusterImages(ctx context.Context, t *testing.T) []string {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	cmd := exec.CommandContext(ctx, "go", "run", "./deploy/internal/images", "--out", dir, "--platforms", "linux/"+goarch())
+	cmd := exec.CommandContext(ctx, "go", "run", "./deploy/cmd/images", "--out", dir, "--platforms", "linux/"+goarch())
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("images: %v\n%s", err, out)

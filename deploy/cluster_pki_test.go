@@ -43,12 +43,3 @@ func newPullPKI(t *testing.T) *pullPKI {
 }
 
 func (p *pullPKI) file(name string) string { return filepath.Join(p.dir, name) }
-
-func (p *pullPKI) read(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(p.file(name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
