@@ -94,7 +94,7 @@ func TestProgramLayout(t *testing.T) {
 		t.Fatalf("go list: %v", err)
 	}
 	const module = "github.com/stellaops/authgate/"
-	allowed := regexp.MustCompile(`^(services/[a-z-]+|services/[a-z-]+/cmd/[a-z-]+|deploy/cmd/[a-z-]+)$`)
+	allowed := regexp.MustCompile(`^(services/[a-z0-9-]+|services/[a-z0-9-]+/cmd/[a-z0-9-]+|deploy/cmd/[a-z0-9-]+)$`)
 	var programs []string
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		name, path, _ := strings.Cut(line, " ")
