@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -85,6 +87,10 @@ type RedisReplayCache struct {
 	// downSince is when claims began to fail (Unix ns), 0 while they
 	// succeed.
 	downSince atomic.Int64
+	// first is the earliest epoch seen per master replication id.
+	firstMu sync.Mutex
+	first   map[string]time.Time
+	seen    []string // the marker last seen per group (Cluster)
 }
 
 // NewRedisReplayCache returns a RedisReplayCache using client: a
@@ -127,22 +133,22 @@ func (c *RedisReplayCache) WithFailoverWait(wait time.Duration) *RedisReplayCach
 	return c
 }
 
-// epochLua begins both scripts: epoch(marker, now) returns the marker's
-// milliseconds, starting a new epoch (now, this master's replication id)
-// when the marker is missing, is of the format without an id, or names
-// another master. Anything else it returns as found, for the caller to
-// refuse.
+// epochLua begins both scripts: epoch(marker, now) returns the marker
+// ("milliseconds/replication id"), starting a new epoch (now, this
+// master's replication id) when the marker is missing, is of the format
+// without an id, or names another master. Anything else it returns as
+// found, for the caller to refuse.
 const epochLua = `
 local function epoch(marker, now)
   local id = string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)')
   local m = redis.call('GET', marker)
   if m then
     local ms, rid = string.match(m, '^(%d+)/(%w+)$')
-    if ms and rid == id then return ms end
+    if ms and rid == id then return m end
     if not ms and not string.match(m, '^%d+$') then return m end
   end
   redis.call('SET', marker, now .. '/' .. id)
-  return now
+  return now .. '/' .. id
 end
 `
 
@@ -185,10 +191,18 @@ func (c *RedisReplayCache) ClaimEpoch(ctx context.Context, key ReplayKey, expire
 	if len(res) != 2 {
 		return time.Time{}, fmt.Errorf("%w: unexpected claim reply %v", ErrReplayStore, res)
 	}
-	epoch, err := c.parseEpoch(keys[1], res[1])
+	epoch, id, err := c.parseEpoch(keys[1], res[1])
 	if err != nil {
 		return time.Time{}, err
 	}
+	if c.changed(g, res[1]) {
+		// A failover moved this group to a new master: open the epoch
+		// of every group of it now, before this request is answered
+		// (perhaps with a nonce), so that a retry whose proof falls in
+		// another group, on any replica, finds its epoch begun already.
+		_, _ = c.Epoch(ctx)
+	}
+	epoch = c.firstEpochOf(id, epoch)
 	if set, _ := res[0].(int64); set != 1 {
 		return epoch, ErrReplayed
 	}
@@ -206,10 +220,11 @@ func (c *RedisReplayCache) Epoch(ctx context.Context) (time.Time, error) {
 		if err != nil {
 			return time.Time{}, fmt.Errorf("%w: read epoch: %w", ErrReplayStore, err)
 		}
-		e, err := c.parseEpoch(m, v)
+		e, _, err := c.parseEpoch(m, v)
 		if err != nil {
 			return time.Time{}, err
 		}
+		c.changed(slices.Index(c.markers, m), v)
 		if e.After(latest) {
 			latest = e
 		}
@@ -231,13 +246,57 @@ func (c *RedisReplayCache) Check(ctx context.Context) error {
 	return nil
 }
 
-func (c *RedisReplayCache) parseEpoch(marker string, v any) (time.Time, error) {
+func (c *RedisReplayCache) parseEpoch(marker string, v any) (time.Time, string, error) {
 	s, _ := v.(string)
-	ms, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || ms <= 0 {
-		return time.Time{}, fmt.Errorf("%w: epoch marker %s holds %.40q, not Unix milliseconds and a replication id", ErrReplayStore, marker, s)
+	msText, id, ok := strings.Cut(s, "/")
+	ms, err := strconv.ParseInt(msText, 10, 64)
+	alnum := strings.IndexFunc(id, func(r rune) bool {
+		return (r < '0' || r > '9') && (r < 'a' || r > 'z') && (r < 'A' || r > 'Z')
+	}) < 0
+	if !ok || id == "" || !alnum || err != nil || ms <= 0 {
+		return time.Time{}, "", fmt.Errorf("%w: epoch marker %s holds %.40q, not Unix milliseconds and a replication id", ErrReplayStore, marker, s)
 	}
-	return time.UnixMilli(ms), nil
+	return time.UnixMilli(ms), id, nil
+}
+
+// changed records the marker value v of group g and reports whether it
+// differs from the one seen before (not on the first sight).
+func (c *RedisReplayCache) changed(g int, v any) bool {
+	if len(c.markers) < 2 {
+		return false
+	}
+	s, _ := v.(string)
+	c.firstMu.Lock()
+	defer c.firstMu.Unlock()
+	if c.seen == nil {
+		c.seen = make([]string, len(c.markers))
+	}
+	before := c.seen[g]
+	c.seen[g] = s
+	return before != "" && before != s
+}
+
+// firstEpochOf returns the earliest epoch this cache has seen begin on
+// the master with replication id id (epoch included). On a Cluster each
+// key group opens its epoch at its first claim after a failover, seconds
+// apart; every one of them began after that master was promoted, so after
+// its predecessor stopped taking claims, and the earliest is as safe a
+// start as each group's own. Without it a client's retry, whose new
+// proof falls in another group, would be asked for a nonce again.
+func (c *RedisReplayCache) firstEpochOf(id string, epoch time.Time) time.Time {
+	if len(c.markers) < 2 {
+		return epoch
+	}
+	c.firstMu.Lock()
+	defer c.firstMu.Unlock()
+	if first, ok := c.first[id]; ok && first.Before(epoch) {
+		return first
+	}
+	if c.first == nil || len(c.first) >= 1024 {
+		c.first = map[string]time.Time{}
+	}
+	c.first[id] = epoch
+	return epoch
 }
 
 // retry runs op, and again while it fails for a reason a failover
