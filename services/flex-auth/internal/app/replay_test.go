@@ -3,7 +3,6 @@ package app
 import (
 	"net/http"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -40,22 +39,10 @@ func TestProofReplayedOnAnotherReplica(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	send := func(url string) int {
-		req, _ := http.NewRequest(http.MethodPost, url+"/v1/check", strings.NewReader(`{"actor":"agt-state-hub-bridge"}`))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "DPoP "+tok)
-		req.Header.Set("DPoP", proof)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	if code := send(a.url); code != http.StatusOK {
+	if code := send(t, a.url, tok, proof); code != http.StatusOK {
 		t.Fatalf("replica A: %d", code)
 	}
-	if code := send(b.url); code != http.StatusUnauthorized {
+	if code := send(t, b.url, tok, proof); code != http.StatusUnauthorized {
 		t.Fatalf("the same proof on replica B: %d, want 401", code)
 	}
 }
