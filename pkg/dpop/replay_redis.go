@@ -195,14 +195,14 @@ func (c *RedisReplayCache) ClaimEpoch(ctx context.Context, key ReplayKey, expire
 	if err != nil {
 		return time.Time{}, err
 	}
-	if c.changed(g, res[1]) {
+	epoch, moved := c.observe(g, res[1], id, epoch)
+	if moved {
 		// A failover moved this group to a new master: open the epoch
 		// of every group of it now, before this request is answered
 		// (perhaps with a nonce), so that a retry whose proof falls in
 		// another group, on any replica, finds its epoch begun already.
 		_, _ = c.Epoch(ctx)
 	}
-	epoch = c.firstEpochOf(id, epoch)
 	if set, _ := res[0].(int64); set != 1 {
 		return epoch, ErrReplayed
 	}
@@ -220,11 +220,11 @@ func (c *RedisReplayCache) Epoch(ctx context.Context) (time.Time, error) {
 		if err != nil {
 			return time.Time{}, fmt.Errorf("%w: read epoch: %w", ErrReplayStore, err)
 		}
-		e, _, err := c.parseEpoch(m, v)
+		e, id, err := c.parseEpoch(m, v)
 		if err != nil {
 			return time.Time{}, err
 		}
-		c.changed(slices.Index(c.markers, m), v)
+		c.observe(slices.Index(c.markers, m), v, id, e)
 		if e.After(latest) {
 			latest = e
 		}
@@ -259,11 +259,19 @@ func (c *RedisReplayCache) parseEpoch(marker string, v any) (time.Time, string, 
 	return time.UnixMilli(ms), id, nil
 }
 
-// changed records the marker value v of group g and reports whether it
-// differs from the one seen before (not on the first sight).
-func (c *RedisReplayCache) changed(g int, v any) bool {
+// observe records, on a Cluster, the marker v of group g (epoch begun
+// on the master with replication id id) under one lock. It returns the
+// earliest epoch this cache has seen begin on that master (epoch
+// included), and whether the group's marker changed since it was last
+// seen (not on the first sight). Each group opens its epoch at its first
+// claim after a failover, seconds apart; every one began after the
+// master was promoted, so after its predecessor stopped taking claims,
+// and the earliest is as safe a start as each group's own. Without it a
+// client's retry, whose new proof falls in another group, would be asked
+// for a nonce again. A single Redis (one group) returns epoch as is.
+func (c *RedisReplayCache) observe(g int, v any, id string, epoch time.Time) (time.Time, bool) {
 	if len(c.markers) < 2 {
-		return false
+		return epoch, false
 	}
 	s, _ := v.(string)
 	c.firstMu.Lock()
@@ -273,30 +281,15 @@ func (c *RedisReplayCache) changed(g int, v any) bool {
 	}
 	before := c.seen[g]
 	c.seen[g] = s
-	return before != "" && before != s
-}
-
-// firstEpochOf returns the earliest epoch this cache has seen begin on
-// the master with replication id id (epoch included). On a Cluster each
-// key group opens its epoch at its first claim after a failover, seconds
-// apart; every one of them began after that master was promoted, so after
-// its predecessor stopped taking claims, and the earliest is as safe a
-// start as each group's own. Without it a client's retry, whose new
-// proof falls in another group, would be asked for a nonce again.
-func (c *RedisReplayCache) firstEpochOf(id string, epoch time.Time) time.Time {
-	if len(c.markers) < 2 {
-		return epoch
-	}
-	c.firstMu.Lock()
-	defer c.firstMu.Unlock()
+	moved := before != "" && before != s
 	if first, ok := c.first[id]; ok && first.Before(epoch) {
-		return first
+		return first, moved
 	}
 	if c.first == nil || len(c.first) >= 1024 {
 		c.first = map[string]time.Time{}
 	}
 	c.first[id] = epoch
-	return epoch
+	return epoch, moved
 }
 
 // retry runs op, and again while it fails for a reason a failover
