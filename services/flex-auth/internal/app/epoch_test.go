@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/redis/go-redis/v9"
@@ -14,6 +15,7 @@ import (
 	"github.com/stellaops/authgate/pkg/dpop"
 	"github.com/stellaops/authgate/pkg/testkit/authoritytest"
 	"github.com/stellaops/authgate/pkg/testkit/redistest"
+	"github.com/stellaops/authgate/services/flex-auth/internal/config"
 )
 
 // TestCallerProofAfterEpoch: caller proofs used before flex-auth lost its
@@ -54,11 +56,13 @@ func TestCallerProofAfterEpoch(t *testing.T) {
 				used = append(used, caller.last)
 			}
 
+			var flushed time.Time
 			if rd != nil {
 				rc := redis.NewClient(&redis.Options{Addr: rd.Addr})
 				if err := rc.FlushAll(context.Background()).Err(); err != nil {
 					t.Fatal(err)
 				}
+				flushed = time.Now()
 				_ = rc.Close()
 			} else {
 				in.stop()
@@ -71,10 +75,25 @@ func TestCallerProofAfterEpoch(t *testing.T) {
 					t.Fatalf("replay %d of a proof used before: %d, want 401", i, code)
 				}
 			}
+			challenged := caller.challenges
+			checkedAt := time.Now()
 			for range 3 {
 				if code := caller.check(t); code != http.StatusOK {
 					t.Fatalf("a caller on dpop.Transport after the %s: %d", loss, code)
 				}
+			}
+			// After FLUSHALL the first check falls in the new epoch's
+			// window (unless the machine took longer than the skew to get
+			// there): it was answered use_dpop_nonce, and the transport's
+			// retry with the nonce passed.
+			if !flushed.IsZero() {
+				switch {
+				case checkedAt.Sub(flushed) < config.DefaultDPoPClockSkew-time.Second && caller.challenges == challenged:
+					t.Fatal("no use_dpop_nonce challenge after FLUSHALL: the retry was not exercised")
+				case caller.challenges > challenged+1:
+					t.Fatalf("%d nonce challenges after FLUSHALL, want 1 (the transport keeps the latest nonce)", caller.challenges-challenged)
+				}
+				t.Logf("nonce challenges after FLUSHALL: %d (first check %s after it)", caller.challenges-challenged, checkedAt.Sub(flushed))
 			}
 			for i, p := range used {
 				if code := send(t, in.url, tok, p); code != http.StatusUnauthorized {
@@ -93,11 +112,14 @@ func (in *instance) stop() {
 }
 
 // caller calls /v1/check through dpop.Transport, whose realm is the
-// public URL; requests go to base. last is the latest proof it sent.
+// public URL; requests go to base. last is the latest proof it sent,
+// challenges counts the 401 use_dpop_nonce answers with a DPoP-Nonce the
+// transport received (and answered with a retry).
 type caller struct {
 	base, public string
 	client       *http.Client
 	last         string
+	challenges   int
 }
 
 func newCaller(base, public, tok string, key jwk.Key) *caller {
@@ -107,7 +129,12 @@ func newCaller(base, public, tok string, key jwk.Key) *caller {
 			c.last = r.Header.Get(dpop.HeaderDPoP)
 			out := r.Clone(r.Context())
 			out.URL.Scheme, out.URL.Host, out.Host = "http", strings.TrimPrefix(c.base, "http://"), ""
-			return http.DefaultTransport.RoundTrip(out)
+			resp, err := http.DefaultTransport.RoundTrip(out)
+			if err == nil && resp.StatusCode == http.StatusUnauthorized && resp.Header.Get(dpop.HeaderDPoPNonce) != "" &&
+				strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="use_dpop_nonce"`) {
+				c.challenges++
+			}
+			return resp, err
 		})}}
 	return c
 }
