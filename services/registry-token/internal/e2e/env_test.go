@@ -48,20 +48,22 @@ type env struct {
 
 func newEnv(t *testing.T, tlsm *TLSMaterial) *env {
 	t.Helper()
+	return newEnvWith(t, StackOptions{TLS: tlsm})
+}
+
+// newEnvWith is newEnv with more of the stack's options (the fixture's
+// plans and logs are set here).
+func newEnvWith(t *testing.T, opts StackOptions) *env {
+	t.Helper()
+	tlsm := opts.TLS
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	logs := io.Discard
 	if testing.Verbose() {
 		logs = os.Stderr
 	}
-	s, err := StartStack(ctx, StackOptions{
-		Dir:             t.TempDir(),
-		Plans:           fixturePlans(),
-		DefaultPlan:     planCommunity,
-		RevokedLicenses: []string{revokedLicense},
-		TLS:             tlsm,
-		Stderr:          logs,
-	})
+	opts.Dir, opts.Plans, opts.DefaultPlan, opts.RevokedLicenses, opts.Stderr = t.TempDir(), fixturePlans(), planCommunity, []string{revokedLicense}, logs
+	s, err := StartStack(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,17 +4,23 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/stellaops/authgate/pkg/testkit/proctest"
+	"github.com/stellaops/authgate/pkg/testkit/redistest"
 )
 
 // TestTokenHelper runs the registry-token-helper binary as a user would:
@@ -94,4 +100,85 @@ func TestTokenHelper(t *testing.T) {
 			t.Fatalf("%v: %s", err, stderr)
 		}
 	})
+}
+
+// TestTokenHelperRetriesOnNonce: right after the replay store lost its
+// data (FLUSHALL on registry-token's Redis), the helper's first request
+// falls in the new replay epoch's window and is answered 401
+// use_dpop_nonce with a DPoP-Nonce header; its one retry, a proof that
+// carries the nonce, gets the token, so the user sees no failure.
+func TestTokenHelperRetriesOnNonce(t *testing.T) {
+	bin := proctest.Build(t, "./services/registry-token/cmd/registry-token-helper")
+	rd := redistest.Start(t)
+	e := newEnvWith(t, StackOptions{RedisURL: rd.URL()})
+	k := newClientKey(t)
+	dir := t.TempDir()
+	optok, keyFile := filepath.Join(dir, "optok.jwt"), filepath.Join(dir, "dpop.jwk")
+	keyJSON, err := json.Marshal(k.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(optok, []byte(e.opTok(t, planEnterprise, "lic-ent", k)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, keyJSON, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := e.epochRefusals(t)
+	rc := redis.NewClient(&redis.Options{Addr: rd.Addr})
+	defer rc.Close()
+	if err := rc.FlushAll(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	flushed := time.Now()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(bin, "--registry", e.registry, "--plain-http", "--realm", e.stack.Realm, "--optok-file", optok,
+		"--dpop-key", keyFile, "--scope", "repository:stella-ops/team/app:pull")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("the helper failed after FLUSHALL: %v\n%s", err, stderr.String())
+	}
+	took := time.Since(flushed)
+	if e.registryToken(t, strings.TrimSpace(stdout.String())) == nil {
+		t.Fatal("no registry token")
+	}
+	challenges := e.epochRefusals(t) - before
+	switch {
+	case challenges > 1:
+		t.Fatalf("%d nonce challenges for one helper run, want 1", challenges)
+	case challenges == 0 && took < epochWindow-time.Second:
+		t.Fatalf("no use_dpop_nonce challenge although the helper ran %s after FLUSHALL: the retry was not exercised", took)
+	}
+	t.Logf("nonce challenges: %d (helper done %s after FLUSHALL)", challenges, took)
+}
+
+// epochWindow is the harness's authority.dpop.clockSkew: fresh proofs
+// need a nonce for that long after a new replay epoch.
+const epochWindow = 5 * time.Second
+
+// epochRefusals reads registry_token_rejected_total{reason="proof_before_replay_epoch"}
+// from the service's /metrics: the use_dpop_nonce answers of the epoch window.
+func (e *env) epochRefusals(t *testing.T) int {
+	t.Helper()
+	resp, err := e.client.Get(e.stack.PublicURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, "registry_token_rejected_total{") && strings.Contains(line, `reason="proof_before_replay_epoch"`) {
+			f := strings.Fields(line)
+			v, err := strconv.ParseFloat(f[len(f)-1], 64)
+			if err != nil {
+				t.Fatalf("metrics line %q: %v", line, err)
+			}
+			n += int(v)
+		}
+	}
+	return n
 }
