@@ -40,6 +40,7 @@ type compiled struct {
 	tracked   cel.Program // with the run-time cost limit: for any other input
 	constant  *bool       // set when the condition is a literal true/false
 	conjuncts []string    // top-level && operands, unparsed, for shadow detection
+	checked   *cel.Ast
 }
 
 // newEnv builds the CEL environment of a request shape: request and
@@ -148,6 +149,7 @@ func compileRule(s *diagSink, env *cel.Env, rb *ruleBlock, lim costLimits) *comp
 		tracked:   tracked,
 		constant:  constantValue(env, checked),
 		conjuncts: conjuncts(native.Expr(), native.SourceInfo(), nil),
+		checked:   checked,
 	}
 }
 

@@ -32,6 +32,7 @@ type rule struct {
 	info    RuleInfo
 	prg     cel.Program
 	tracked cel.Program
+	plans   searchPlans // authzen packages: what a search candidate needs for the rule to hold
 }
 
 // program returns the rule's program for an input: within the bounds the
@@ -216,7 +217,7 @@ func check(s *diagSink, src []byte, opts Options) *Package {
 	if declared[ReasonCostLimitExceeded] {
 		s.errorf(1, CodeFrontMatter, "front matter: reason %q is reserved for the cost limit", ReasonCostLimitExceeded)
 	}
-	p.rules = compileRules(s, env, doc.rules, declared, newCostLimits(opts.CostLimit, values))
+	p.rules = compileRules(s, env, doc.rules, declared, newCostLimits(opts.CostLimit, values), searchNames(p.shape, values))
 	used := map[string]bool{fm.DefaultReason: true}
 	complete := len(doc.rules) > 0
 	for _, rb := range doc.rules {
@@ -236,7 +237,9 @@ func check(s *diagSink, src []byte, opts Options) *Package {
 
 // compileRules checks every rule block, compiles its condition and runs the
 // reachability analysis.
-func compileRules(s *diagSink, env *cel.Env, blocks []*ruleBlock, declared map[string]bool, lim costLimits) []rule {
+// With names (the identifiers of an authzen package) each rule also gets
+// its search plans.
+func compileRules(s *diagSink, env *cel.Env, blocks []*ruleBlock, declared map[string]bool, lim costLimits, names []string) []rule {
 	var rules []rule
 	ids := map[string]int{}
 	type prior struct {
@@ -289,11 +292,15 @@ func compileRules(s *diagSink, env *cel.Env, blocks []*ruleBlock, declared map[s
 			}
 		}
 		earlier = append(earlier, prior{rb, c})
-		rules = append(rules, rule{
+		r := rule{
 			info:    RuleInfo{ID: rb.ID, Effect: effect, Reason: rb.Reason, Condition: rb.When, Line: rb.line},
 			prg:     c.prg,
 			tracked: c.tracked,
-		})
+		}
+		if names != nil {
+			r.plans = planRule(env, c.checked, names, lim.limit)
+		}
+		rules = append(rules, r)
 	}
 	return rules
 }

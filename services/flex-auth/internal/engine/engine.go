@@ -32,6 +32,7 @@ type Set struct {
 	Data     *entities.Data
 	LoadedAt time.Time
 	routes   routes
+	index    *entities.Index // of Data, for searches
 }
 
 // Reload results, the values of the result label of the reloads metric.
@@ -142,7 +143,7 @@ func LoadSet(cfg Config, now time.Time) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Set{Snapshot: snap, First: pkgs[0], Packages: pkgs, Data: data, LoadedAt: now, routes: rt}, nil
+	return &Set{Snapshot: snap, First: pkgs[0], Packages: pkgs, Data: data, LoadedAt: now, routes: rt, index: newIndex(data, pkgs)}, nil
 }
 
 // Reload reads every file and makes them active together. On failure the

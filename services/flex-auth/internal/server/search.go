@@ -11,6 +11,7 @@ import (
 	"github.com/stellaops/authgate/pkg/policy"
 	"github.com/stellaops/authgate/services/flex-auth/internal/checkapi"
 	"github.com/stellaops/authgate/services/flex-auth/internal/engine"
+	"github.com/stellaops/authgate/services/flex-auth/internal/entities"
 )
 
 // search answers POST /access/v1/search/{kind}: it evaluates the
@@ -45,16 +46,16 @@ func (s *Server) search(kind string) echo.HandlerFunc {
 			return err
 		}
 		start := s.deps.Now()
-		cands := candidates(set, kind, q)
+		cands, walk := candidates(set, kind, q)
 		res := checkapi.SearchResponse{Results: []checkapi.SearchResult{}}
 		ids := []string{} // a search record lists its results, even none
 		var last engine.Decision
 		limit := cur.Max()
-		next, more, partial := cur.Offset, false, false
+		next, more, partial := walk.Seek(cur.Offset), false, false
 		budget := s.deps.SearchBudget
 		evaluated := 0
 		defer func() { s.deps.Limits.SearchCandidates.Charge(caller, float64(evaluated)) }()
-		for ; next < len(cands); next++ {
+		for ; next < len(cands); next = walk.Seek(next + 1) {
 			if budget > 0 && evaluated == budget { // partial: the next page goes on from here
 				more, partial = true, true
 				break
@@ -110,19 +111,21 @@ func (s *Server) search(kind string) echo.HandlerFunc {
 	}
 }
 
-// candidates lists what a search tries, in a stable order.
-func candidates(set *engine.Set, kind string, q *checkapi.Search) []string {
+// candidates lists what a search tries, in a stable order, and walks the
+// positions in it that may be allowed: for a subject or resource search
+// those the entity data index leaves (engine.Set.SearchCandidates), for
+// an action search (a few names) every one.
+func candidates(set *engine.Set, kind string, q *checkapi.Search) ([]string, entities.Iter) {
 	switch kind {
-	case checkapi.SearchSubject:
+	case checkapi.SearchSubject, checkapi.SearchResource:
 		if set.Data == nil {
-			return nil
+			return nil, entities.Every(0)
 		}
-		return set.Data.SubjectIDs(q.Subject.Type)
-	case checkapi.SearchResource:
-		if set.Data == nil {
-			return nil
+		searched, ids := policy.SearchSubjects, set.Data.SubjectIDs(q.Subject.Type)
+		if kind == checkapi.SearchResource {
+			searched, ids = policy.SearchResources, set.Data.ResourceIDs(q.Resource.Type)
 		}
-		return set.Data.ResourceIDs(q.Resource.Type)
+		return ids, set.SearchCandidates(searched, probe(kind, q, "").Policy())
 	}
 	var out []string
 	for _, p := range set.Packages {
@@ -137,7 +140,8 @@ func candidates(set *engine.Set, kind string, q *checkapi.Search) []string {
 		}
 	}
 	slices.Sort(out)
-	return slices.Compact(out)
+	out = slices.Compact(out)
+	return out, entities.Every(len(out))
 }
 
 // probe is the evaluation of one candidate: the searched member replaced

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -113,28 +115,52 @@ func TestPageTokenBoundToCaller(t *testing.T) {
 
 // TestSearchBudget: with limits.searchCandidates 1 every page evaluates
 // one candidate; pages that stop there say so (context.partial) and carry
-// a token, and following the tokens gives every result once.
+// a token, and following the tokens gives every result once. With the
+// todo-app package the index leaves only the three creators to evaluate;
+// with a condition no index serves (a negation) the pages scan every
+// user, one a page.
 func TestSearchBudget(t *testing.T) {
-	h := newTodoSearch(t, func(d *Deps) { d.SearchBudget = 1 })
-	q := `{"subject":{"type":"user"},"action":{"name":"can_create_todo"},"resource":{"type":"todo","id":"todo-1"},"page":{"limit":10,"token":"%s"}}`
-	var got []string
-	token, partials := "", 0
-	for page := 0; page < 10; page++ {
-		rec, out := post(t, h, RouteSearchSubject, "application/json", strings.Replace(q, "%s", token, 1), "X-Caller", "alice")
-		if rec.Code != 200 {
-			t.Fatalf("%d %s", rec.Code, rec.Body)
-		}
-		for _, r := range out["results"].([]any) {
-			got = append(got, r.(map[string]any)["id"].(string))
-		}
-		if out["context"].(map[string]any)["partial"] == true {
-			partials++
-		}
-		if token, _ = out["page"].(map[string]any)["next_token"].(string); token == "" {
-			break
-		}
+	negated := filepath.Join(t.TempDir(), "negated.md")
+	src, err := os.ReadFile(cfgDir + "todo-app/policy_package.md")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if strings.Join(got, ",") != "morty@the-citadel.com,rick@the-citadel.com,summer@the-smiths.com" || partials < 4 {
-		t.Fatalf("results %v over %d partial pages", got, partials)
+	// create-todo: every user but viewers (the same three)
+	src = []byte(strings.Replace(string(src), "subject_data(subject.type, subject.id).roles.exists(r, r in creators)",
+		`!("viewer" in subject_data(subject.type, subject.id).roles)`, 1))
+	if err := os.WriteFile(negated, src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		policy   string
+		partials int
+	}{{cfgDir + "todo-app/policy_package.md", 2}, {negated, 4}} {
+		sv := newServed(t, engine.Config{
+			RegistryFile: cfgDir + "ops-warden/production_registry_snapshot.json",
+			PolicyFile:   c.policy,
+			DataFile:     cfgDir + "todo-app/entities.yaml",
+		}, decisionlog.SyncOff, func(d *Deps) { d.Guard = headerCaller; d.SearchBudget = 1 })
+		sv.srv.SetReady(true)
+		q := `{"subject":{"type":"user"},"action":{"name":"can_create_todo"},"resource":{"type":"todo","id":"todo-1"},"page":{"limit":10,"token":"%s"}}`
+		var got []string
+		token, partials := "", 0
+		for page := 0; page < 10; page++ {
+			rec, out := post(t, sv.h, RouteSearchSubject, "application/json", strings.Replace(q, "%s", token, 1), "X-Caller", "alice")
+			if rec.Code != 200 {
+				t.Fatalf("%d %s", rec.Code, rec.Body)
+			}
+			for _, r := range out["results"].([]any) {
+				got = append(got, r.(map[string]any)["id"].(string))
+			}
+			if out["context"].(map[string]any)["partial"] == true {
+				partials++
+			}
+			if token, _ = out["page"].(map[string]any)["next_token"].(string); token == "" {
+				break
+			}
+		}
+		if strings.Join(got, ",") != "morty@the-citadel.com,rick@the-citadel.com,summer@the-smiths.com" || partials != c.partials {
+			t.Fatalf("%s: results %v over %d partial pages, want %d", c.policy, got, partials, c.partials)
+		}
 	}
 }
