@@ -104,10 +104,12 @@ func causeOf(err error, p *Problem) string {
 
 // levelFor logs server errors at error level, probes and scrapes at debug,
 // everything else at info. A /readyz 503 is a probe's answer, not a
-// server error: debug too (ReadyLog logs the change once).
+// server error: debug too (ReadyLog logs the change once). So is a 429:
+// the limiter logs each limited caller once per interval, and a caller
+// flooding the service must not flood its log.
 func levelFor(route string, status int) zapcore.Level {
 	switch {
-	case route == "/readyz" && status == http.StatusServiceUnavailable:
+	case route == "/readyz" && status == http.StatusServiceUnavailable, status == http.StatusTooManyRequests:
 		return zapcore.DebugLevel
 	case status >= 500:
 		return zapcore.ErrorLevel

@@ -169,3 +169,24 @@ func TestRequestLogIgnoresForwardedFor(t *testing.T) {
 		t.Fatalf("remote = %v, want the direct peer", got)
 	}
 }
+
+// TestLevelFor: a refusal for a caller's limit (429) and a probe's 503 are
+// debug lines; a server error is an error; any other answer is info.
+func TestLevelFor(t *testing.T) {
+	for _, c := range []struct {
+		route  string
+		status int
+		want   zapcore.Level
+	}{
+		{"/v1/check", http.StatusTooManyRequests, zapcore.DebugLevel},
+		{"/readyz", http.StatusServiceUnavailable, zapcore.DebugLevel},
+		{"/v1/check", http.StatusServiceUnavailable, zapcore.ErrorLevel},
+		{"/v1/check", http.StatusBadRequest, zapcore.InfoLevel},
+		{"/v1/check", http.StatusOK, zapcore.InfoLevel},
+		{"/metrics", http.StatusOK, zapcore.DebugLevel},
+	} {
+		if got := levelFor(c.route, c.status); got != c.want {
+			t.Errorf("%s %d: %s, want %s", c.route, c.status, got, c.want)
+		}
+	}
+}

@@ -44,6 +44,7 @@ type bucket struct {
 	at      time.Time // when tokens was computed
 	logged  time.Time // last Refusal with Log
 	refused int       // refusals since the last Refusal with Log
+	want    float64   // what the caller's last refused Take needed: Admit waits for it
 }
 
 // Refusal is the answer to a caller over its limit.
@@ -88,11 +89,15 @@ func (l *Limiter) Take(caller string, n float64) *Refusal {
 	return l.take(caller, n, math.Min(n, l.burst()))
 }
 
-// Admit refuses caller while its bucket holds less than one unit, without
-// taking anything: for requests whose cost is known only afterwards
-// (Charge).
+// Admit refuses caller while its bucket holds less than one unit, or less
+// than its last refused Take needed, without taking anything: for
+// requests whose cost is known only afterwards (Charge, or Take once a
+// batch is decoded), so that a caller over its limit is refused before
+// its request is read. A caller whose refused batch asked n waits at the
+// door until its bucket holds n (at most the burst), instead of being
+// read and refused again in between.
 func (l *Limiter) Admit(caller string) *Refusal {
-	return l.take(caller, 0, 1)
+	return l.take(caller, 0, -1)
 }
 
 func (l *Limiter) burst() float64 {
@@ -102,7 +107,8 @@ func (l *Limiter) burst() float64 {
 	return l.cfg.Burst
 }
 
-// take takes n units when the bucket holds need.
+// take takes n units when the bucket holds need; need < 0 admits (see
+// Admit).
 func (l *Limiter) take(caller string, n, need float64) *Refusal {
 	if l == nil || l.cfg.Rate == 0 {
 		return nil
@@ -111,9 +117,19 @@ func (l *Limiter) take(caller string, n, need float64) *Refusal {
 	defer l.mu.Unlock()
 	now := l.cfg.Now()
 	b := l.bucket(caller, now)
+	admit := need < 0
+	if admit {
+		need = math.Max(1, b.want)
+	}
 	if b.tokens >= need {
 		b.tokens -= n
+		if !admit {
+			b.want = 0
+		}
 		return nil
+	}
+	if !admit {
+		b.want = need
 	}
 	return l.refuse(caller, b, need, now)
 }

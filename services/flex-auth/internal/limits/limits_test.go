@@ -77,6 +77,35 @@ func TestAdmitAndCharge(t *testing.T) {
 	}
 }
 
+// TestAdmitWaitsForTheRefusedBatch: after a batch of 500 is refused, its
+// caller is refused at the door (Admit) until its bucket holds 500, and a
+// served Take lets small requests in again.
+func TestAdmitWaitsForTheRefusedBatch(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	l := newLimiter(t, c, 1000, 1000, 10)
+	if l.Take("a", 900) != nil || l.Admit("a") != nil {
+		t.Fatal("refused within the burst")
+	}
+	if l.Take("a", 500) == nil {
+		t.Fatal("a batch over what is left was served")
+	}
+	r := l.Admit("a")
+	if r == nil || r.RetryAfter != 400*time.Millisecond {
+		t.Fatalf("the door admitted a caller whose batch of 500 was refused: %+v", r)
+	}
+	if l.Admit("b") != nil {
+		t.Fatal("another caller waits for a's batch")
+	}
+	c.advance(400 * time.Millisecond)
+	if l.Admit("a") != nil || l.Take("a", 500) != nil {
+		t.Fatal("refused once the bucket holds the batch")
+	}
+	c.advance(time.Millisecond) // one decision back
+	if l.Admit("a") != nil {
+		t.Fatal("a served batch still holds the door at its size")
+	}
+}
+
 // TestLogOncePerInterval: the refusals of a caller are to be logged once
 // per interval, with how many there were.
 func TestLogOncePerInterval(t *testing.T) {

@@ -121,6 +121,12 @@ func evaluationResponse(d *engine.Decision) checkapi.EvaluationResponse {
 // the same loaded set, in request order, stopping early as the semantic
 // asks; all decisions are logged in one write before the answer.
 func (s *Server) evaluations(c echo.Context) error {
+	// A caller over its limit is refused before its body is read: the
+	// batch's size is known only once decoded, so the door waits for
+	// the size of the caller's last refused batch.
+	if err := s.limited(s.deps.Limits.Decisions.Admit(Caller(c))); err != nil {
+		return err
+	}
 	body, release, err := s.readBody(c)
 	if err != nil {
 		return err

@@ -43,6 +43,11 @@ func TestCallerLimit(t *testing.T) {
 	if n := len(logLines(t, sv.logFile)); n != before {
 		t.Fatalf("a refused batch logged %d decisions", n-before)
 	}
+	// the next batch is refused at the door, before its body is read: a
+	// body that does not decode gets the 429, not a 400
+	if rec, _ := post(t, sv.h, RouteEvaluations, "application/json", `{"evaluations":[`, "X-Caller", "flooder"); rec.Code != http.StatusTooManyRequests {
+		t.Fatalf("a batch after a refused one: %d %s", rec.Code, rec.Body)
+	}
 	if rec, _ := post(t, sv.h, RouteAuthZEN, "application/json", item, "X-Caller", "ops-warden"); rec.Code != 200 {
 		t.Fatalf("another caller: %d %s", rec.Code, rec.Body)
 	}
