@@ -15,5 +15,5 @@ func newLimits(cfg config.LimitsConfig, now func() time.Time) (server.Limits, er
 		MaxCallers: cfg.MaxCallers, LogInterval: cfg.LogInterval, Now: now})
 	s, err2 := limits.New(limits.Config{Name: "search_candidates", Rate: cfg.SearchCandidatesPerSecond, Burst: cfg.SearchCandidatesBurst,
 		MaxCallers: cfg.MaxCallers, LogInterval: cfg.LogInterval, Now: now})
-	return server.Limits{Decisions: d, SearchCandidates: s}, errors.Join(err1, err2)
+	return server.Limits{Decisions: d, SearchCandidates: s, RefusalDelay: cfg.RefusalDelay}, errors.Join(err1, err2)
 }

@@ -21,6 +21,8 @@ const (
 	DefaultSearchCandidates          = 10000
 	DefaultLimitsMaxCallers          = 10000
 	DefaultLimitsLogInterval         = 10 * time.Second
+	DefaultLimitsRefusalDelay        = time.Second
+	MaxLimitsRefusalDelay            = 10 * time.Second
 )
 
 // LimitsConfig bounds what one caller may ask per second.
@@ -41,12 +43,16 @@ type LimitsConfig struct {
 	// LogInterval is the least time between two log lines about one
 	// limited caller.
 	LogInterval time.Duration `koanf:"logInterval"`
+	// RefusalDelay is the longest a refusal is held before it is
+	// answered (the caller's wait, up to this); 0 answers at once.
+	RefusalDelay time.Duration `koanf:"refusalDelay"`
 }
 
 func defaultLimits() LimitsConfig {
 	return LimitsConfig{DecisionsPerSecond: DefaultDecisionsPerSecond, DecisionsBurst: DefaultDecisionsBurst,
 		SearchCandidatesPerSecond: DefaultSearchCandidatesPerSecond, SearchCandidatesBurst: DefaultSearchCandidatesBurst,
-		SearchCandidates: DefaultSearchCandidates, MaxCallers: DefaultLimitsMaxCallers, LogInterval: DefaultLimitsLogInterval}
+		SearchCandidates: DefaultSearchCandidates, MaxCallers: DefaultLimitsMaxCallers, LogInterval: DefaultLimitsLogInterval,
+		RefusalDelay: DefaultLimitsRefusalDelay}
 }
 
 func (l LimitsConfig) validate() []error {
@@ -73,6 +79,9 @@ func (l LimitsConfig) validate() []error {
 	}
 	if l.LogInterval <= 0 {
 		errs = append(errs, errors.New("limits.logInterval must be positive"))
+	}
+	if l.RefusalDelay < 0 || l.RefusalDelay > MaxLimitsRefusalDelay {
+		errs = append(errs, errors.New("limits.refusalDelay must be in [0, 10s] (0 answers a refusal at once)"))
 	}
 	return errs
 }

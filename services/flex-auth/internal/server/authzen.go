@@ -124,7 +124,7 @@ func (s *Server) evaluations(c echo.Context) error {
 	// A caller over its limit is refused before its body is read: the
 	// batch's size is known only once decoded, so the door waits for
 	// the size of the caller's last refused batch.
-	if err := s.limited(s.deps.Limits.Decisions.Admit(Caller(c))); err != nil {
+	if err := s.limited(c, s.deps.Limits.Decisions.Admit(Caller(c))); err != nil {
 		return err
 	}
 	body, release, err := s.readBody(c)

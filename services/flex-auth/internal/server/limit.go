@@ -19,16 +19,23 @@ type Limits struct {
 	Decisions *limits.Limiter
 	// SearchCandidates: every candidate a search evaluates counts one.
 	SearchCandidates *limits.Limiter
+	// RefusalDelay is the longest a refusal waits before it is answered:
+	// the caller's wait, up to this. A flooding caller's connections then
+	// idle instead of asking again at once, so being refused costs it (and
+	// the service) a request per wait, not as many as it can send. 0
+	// answers at once.
+	RefusalDelay time.Duration
 }
 
 // takeDecisions takes n decisions from the caller's budget.
 func (s *Server) takeDecisions(c echo.Context, n int) error {
-	return s.limited(s.deps.Limits.Decisions.Take(Caller(c), float64(n)))
+	return s.limited(c, s.deps.Limits.Decisions.Take(Caller(c), float64(n)))
 }
 
-// limited counts and, once per interval and caller, logs a refusal; nil
-// when r is nil.
-func (s *Server) limited(r *limits.Refusal) error {
+// limited counts and, once per interval and caller, logs a refusal, then
+// holds it for the caller's wait (at most Limits.RefusalDelay, and not
+// beyond the request's end); nil when r is nil.
+func (s *Server) limited(c echo.Context, r *limits.Refusal) error {
 	if r == nil {
 		return nil
 	}
@@ -36,6 +43,15 @@ func (s *Server) limited(r *limits.Refusal) error {
 	if r.Log {
 		s.deps.Logger.Warn("caller over its limit; refusing with 429", zap.String("caller", r.Caller),
 			zap.String("limit", r.Limit), zap.Int("refused", r.Refused), zap.Duration("retry_after", r.RetryAfter))
+	}
+	if hold := min(r.RetryAfter, s.deps.Limits.RefusalDelay); hold > 0 {
+		t := time.NewTimer(hold)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			r.RetryAfter -= hold
+		case <-c.Request().Context().Done():
+		}
 	}
 	return r
 }

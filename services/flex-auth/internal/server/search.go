@@ -25,7 +25,7 @@ import (
 func (s *Server) search(kind string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		caller := Caller(c)
-		if err := s.limited(s.deps.Limits.SearchCandidates.Admit(caller)); err != nil {
+		if err := s.limited(c, s.deps.Limits.SearchCandidates.Admit(caller)); err != nil {
 			return err
 		}
 		if err := s.takeDecisions(c, 1); err != nil { // the search's record
