@@ -124,6 +124,13 @@ func (s *Signer) Sign(claims any) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("claims: %w", err)
 	}
+	return s.SignPayload(payload)
+}
+
+// SignPayload returns the compact serialization of the JWS whose payload
+// is the JSON object payload, which the caller has encoded.
+func (s *Signer) SignPayload(payload []byte) (string, error) {
+	var err error
 	n := len(s.prefix) + base64.RawURLEncoding.EncodedLen(len(payload))
 	input := make([]byte, n, n+1+base64.RawURLEncoding.EncodedLen(512))
 	copy(input, s.prefix)

@@ -82,6 +82,9 @@ type options struct {
 	// basicRealm is passed to NewMapper (client certificates reach the
 	// service: 401s offer Basic).
 	basicRealm string
+	// logLevel is the lowest level logged (default debug; benchmarks use
+	// warn, as the load runs do).
+	logLevel zapcore.Level
 }
 
 // countingValidator counts the OpToks handed to the Authority client.
@@ -158,7 +161,11 @@ func newFixture(t testing.TB, o options) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	core, logs := observer.New(zapcore.DebugLevel)
+	level := zapcore.DebugLevel
+	if o.logLevel != 0 {
+		level = o.logLevel
+	}
+	core, logs := observer.New(level)
 	log := zap.New(core)
 	counting := &countingValidator{Validator: client}
 	h, err := token.New(token.Deps{

@@ -188,7 +188,7 @@ func (h *Handler) answer(c echo.Context, form *Form, req request) error {
 	if nonce, err := h.d.Proofs.NewNonce(); err == nil && nonce != "" {
 		hd.Set(dpop.HeaderDPoPNonce, nonce)
 	}
-	return c.JSON(http.StatusOK, resp)
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, appendResponse(make([]byte, 0, 2*len(resp.Token)+128), resp))
 }
 
 // issue runs the whole decision; d is filled as far as it got.
@@ -265,7 +265,7 @@ func (h *Handler) sign(d *decision) (*Response, error) {
 		return nil, err
 	}
 	exp := now.Add(h.d.Policy.Lifetime)
-	tok, err := h.d.Signer.Sign(claims{
+	tok, err := h.d.Signer.SignPayload(appendClaims(make([]byte, 0, 512), &claims{
 		Issuer:    h.d.Policy.Issuer,
 		Subject:   d.subject,
 		Audience:  d.service,
@@ -274,7 +274,7 @@ func (h *Handler) sign(d *decision) (*Response, error) {
 		IssuedAt:  now.Unix(),
 		ID:        jti,
 		Access:    access,
-	})
+	}))
 	if err != nil {
 		return nil, err
 	}
