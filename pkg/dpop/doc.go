@@ -26,7 +26,7 @@
 //	req := dpop.FromHTTP(r)          // method, escaped path, DPoP headers
 //	req.AccessToken = token          // checked against the proof's ath
 //	req.TokenJKT = claims.Cnf.JKT    // the proof key must have this thumbprint
-//	proof, err := v.Verify(ctx, req) // proof.JKT, proof.Key, proof.JTI, ...
+//	proof, err := v.Verify(ctx, req) // proof.JKT, proof.PublicKey, proof.JTI, ...
 //	if err != nil {
 //		var e *dpop.Error
 //		if errors.As(err, &e) {

@@ -2,6 +2,7 @@ package dpop
 
 import (
 	"crypto/x509"
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -117,4 +118,34 @@ func FuzzParseNonceKeys(f *testing.F) {
 			t.Fatalf("parsed keys make no nonce source: %v", err)
 		}
 	})
+}
+
+// FuzzDecodeClaims checks the proof payload scanner against encoding/json:
+// wherever scanClaims answers, decodeClaims gives what decodeClaimsJSON
+// gives, and what it accepts is valid JSON.
+func FuzzDecodeClaims(f *testing.F) {
+	for _, s := range claimPayloads {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		checkDecodeClaims(t, payload)
+	})
+}
+
+// checkDecodeClaims compares decodeClaims with decodeClaimsJSON on payload.
+func checkDecodeClaims(t *testing.T, payload []byte) {
+	t.Helper()
+	var fast, ref proofClaims
+	got, want := decodeClaims(payload, &fast), decodeClaimsJSON(payload, &ref)
+	if got != want {
+		t.Fatalf("payload %q: decodeClaims says %q, encoding/json %q", payload, got, want)
+	}
+	if got == "" && (fast.jti != ref.jti || fast.htm != ref.htm || fast.htu != ref.htu || !fast.iat.Equal(ref.iat) ||
+		fast.ath != ref.ath || fast.nonce != ref.nonce || fast.hasATH != ref.hasATH || fast.hasNonce != ref.hasNonce) {
+		t.Fatalf("payload %q: decodeClaims gives %+v, encoding/json %+v", payload, fast, ref)
+	}
+	var v claimValues
+	if scanClaims(payload, &v) && !json.Valid(payload) {
+		t.Fatalf("scanClaims accepted invalid JSON %q", payload)
+	}
 }

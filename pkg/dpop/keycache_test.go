@@ -85,3 +85,61 @@ func TestKeyCacheBounds(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// A header is remembered only once a proof carrying it verified, and a
+// remembered header still has the signature and claims of every proof
+// checked.
+func TestHeaderCache(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, nil)
+	good := makeProof(t, nil)
+	hdr := good[:strings.IndexByte(good, '.')]
+	// The same header signed by another key: refused, and not remembered.
+	forged := makeProof(t, func(p *proofSpec) { p.signer = key("B") })
+	if forged[:strings.IndexByte(forged, '.')] != hdr {
+		t.Fatal("the forged proof's header differs")
+	}
+	if _, err := f.v.Verify(ctx, request(forged)); err == nil {
+		t.Fatal("forged proof accepted")
+	}
+	if _, k := f.v.keys.header(hdr); k != nil {
+		t.Fatal("a header whose proof did not verify was remembered")
+	}
+	if _, err := f.v.Verify(ctx, request(good)); err != nil {
+		t.Fatal(err)
+	}
+	if alg, k := f.v.keys.header(hdr); k == nil || alg.name != "ES256" || k.jkt != key("A").jkt {
+		t.Fatal("the header of an accepted proof was not remembered")
+	}
+	for _, tc := range []struct {
+		name  string
+		proof func(p *proofSpec)
+		desc  string
+	}{
+		{"remembered header, signed by another key", func(p *proofSpec) { p.signer = key("B") }, "signature is invalid"},
+		{"remembered header, bad claims", func(p *proofSpec) { p.claims["htu"] = "https://other.example/token" }, "htu does not match"},
+		{"remembered header, no ath", func(p *proofSpec) { delete(p.claims, "ath") }, "no ath"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			proof := makeProof(t, tc.proof)
+			if proof[:strings.IndexByte(proof, '.')] != hdr {
+				t.Fatal("the header differs")
+			}
+			_, err := f.v.Verify(ctx, request(proof))
+			var e *Error
+			if !errors.As(err, &e) || !errors.Is(err, ErrInvalidDPoPProof) || !strings.Contains(e.Description, tc.desc) {
+				t.Fatalf("Verify = %v, want %q", err, tc.desc)
+			}
+		})
+	}
+	// A replayed proof with a remembered header is still refused.
+	if _, err := f.v.Verify(ctx, request(good)); !errors.Is(err, ErrReplayed) {
+		t.Fatalf("replay: %v", err)
+	}
+	// An oversized header is never remembered.
+	big := strings.Repeat("h", keyCacheMaxHeader+1)
+	f.v.keys.putHeader(big, algorithms["ES256"], &proofKey{})
+	if _, k := f.v.keys.header(big); k != nil {
+		t.Error("an oversized header was remembered")
+	}
+}

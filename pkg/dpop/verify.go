@@ -2,6 +2,7 @@ package dpop
 
 import (
 	"context"
+	"crypto"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
@@ -75,9 +76,10 @@ type Config struct {
 
 // Verifier checks DPoP proofs (RFC 9449 §4.3) and binds them to access
 // tokens (§7.1). It is safe for concurrent use. It remembers the keys of
-// proofs whose signature verified (a bounded table keyed by the exact jwk
-// bytes), so a client's later proofs skip the JWK import and thumbprint;
-// every other check still runs on every proof.
+// proofs whose signature verified (bounded tables keyed by the exact
+// protected header and by the exact jwk bytes), so a client's later
+// proofs skip the header decoding, the JWK import and the thumbprint;
+// the signature and every other check still run on every proof.
 type Verifier struct {
 	base     string
 	algs     map[string]*algInfo
@@ -125,11 +127,13 @@ func FromHTTP(r *http.Request) Request {
 
 // Proof is a verified DPoP proof.
 type Proof struct {
-	// JKT is the RFC 7638 SHA-256 thumbprint of Key (the value a bound
-	// token carries in cnf.jkt; an authorization server puts it there).
+	// JKT is the RFC 7638 SHA-256 thumbprint of PublicKey (the value a
+	// bound token carries in cnf.jkt; an authorization server puts it
+	// there).
 	JKT string
-	// Key is the proof's public key.
-	Key jwk.Key
+	// PublicKey is the proof's public key: *ecdsa.PublicKey,
+	// ed25519.PublicKey or *rsa.PublicKey (JWK makes it a jwk.Key).
+	PublicKey crypto.PublicKey
 	// Algorithm is the proof's alg.
 	Algorithm string
 	JTI       string
@@ -314,11 +318,6 @@ func (v *Verifier) Verify(ctx context.Context, r Request) (*Proof, error) {
 		return nil, v.useNonce(now, nil)
 	}
 
-	jk, err := jwk.FromRaw(p.key.pub)
-	if err != nil {
-		return nil, fmt.Errorf("dpop: wrap proof key: %w", err)
-	}
-
 	// Last step: claim the proof, only for proofs that passed everything.
 	key := NewReplayKey(p.key.jkt, c.htm, gotHTU, c.jti)
 	if epoch, err := v.claim(ctx, key, c.iat, nonceOK, issued); err != nil {
@@ -334,7 +333,7 @@ func (v *Verifier) Verify(ctx context.Context, r Request) (*Proof, error) {
 	}
 	return &Proof{
 		JKT:       p.key.jkt,
-		Key:       jk,
+		PublicKey: p.key.pub,
 		Algorithm: p.alg.name,
 		JTI:       c.jti,
 		HTM:       c.htm,
@@ -342,6 +341,15 @@ func (v *Verifier) Verify(ctx context.Context, r Request) (*Proof, error) {
 		IssuedAt:  c.iat,
 		Nonce:     c.nonce,
 	}, nil
+}
+
+// JWK returns the proof's public key as a JWK (a new one at each call).
+func (p *Proof) JWK() (jwk.Key, error) {
+	k, err := jwk.FromRaw(p.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("dpop: wrap proof key: %w", err)
+	}
+	return k, nil
 }
 
 // useNonce is ErrUseDPoPNonce with a fresh nonce, wrapping cause.

@@ -35,10 +35,14 @@ func TestVerifyAcceptsEveryAlgorithm(t *testing.T) {
 			if p.JKT != k.jkt || p.Algorithm != tc.alg || p.HTM != "POST" || p.HTU != testHTU || !p.IssuedAt.Equal(testNow) || p.JTI == "" {
 				t.Errorf("unexpected proof %+v", p)
 			}
-			if got, err := Thumbprint(p.Key); err != nil || got != k.jkt {
-				t.Errorf("Thumbprint(p.Key) = %q, %v; want %q", got, err, k.jkt)
+			pk, err := p.JWK()
+			if err != nil {
+				t.Fatal(err)
 			}
-			if ok, _ := jwk.IsPrivateKey(p.Key); ok {
+			if got, err := Thumbprint(pk); err != nil || got != k.jkt {
+				t.Errorf("Thumbprint(p.JWK()) = %q, %v; want %q", got, err, k.jkt)
+			}
+			if ok, _ := jwk.IsPrivateKey(pk); ok {
 				t.Error("Proof.Key is a private key")
 			}
 		})
