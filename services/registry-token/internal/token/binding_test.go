@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/stellaops/authgate/pkg/dpop"
+	"github.com/stellaops/authgate/pkg/testkit/authoritytest"
 )
 
 // counter reads a counter from the real Prometheus exposition.
@@ -180,5 +181,41 @@ func TestLogsNeverCarryTokensOrProofs(t *testing.T) {
 	issued := f.logs.FilterMessage("token issued").All()
 	if len(issued) != 1 || issued[0].ContextMap()["subject"] != "user-1" || issued[0].ContextMap()["plan"] != "community" {
 		t.Fatalf("decision line: %+v", issued)
+	}
+}
+
+// With the OpTok served from the verified-OpTok cache and the caller's
+// proof header remembered by the proof verifier, every proof is still
+// checked in full: one signed by another key under the caller's header, one
+// for another token, one for another URL, and none at all are refused.
+func TestCachedOpTokProofStillVerified(t *testing.T) {
+	f := newFixture(t, options{})
+	tok := f.mint(f.claims())
+	good := f.proof(tok)
+	if rec := f.do(request(pullBase, "DPoP "+tok, good)); rec.Code != http.StatusOK {
+		t.Fatalf("first use: %d %s", rec.Code, rec.Body)
+	}
+	header := good[:strings.IndexByte(good, '.')]
+	other := f.proofWith(authoritytest.NewKey(t), publicURL+"/token", tok, "")
+	forged := header + other[strings.IndexByte(other, '.'):] // the caller's header, another key's signature
+	for name, proof := range map[string]string{
+		"caller's header, another key's signature": forged,
+		"proof for another token":                  f.proof(f.mint(f.claims())),
+		"proof for another URL":                    f.proofWith(f.clientKey, "https://elsewhere.test/token", tok, ""),
+		"proof by another key":                     other,
+		"no proof":                                 "",
+	} {
+		t.Run(name, func(t *testing.T) {
+			rec := f.do(request(pullBase, "DPoP "+tok, proof))
+			if rec.Code != http.StatusUnauthorized {
+				t.Fatalf("%d %s", rec.Code, rec.Body)
+			}
+		})
+	}
+	if got := counter(t, f, "registry_token_issued_total", ""); got != 1 {
+		t.Fatalf("issued = %v", got)
+	}
+	if rec := f.do(request(pullBase, "DPoP "+tok, f.proof(tok))); rec.Code != http.StatusOK {
+		t.Fatalf("fresh proof: %d %s", rec.Code, rec.Body)
 	}
 }
