@@ -195,12 +195,9 @@ func (l *Log) Append(d *engine.Decision) error {
 // requires: the decisions of a batch evaluation are durable together.
 func (l *Log) AppendAll(ds ...engine.Decision) error {
 	p := l.pool.Get().(*pending)
-	p.lines.reset()
+	p.lines.reset(len(ds))
 	for i := range ds {
-		if err := p.lines.add(&ds[i]); err != nil {
-			l.pool.Put(p)
-			return l.report(err)
-		}
+		p.lines.add(&ds[i])
 	}
 	return l.append(p)
 }
@@ -226,7 +223,7 @@ func (l *Log) append(p *pending) error {
 		err = <-p.done
 	}
 	l.appends.Done()
-	if p.lines.buf.Cap() <= 64<<10 {
+	if cap(p.lines.buf) <= maxPooledLines {
 		l.pool.Put(p)
 	}
 	return err

@@ -85,10 +85,8 @@ func (l *Log) queued() int {
 func line(t testing.TB, d *engine.Decision) []byte {
 	t.Helper()
 	var w lines
-	w.reset()
-	if err := w.add(d); err != nil {
-		t.Fatal(err)
-	}
+	w.reset(1)
+	w.add(d)
 	return w.bytes()
 }
 
