@@ -69,11 +69,8 @@ func (s *Server) authzen(c echo.Context) error {
 	s.count(c.Request().Context(), start, d)
 	out := s.getBuf()
 	defer s.putBuf(out)
-	r := evaluationResponse(&d)
-	if err := json.MarshalWrite(out, &r, checkapi.EncodeOptions); err != nil {
-		return err
-	}
-	return writeJSON(c, append(out.Bytes(), '\n'))
+	out.Write(append(appendEvaluationResponse(out.AvailableBuffer(), &d), '\n'))
+	return writeJSON(c, out.Bytes())
 }
 
 // evaluate decides one evaluation with set and stamps the decision.
@@ -145,6 +142,7 @@ func (s *Server) evaluations(c echo.Context) error {
 	defer s.putBuf(out)
 	// The answers are encoded as they are decided: {"evaluations":[...]}
 	// around them for a batch, the first alone for a single evaluation.
+	out.Grow(len(items) * answerSize)
 	if !single {
 		out.WriteString(`{"evaluations":[`)
 	}
@@ -169,8 +167,7 @@ func (s *Server) evaluations(c echo.Context) error {
 				err = json.MarshalWrite(out, &r, checkapi.EncodeOptions)
 			} else {
 				decisions = append(decisions, d)
-				r := evaluationResponse(&d)
-				err = json.MarshalWrite(out, &r, checkapi.EncodeOptions)
+				out.Write(appendEvaluationResponse(out.AvailableBuffer(), &d))
 				allow = d.Allowed()
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/go-json-experiment/json"
 	"github.com/labstack/echo/v4"
 
 	"github.com/stellaops/authgate/services/flex-auth/internal/checkapi"
@@ -34,10 +33,7 @@ func (s *Server) check(c echo.Context) error {
 	}
 	s.count(c.Request().Context(), start, d)
 	buf.Reset()
-	env := envelope(&d)
-	if err := json.MarshalWrite(buf, &env, checkapi.EncodeOptions); err != nil {
-		return err
-	}
+	buf.Write(appendEnvelope(buf.AvailableBuffer(), &d))
 	return writeJSON(c, buf.Bytes())
 }
 

@@ -115,6 +115,14 @@ func New(d Deps) (*Server, *echo.Echo) {
 // SetReady marks the server ready (true) or draining (false).
 func (s *Server) SetReady(v bool) { s.ready.Store(v) }
 
+// Buffers of request bodies and answers are pooled up to maxPooledBuf, so
+// that a batch of checkapi.MaxBatch answers (about answerSize bytes each)
+// reuses its buffer.
+const (
+	answerSize   = 480
+	maxPooledBuf = 1 << 20
+)
+
 func (s *Server) getBuf() *bytes.Buffer {
 	b := s.bufs.Get().(*bytes.Buffer)
 	b.Reset()
@@ -122,7 +130,7 @@ func (s *Server) getBuf() *bytes.Buffer {
 }
 
 func (s *Server) putBuf(b *bytes.Buffer) {
-	if b.Cap() <= 128<<10 {
+	if b.Cap() <= maxPooledBuf {
 		s.bufs.Put(b)
 	}
 }
