@@ -3,6 +3,9 @@ package policy
 import (
 	"fmt"
 	"reflect"
+	"sync"
+	"sync/atomic"
+	"unsafe"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
@@ -47,7 +50,8 @@ type Evaluation struct {
 
 // Data is the entity data conditions can read by type and id. Properties
 // returns nil when the document has no such entity, and a non-nil (maybe
-// empty) map when it has.
+// empty) map when it has. The maps are never modified: a package keeps
+// the CEL value of each map it has read (see entityValues).
 type Data interface {
 	SubjectProperties(typ, id string) map[string]any
 	ResourceProperties(typ, id string) map[string]any
@@ -175,7 +179,8 @@ func authzenEnvOptions(data Data) []cel.EnvOption {
 			return answer(data.ResourceProperties(string(t), string(i)))
 		}
 	}
-	lookup := func(subject bool) func(typ, id ref.Val) ref.Val { return entity(subject, propsVal) }
+	values := &entityValues{}
+	lookup := func(subject bool) func(typ, id ref.Val) ref.Val { return entity(subject, values.of) }
 	known := func(subject bool) func(typ, id ref.Val) ref.Val {
 		return entity(subject, func(m map[string]any) ref.Val { return types.Bool(m != nil) })
 	}
@@ -215,4 +220,65 @@ func validShape(s string) error {
 		return nil
 	}
 	return fmt.Errorf("request %q must be %s or %s", s, ShapeCheck, ShapeAuthZEN)
+}
+
+// entityValues keeps the CEL values of the entity data's property maps,
+// converted once (every nested list and map too) instead of at every
+// lookup and every member read: up to maxEntityValues maps, after which
+// the others are converted at each lookup as before. An entry is keyed
+// by the map's address and holds the map, so that the address cannot be
+// reused by another map while the entry exists.
+type entityValues struct {
+	m sync.Map // map address -> *entityValue
+	n atomic.Int64
+}
+
+type entityValue struct {
+	props map[string]any
+	val   ref.Val
+}
+
+// maxEntityValues bounds the maps an entityValues keeps (about 16 MiB for
+// entities of a few short properties each).
+const maxEntityValues = 1 << 15
+
+// of returns the CEL value of m (an empty map for nil).
+func (c *entityValues) of(m map[string]any) ref.Val {
+	if m == nil {
+		return propsVal(nil)
+	}
+	key := mapKey(m)
+	if e, ok := c.m.Load(key); ok {
+		return e.(*entityValue).val
+	}
+	v := celValue(m)
+	if c.n.Load() < maxEntityValues {
+		if _, loaded := c.m.LoadOrStore(key, &entityValue{props: m, val: v}); !loaded {
+			c.n.Add(1)
+		}
+	}
+	return v
+}
+
+// mapKey is the address of m.
+func mapKey(m map[string]any) unsafe.Pointer { return reflect.ValueOf(m).UnsafePointer() }
+
+// celValue converts a JSON value as decoded (see Entity) into a CEL
+// value, lists and maps element by element.
+func celValue(v any) ref.Val {
+	switch v := v.(type) {
+	case map[string]any:
+		m := make(map[ref.Val]ref.Val, len(v))
+		for k, e := range v {
+			m[types.String(k)] = celValue(e)
+		}
+		return types.NewRefValMap(types.DefaultTypeAdapter, m)
+	case []any:
+		l := make([]ref.Val, len(v))
+		for i, e := range v {
+			l[i] = celValue(e)
+		}
+		return types.NewRefValList(types.DefaultTypeAdapter, l)
+	}
+	return types.DefaultTypeAdapter.NativeToValue(v)
 }

@@ -41,6 +41,11 @@ type compiled struct {
 	constant  *bool       // set when the condition is a literal true/false
 	conjuncts []string    // top-level && operands, unparsed, for shadow detection
 	checked   *cel.Ast
+	// action is the action name a top-level operand of the condition
+	// compares action.name with (authzen packages): for any other action
+	// the condition is false.
+	action   string
+	byAction bool
 }
 
 // newEnv builds the CEL environment of a request shape: request and
@@ -144,13 +149,55 @@ func compileRule(s *diagSink, env *cel.Env, rb *ruleBlock, lim costLimits) *comp
 		return nil
 	}
 	native := checked.NativeRep()
-	return &compiled{
+	c := &compiled{
 		prg:       prg,
 		tracked:   tracked,
 		constant:  constantValue(env, checked),
 		conjuncts: conjuncts(native.Expr(), native.SourceInfo(), nil),
 		checked:   checked,
 	}
+	if env.HasFunction("subject_data") { // the authzen shape
+		c.action, c.byAction = actionGuard(native.Expr())
+	}
+	return c
+}
+
+// actionGuard returns the string s when e is action.name == s (or
+// s == action.name), or a chain of && whose first operand is: the
+// condition is then false for every other action name, without running
+// anything else (the first operand is evaluated first, so not even a
+// cost limit could be reached), and need not run.
+func actionGuard(e celast.Expr) (string, bool) {
+	if e.Kind() != celast.CallKind {
+		return "", false
+	}
+	call := e.AsCall()
+	switch call.FunctionName() {
+	case "_&&_":
+		return actionGuard(call.Args()[0])
+	case "_==_":
+		args := call.Args()
+		for i := range 2 {
+			if isActionName(args[i]) {
+				if lit := args[1-i]; lit.Kind() == celast.LiteralKind {
+					if s, ok := lit.AsLiteral().(types.String); ok {
+						return string(s), true
+					}
+				}
+			}
+		}
+	}
+	return "", false
+}
+
+// isActionName reports whether e is the selection action.name.
+func isActionName(e celast.Expr) bool {
+	if e.Kind() != celast.SelectKind {
+		return false
+	}
+	sel := e.AsSelect()
+	op := sel.Operand()
+	return !sel.IsTestOnly() && sel.FieldName() == "name" && op.Kind() == celast.IdentKind && op.AsIdent() == "action"
 }
 
 // constantValue folds the condition's constant parts and returns its value

@@ -33,6 +33,9 @@ type rule struct {
 	prg     cel.Program
 	tracked cel.Program
 	plans   searchPlans // authzen packages: what a search candidate needs for the rule to hold
+	// action and byAction: see compiled.
+	action   string
+	byAction bool
 }
 
 // program returns the rule's program for an input: within the bounds the
@@ -296,6 +299,7 @@ func compileRules(s *diagSink, env *cel.Env, blocks []*ruleBlock, declared map[s
 			info:    RuleInfo{ID: rb.ID, Effect: effect, Reason: rb.Reason, Condition: rb.When, Line: rb.line},
 			prg:     c.prg,
 			tracked: c.tracked,
+			action:  c.action, byAction: c.byAction,
 		}
 		if names != nil {
 			r.plans = planRule(env, c.checked, names, lim.limit)
@@ -335,15 +339,19 @@ func (p *Package) Evaluate(req *Request, actor *Actor) (Verdict, error) {
 	if req == nil {
 		return deny, &EvalError{Err: errors.New("nil request")}
 	}
-	return p.firstMatch(&activation{req: req, act: actor, extras: p.extras}, checkWithinEstimate(req, actor), deny)
+	return p.firstMatch(&activation{req: req, act: actor, extras: p.extras}, checkWithinEstimate(req, actor), deny, nil)
 }
 
 // firstMatch evaluates the rules in order against act and answers the
 // first that holds, else deny; within says the request stays inside the
-// sizes the cost estimate assumed.
-func (p *Package) firstMatch(act interpreter.Activation, within bool, deny Verdict) (Verdict, error) {
+// sizes the cost estimate assumed. A rule guarded by another action name
+// than *action (when not nil) is false without running.
+func (p *Package) firstMatch(act interpreter.Activation, within bool, deny Verdict, action *string) (Verdict, error) {
 	for i := range p.rules {
 		r := &p.rules[i]
+		if action != nil && r.byAction && r.action != *action {
+			continue
+		}
 		out, _, err := r.program(within).Eval(act)
 		if err != nil {
 			return evalFailure(deny, r, err)
@@ -362,7 +370,7 @@ func (p *Package) EvaluateAuthZEN(ev *Evaluation) (Verdict, error) {
 	if ev == nil || p.shape != ShapeAuthZEN {
 		return deny, &EvalError{Err: errors.New("not an authzen package, or nil request")}
 	}
-	return p.firstMatch(&authzenActivation{ev: ev, extras: p.extras}, authzenWithinEstimate(ev) && p.dataWithin, deny)
+	return p.firstMatch(&authzenActivation{ev: ev, extras: p.extras}, authzenWithinEstimate(ev) && p.dataWithin, deny, &ev.Action.Name)
 }
 
 // evalFailure is the deny given when a rule's condition fails; a condition
