@@ -165,7 +165,7 @@ func load(ctx context.Context, o options, log io.Writer) (*report, error) {
 	rep.PeakRSSMiB, rep.RSSMiB = rss(srv.cmd.Process.Pid)
 	if o.target == "flex-auth" {
 		rep.LogSync = o.logSync
-		n, err := countLines(filepath.Join(dir, "decisions.jsonl"))
+		n, err := countLogged(filepath.Join(dir, "decisions.jsonl"))
 		if err != nil {
 			return nil, err
 		}

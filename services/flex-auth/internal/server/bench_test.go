@@ -37,3 +37,16 @@ func BenchmarkCheck(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkCheckAndEvaluation decides the same check through /v1/check
+// and as an AuthZEN evaluation (what the load generator sends with
+// -endpoint evaluation), in one run: the cost of the AuthZEN edge.
+func BenchmarkCheckAndEvaluation(b *testing.B) {
+	h := newBenchServer(b, decisionlog.SyncOff)
+	for _, tc := range []struct{ name, route, body string }{
+		{"check", RouteCheck, `{"actor":"agt-state-hub-bridge","subject":"iam:agt-state-hub-bridge","principal":"agt-task-bridge","ttl_hours":24}`},
+		{"evaluation", RouteAuthZEN, `{"action":{"name":"ssh.sign"},"context":{"principal":"agt-task-bridge","ttl_hours":24},"resource":{"id":"load","type":"host"},"subject":{"id":"iam:agt-state-hub-bridge","properties":{"actor":"agt-state-hub-bridge"},"type":"actor"}}`},
+	} {
+		b.Run(tc.name, func(b *testing.B) { benchPost(b, h, tc.route, tc.body) })
+	}
+}
