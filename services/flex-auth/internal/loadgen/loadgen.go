@@ -57,7 +57,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.workdir, "workdir", "", "directory for the snapshot, decision log and binary (default: a temporary directory)")
 	fs.StringVar(&o.logSync, "log-sync", "batch", "flex-auth decision log sync mode")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
-	fs.StringVar(&o.endpoint, "endpoint", "check", "flex-auth endpoint: check (/v1/check) or evaluation (the same checks as AuthZEN evaluations)")
+	fs.StringVar(&o.endpoint, "endpoint", "check", "flex-auth endpoint: check (/v1/check), evaluation (the same checks as AuthZEN evaluations), or both (one after the other, with the ratio)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -85,22 +85,32 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	endpoints := []string{o.endpoint}
+	if o.endpoint == "both" {
+		endpoints = []string{"check", "evaluation"}
+	}
 	var reps []*report
 	for _, t := range targets {
 		o.target = t
-		rep, err := load(ctx, o, stderr)
-		if err != nil {
-			return err
-		}
-		reps = append(reps, rep)
-		if !o.jsonOut {
-			rep.print(stdout)
+		for _, e := range endpoints {
+			if t != "flex-auth" && e != endpoints[0] {
+				continue
+			}
+			o.endpoint = e
+			rep, err := load(ctx, o, stderr)
+			if err != nil {
+				return err
+			}
+			reps = append(reps, rep)
+			if !o.jsonOut {
+				rep.print(stdout)
+			}
 		}
 	}
 	if o.jsonOut {
 		_ = json.NewEncoder(stdout).Encode(reps)
-	} else if len(reps) == 2 && reps[1].PerSecond > 0 {
-		fmt.Fprintf(stdout, "ratio:         flex-auth/opa = %.2fx decisions/s\n", reps[0].PerSecond/reps[1].PerSecond)
+	} else {
+		printRatios(stdout, reps)
 	}
 	for _, r := range reps {
 		if r.Errors > 0 {
@@ -172,4 +182,26 @@ func load(ctx context.Context, o options, log io.Writer) (*report, error) {
 		rep.LoggedDecisions = n
 	}
 	return rep, nil
+}
+
+// printRatios prints the throughput of /access/v1/evaluation over that of
+// /v1/check, and of flex-auth over OPA, when the run measured both.
+func printRatios(w io.Writer, reps []*report) {
+	var check, eval, opa float64
+	for _, r := range reps {
+		switch r.Target {
+		case "flex-auth":
+			check = r.PerSecond
+		case "flex-auth /access/v1/evaluation":
+			eval = r.PerSecond
+		case "opa":
+			opa = r.PerSecond
+		}
+	}
+	if check > 0 && eval > 0 {
+		fmt.Fprintf(w, "ratio:         evaluation/check = %.2f decisions/s\n", eval/check)
+	}
+	if check > 0 && opa > 0 {
+		fmt.Fprintf(w, "ratio:         flex-auth/opa = %.2fx decisions/s\n", check/opa)
+	}
 }
