@@ -175,11 +175,8 @@ func load(ctx context.Context, o options, log io.Writer) (*report, error) {
 	rep.PeakRSSMiB, rep.RSSMiB = rss(srv.cmd.Process.Pid)
 	if o.target == "flex-auth" {
 		rep.LogSync = o.logSync
-		n, err := countLogged(filepath.Join(dir, "decisions.jsonl"))
-		if err != nil {
-			return nil, err
-		}
-		rep.LoggedDecisions = n
+		// the live file and those rotated during the run
+		_, rep.LoggedDecisions = logSize(filepath.Join(dir, "decisions*"))
 	}
 	return rep, nil
 }

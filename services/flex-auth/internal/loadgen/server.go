@@ -14,8 +14,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/stellaops/authgate/services/flex-auth/internal/decisionlog"
 )
 
 // server is the child process under load.
@@ -143,24 +141,6 @@ func rss(pid int) (peak, current float64) {
 		}
 	}
 	return peak, current
-}
-
-// countLogged counts the lines of the decision log at path and of the
-// files rotated away from it during the run.
-func countLogged(path string) (int, error) {
-	rotated, err := decisionlog.Rotated(path)
-	if err != nil {
-		return 0, err
-	}
-	total := 0
-	for _, p := range append(rotated, path) {
-		n, err := countLines(p)
-		if err != nil {
-			return 0, err
-		}
-		total += n
-	}
-	return total, nil
 }
 
 func countLines(path string) (int, error) {
