@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -91,7 +92,7 @@ func randomPackage(r *rand.Rand, searched string) string {
 // randomValue is an attribute value: scalars of every kind, numbers
 // written as integers and as floats, lists and maps.
 func randomValue(r *rand.Rand) any {
-	vals := []any{"x", "y", 1, 1.0, 2, true, nil, []any{"x"}, map[string]any{"x": 1}, -0.0}
+	vals := []any{"x", "y", 1, 1.0, 2, true, nil, []any{"x"}, map[string]any{"x": 1}, math.Copysign(0, -1)}
 	return vals[r.IntN(len(vals))]
 }
 

@@ -31,9 +31,9 @@ type Index struct {
 }
 
 type typeIndex struct {
-	has    map[string][]int32
-	equal  map[string]map[string][]int32
-	member map[string]map[string][]int32
+	has    map[string][]int
+	equal  map[string]map[string][]int
+	member map[string]map[string][]int
 }
 
 // NewIndex indexes the attributes subjectAttrs of every subject and
@@ -48,10 +48,10 @@ func NewIndex(d *Data, subjectAttrs, resourceAttrs []string) *Index {
 			return
 		}
 		for typ, ids := range k.byType {
-			ti := &typeIndex{has: map[string][]int32{}, equal: map[string]map[string][]int32{}, member: map[string]map[string][]int32{}}
+			ti := &typeIndex{has: map[string][]int{}, equal: map[string]map[string][]int{}, member: map[string]map[string][]int{}}
 			for _, a := range attrs {
-				ti.equal[a] = map[string][]int32{}
-				ti.member[a] = map[string][]int32{}
+				ti.equal[a] = map[string][]int{}
+				ti.member[a] = map[string][]int{}
 			}
 			for pos, id := range ids {
 				props := k.byKey[typ+"\x00"+id]
@@ -60,11 +60,11 @@ func NewIndex(d *Data, subjectAttrs, resourceAttrs []string) *Index {
 					if !ok {
 						continue
 					}
-					ti.has[a] = append(ti.has[a], int32(pos))
+					ti.has[a] = append(ti.has[a], pos)
 					if key, ok := policy.ValueKey(v); ok {
-						ti.equal[a][key] = append(ti.equal[a][key], int32(pos))
+						ti.equal[a][key] = append(ti.equal[a][key], pos)
 					}
-					ti.addMembers(a, v, int32(pos))
+					ti.addMembers(a, v, pos)
 				}
 			}
 			out[typ] = ti
@@ -76,7 +76,7 @@ func NewIndex(d *Data, subjectAttrs, resourceAttrs []string) *Index {
 }
 
 // addMembers records the keys of v's list elements or map keys.
-func (ti *typeIndex) addMembers(attr string, v any, pos int32) {
+func (ti *typeIndex) addMembers(attr string, v any, pos int) {
 	var keys []string
 	switch c := v.(type) {
 	case []any:
@@ -121,7 +121,7 @@ func (x *Index) iter(f policy.Filter, ids []string, ti *typeIndex) Iter {
 		var ps postings
 		for _, id := range f.Keys {
 			if i, ok := slices.BinarySearch(ids, id); ok {
-				ps = append(ps, int32(i))
+				ps = append(ps, i)
 			}
 		}
 		slices.Sort(ps)
@@ -183,14 +183,14 @@ func (a all) Seek(pos int) int {
 }
 
 // postings is a sorted list of positions.
-type postings []int32
+type postings []int
 
 func (p postings) Seek(pos int) int {
-	i := sort.Search(len(p), func(i int) bool { return int(p[i]) >= pos })
+	i := sort.Search(len(p), func(i int) bool { return p[i] >= pos })
 	if i == len(p) {
 		return End
 	}
-	return int(p[i])
+	return p[i]
 }
 
 // union is the positions of any of its iterators.
