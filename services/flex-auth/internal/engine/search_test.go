@@ -266,3 +266,38 @@ func allowedByIndex(set *Set, searched string, ev *policy.Evaluation) ([]string,
 	}
 	return out, n
 }
+
+// TestSearchIndexFollowsReload: the index is that of the data loaded
+// with the set, so a reload that changes the data changes the candidates.
+func TestSearchIndexFollowsReload(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "entities.yaml")
+	write := func(admin string) {
+		doc := "version: 1\nsubjects:\n"
+		for _, u := range []string{"ann", "bob", "cid"} {
+			role := "viewer"
+			if u == admin {
+				role = "admin"
+			}
+			doc += "  - {type: user, id: " + u + ", properties: {roles: [" + role + "]}}\n"
+		}
+		if err := os.WriteFile(data, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("ann")
+	e, err := New(Config{RegistryFile: fixtureRegistry, PolicyFile: todoPolicy, DataFile: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := &policy.Evaluation{Subject: policy.Entity{Type: "user"}, Action: policy.Action{Name: "can_delete_todo"}, Resource: policy.Entity{Type: "todo", ID: "t"}}
+	if got, n := allowedByIndex(e.Active(), "subject", ev); !slices.Equal(got, []string{"ann"}) || n != 1 {
+		t.Fatalf("before the reload: %v after %d candidates", got, n)
+	}
+	write("cid")
+	if err := e.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got, n := allowedByIndex(e.Active(), "subject", ev); !slices.Equal(got, []string{"cid"}) || n != 1 {
+		t.Fatalf("after the reload: %v after %d candidates", got, n)
+	}
+}
