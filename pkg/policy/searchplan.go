@@ -71,6 +71,7 @@ type planNode struct {
 	attr string
 	val  cel.Program // FilterID, FilterEqual, FilterMember: the value(s) compared
 	list bool        // val is a collection whose elements (or keys) are the values
+	def  cel.Program // data.?attr.orValue(def): the value an entity without attr gets
 	test cel.Program // opTest
 	subs []planNode
 }
@@ -137,6 +138,9 @@ func (p *planner) plan(e celast.Expr) planNode {
 				if attr, ok := p.attrOf(ab[0]); ok {
 					return p.valued(FilterEqual, attr, ab[1], false)
 				}
+				if attr, def, ok := p.optionalAttrOf(ab[0]); ok {
+					return p.withDefault(p.valued(FilterEqual, attr, ab[1], false), def)
+				}
 			}
 		case "@in":
 			if p.isID(args[0]) {
@@ -144,6 +148,9 @@ func (p *planner) plan(e celast.Expr) planNode {
 			}
 			if attr, ok := p.attrOf(args[1]); ok {
 				return p.valued(FilterMember, attr, args[0], false)
+			}
+			if attr, def, ok := p.optionalAttrOf(args[1]); ok {
+				return p.withDefault(p.valued(FilterMember, attr, args[0], false), def)
 			}
 			if p.isData(args[1]) && args[0].Kind() == celast.LiteralKind {
 				if s, ok := args[0].AsLiteral().(types.String); ok {
@@ -165,6 +172,14 @@ func (p *planner) plan(e celast.Expr) planNode {
 // V); any other exists() over the attribute needs it to be present.
 func (p *planner) exists(c celast.ComprehensionExpr) planNode {
 	attr, ok := p.attrOf(c.IterRange())
+	var def celast.Expr
+	if !ok {
+		// data.?attr.orValue(def).exists(...): as data.attr, unless def
+		// satisfies the predicate (checked per search)
+		if attr, def, ok = p.optionalAttrOf(c.IterRange()); !ok {
+			return allNode
+		}
+	}
 	init := c.AccuInit()
 	step := c.LoopStep()
 	if !ok || c.HasIterVar2() || init.Kind() != celast.LiteralKind || init.AsLiteral() != types.False ||
@@ -173,6 +188,9 @@ func (p *planner) exists(c celast.ComprehensionExpr) planNode {
 		return allNode
 	}
 	has := planNode{op: FilterHas, attr: attr}
+	if def != nil {
+		has = allNode // without attr the default is iterated
+	}
 	x := c.IterVar()
 	if p.known[x] || x == p.searched {
 		return has // the loop variable hides a name: stay with presence
@@ -186,16 +204,51 @@ func (p *planner) exists(c celast.ComprehensionExpr) planNode {
 	switch pred.AsCall().FunctionName() {
 	case "@in":
 		if isX(args[0]) && p.independent(args[1], nil) {
-			return p.valued(FilterMember, attr, args[1], true)
+			return p.withDefault(p.valued(FilterMember, attr, args[1], true), def)
 		}
 	case "_==_":
 		for _, ab := range [][2]celast.Expr{{args[0], args[1]}, {args[1], args[0]}} {
 			if isX(ab[0]) && p.independent(ab[1], nil) {
-				return p.valued(FilterMember, attr, ab[1], false)
+				return p.withDefault(p.valued(FilterMember, attr, ab[1], false), def)
 			}
 		}
 	}
 	return has
+}
+
+// optionalAttrOf matches data.?attr.orValue(def) with def independent of
+// the candidate.
+func (p *planner) optionalAttrOf(e celast.Expr) (string, celast.Expr, bool) {
+	if e.Kind() != celast.CallKind {
+		return "", nil, false
+	}
+	c := e.AsCall()
+	if c.FunctionName() != "orValue" || !c.IsMemberFunction() || len(c.Args()) != 1 || !p.independent(c.Args()[0], nil) {
+		return "", nil, false
+	}
+	opt := c.Target()
+	if opt.Kind() != celast.CallKind || opt.AsCall().FunctionName() != "_?._" || len(opt.AsCall().Args()) != 2 {
+		return "", nil, false
+	}
+	oa := opt.AsCall().Args()
+	if !p.isData(oa[0]) || oa[1].Kind() != celast.LiteralKind {
+		return "", nil, false
+	}
+	name, ok := oa[1].AsLiteral().(types.String)
+	return string(name), c.Args()[0], ok
+}
+
+// withDefault gives a valued node the default its attribute takes when an
+// entity lacks it: a search whose value the default matches cannot use
+// the index (every entity without the attribute matches).
+func (p *planner) withDefault(n planNode, def celast.Expr) planNode {
+	if def == nil || n.op != FilterEqual && n.op != FilterMember {
+		return n
+	}
+	if n.def = p.program(def); n.def == nil {
+		return allNode
+	}
+	return n
 }
 
 // valued is a node comparing the candidate with the value of e, which
@@ -406,6 +459,12 @@ func (n *planNode) filter(act *authzenActivation) Filter {
 		if !ok {
 			return Filter{Op: FilterAll}
 		}
+		if n.def != nil {
+			def, _, err := n.def.Eval(act)
+			if err != nil || defaultMatches(def, keys, n.op == FilterMember) {
+				return Filter{Op: FilterAll}
+			}
+		}
 		return Filter{Op: n.op, Attr: n.attr, Keys: keys}
 	}
 	return Filter{Op: FilterAll}
@@ -447,6 +506,37 @@ func valueKeys(v ref.Val, list, ids bool) ([]string, bool) {
 	}
 	slices.Sort(keys)
 	return slices.Compact(keys), true
+}
+
+// defaultMatches reports whether the default def of an attribute may
+// satisfy the comparison with keys: equal one of them, or (member) hold
+// one of them as an element or map key. When unsure it answers true.
+func defaultMatches(def ref.Val, keys []string, member bool) bool {
+	var defKeys []string
+	if member {
+		switch def.(type) {
+		case traits.Lister, traits.Mapper:
+		default:
+			return false // `in` a scalar is an error, never true
+		}
+		k, ok := valueKeys(def, true, false)
+		if !ok {
+			return true
+		}
+		defKeys = k
+	} else {
+		k, ok := valueKeys(def, false, false)
+		if !ok {
+			return false // a list or map never equals a scalar
+		}
+		defKeys = k
+	}
+	for _, k := range defKeys {
+		if slices.Contains(keys, k) {
+			return true
+		}
+	}
+	return false
 }
 
 // simplify folds FilterAll and FilterNone out of an And or Or.
