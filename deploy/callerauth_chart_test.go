@@ -89,7 +89,7 @@ func TestFlexAuthEgressToAuthority(t *testing.T) {
 		}
 	})
 	t.Run("Authority and Redis", func(t *testing.T) {
-		rules := egressRules(t, append(slices.Clone(flexAuthCallerAuth), "replicaCount=2",
+		rules := egressRules(t, append(slices.Clone(flexAuthCallerAuth), "replicaCount=2", "dpop.nonceKeys.existingSecret=flex-auth-dpop-nonce",
 			"config.auth.replayCache.backend=redis", "config.auth.replayCache.redisUrl=redis://redis.redis.svc:6380/0"))
 		if len(rules) != 3 || !slices.Equal(tcpPorts(rules[2]), []int{6380}) {
 			t.Fatalf("egress %+v, want DNS, the Authority and Redis on 6380", rules)
@@ -159,7 +159,7 @@ func TestRegistryTokenFlexAuthClientCert(t *testing.T) {
 // ConfigMap); egress to Redis then uses the default port.
 func TestFlexAuthRedisURLFromSecret(t *testing.T) {
 	rules := egressRules(t, append(slices.Clone(flexAuthCallerAuth), "autoscaling.enabled=true",
-		"config.auth.replayCache.backend=redis",
+		"dpop.nonceKeys.existingSecret=flex-auth-dpop-nonce", "config.auth.replayCache.backend=redis",
 		"extraEnv[0].name=FLEX_AUTH_AUTH__REPLAYCACHE__REDISURL",
 		"extraEnv[0].valueFrom.secretKeyRef.name=flex-auth-redis",
 		"extraEnv[0].valueFrom.secretKeyRef.key=url"))

@@ -2,6 +2,8 @@ package deploy_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"os/exec"
@@ -122,6 +124,13 @@ func TestClusterEndToEnd(t *testing.T) {
 		"--from-file=signing.pem=../configs/registry-signing-sample.pem")
 	e.kubectl(t, "-n", "registry-token", "create", "secret", "generic", "registry-token-redis",
 		"--from-literal=redis-url=redis://redis.redis.svc.cluster.local:6379/0")
+	// The DPoP nonce key both replicas share (authority.dpop.nonceKeys).
+	nonceKey := make([]byte, 32)
+	if _, err := rand.Read(nonceKey); err != nil {
+		t.Fatal(err)
+	}
+	e.kubectl(t, "-n", "registry-token", "create", "secret", "generic", "registry-token-dpop-nonce",
+		"--from-literal=nonce-keys="+base64.StdEncoding.EncodeToString(nonceKey))
 	for _, d := range []string{"authority/authority", "redis/redis"} {
 		ns, name, _ := strings.Cut(d, "/")
 		e.kubectl(t, "-n", ns, "rollout", "status", "deployment/"+name, "--timeout=180s")

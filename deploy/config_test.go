@@ -59,6 +59,8 @@ func TestRenderedConfigLoads(t *testing.T) {
 			// Files the policy client reads at start: a real CA and
 			// client certificate stand in for the Secrets.
 			data = withFlexAuthTLS(t, dir, data)
+			// The replay store's Secrets (Redis credentials and CA, nonce keys).
+			data = withReplayStoreFiles(t, dir, data)
 			env := cleanEnv("REGISTRY_TOKEN_")
 			if strings.Contains(data, `backend: "redis"`) {
 				// The URL comes from a Secret, through the environment.

@@ -163,8 +163,8 @@ func upgradeFlexAuthFromPrevious(ctx context.Context, t *testing.T, s *kube.Serv
 		t.Fatal(err)
 	}
 	want := workload(t, objs)
-	// The previous chart ran a Deployment: it must be gone, replaced by
-	// this chart's StatefulSet with a claim per pod.
+	// Charts before 0.3.0 ran a Deployment: none may be left, and this
+	// chart's StatefulSet has a claim per pod.
 	if _, found, err := s.Get(ctx, kube.Object{APIVersion: "apps/v1", Kind: "Deployment", Namespace: ns, Name: want.Name}); err != nil || found {
 		t.Errorf("the previous Deployment after the upgrade: found %v, %v", found, err)
 	}

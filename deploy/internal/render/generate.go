@@ -15,6 +15,8 @@ var Copies = map[string]string{
 	"deploy/helm/flex-auth/files/registry-access/policy_package.md": "configs/registry-policy/policy_package.md",
 	"deploy/helm/flex-auth/files/flex-auth.rules.yaml":              "deploy/monitoring/flex-auth.rules.yaml",
 	"deploy/helm/registry-token/files/registry-token.rules.yaml":    "deploy/monitoring/registry-token.rules.yaml",
+	// One definition of the replay store's Secrets and egress for both charts.
+	"deploy/helm/flex-auth/templates/_replaystore.tpl": "deploy/helm/registry-token/templates/_replaystore.tpl",
 }
 
 // Manifests are the plain manifests in deploy/manifests: the default

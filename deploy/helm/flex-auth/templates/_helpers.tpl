@@ -108,3 +108,10 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/* Where the decision log signing key Secret is mounted. */}}
 {{- define "flex-auth.logKeyDir" -}}/etc/flex-auth/decision-log-key{{- end }}
+
+{{/* The argument of the authgate.replayStore templates (_replaystore.tpl), as YAML. */}}
+{{- define "flex-auth.replayStore" -}}
+{{- $auth := .Values.config.auth | default dict }}
+{{- $rc := $auth.replayCache | default dict }}
+{{- dict "backend" ($rc.backend | default "memory") "rc" .Values.replayCache "nonceKeys" .Values.dpop.nonceKeys "dir" "/etc/flex-auth" | toYaml }}
+{{- end }}

@@ -50,8 +50,9 @@ authority:
     maxAge: {{ .Values.authority.dpop.maxAge }}
     clockSkew: {{ .Values.authority.dpop.clockSkew }}
     algorithms: {{ .Values.authority.dpop.algorithms | toJson }}
-    {{- with .Values.authority.dpop.nonceKeys.existingSecret }}
-    nonceKeyFile: {{ printf "%s/%s" (include "registry-token.nonceKeysDir" $) $.Values.authority.dpop.nonceKeys.key | quote }}
+    {{- $files := include "authgate.replayStore.files" (include "registry-token.replayStore" . | fromYaml) | fromYaml }}
+    {{- with $files.nonceKeyFile }}
+    nonceKeyFile: {{ . | quote }}
     {{- end }}
   replayCache:
     {{- $rc := .Values.replayCache }}
@@ -64,8 +65,8 @@ authority:
     sentinel:
       masterName: {{ $rc.sentinel.masterName | quote }}
       addrs: {{ $rc.sentinel.addrs | toJson }}
-      {{- if and $rc.credentials.existingSecret $rc.credentials.sentinelPasswordKey }}
-      passwordFile: {{ printf "%s/%s" (include "registry-token.redisCredentialsDir" .) $rc.credentials.sentinelPasswordKey | quote }}
+      {{- with $files.sentinelPasswordFile }}
+      passwordFile: {{ . | quote }}
       {{- end }}
     {{- end }}
     {{- if eq $rc.backend "redis-cluster" }}
@@ -74,17 +75,17 @@ authority:
     {{- end }}
     {{- if ne $rc.backend "memory" }}
     failoverWait: {{ $rc.failoverWait }}
-    {{- if and $rc.credentials.existingSecret $rc.credentials.passwordKey }}
-    passwordFile: {{ printf "%s/%s" (include "registry-token.redisCredentialsDir" .) $rc.credentials.passwordKey | quote }}
+    {{- with $files.passwordFile }}
+    passwordFile: {{ . | quote }}
     {{- end }}
-    {{- if and $rc.credentials.existingSecret $rc.credentials.usernameKey }}
-    usernameFile: {{ printf "%s/%s" (include "registry-token.redisCredentialsDir" .) $rc.credentials.usernameKey | quote }}
+    {{- with $files.usernameFile }}
+    usernameFile: {{ . | quote }}
     {{- end }}
     {{- if or (and $rc.tls.enabled (ne $rc.backend "redis")) $rc.tls.caSecret.name $rc.tls.serverName }}
     tls:
       enabled: {{ and $rc.tls.enabled (ne $rc.backend "redis") }}
-      {{- with $rc.tls.caSecret.name }}
-      caFile: {{ printf "%s/%s" (include "registry-token.redisCADir" $) $rc.tls.caSecret.key | quote }}
+      {{- with $files.caFile }}
+      caFile: {{ . | quote }}
       {{- end }}
       {{- with $rc.tls.serverName }}
       serverName: {{ . | quote }}

@@ -82,6 +82,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "registry-token.tlsDir" -}}/etc/registry-token/tls{{- end }}
 {{- define "registry-token.flexAuthCADir" -}}/etc/registry-token/flex-auth-ca{{- end }}
 {{- define "registry-token.flexAuthClientDir" -}}/etc/registry-token/flex-auth-client{{- end }}
-{{- define "registry-token.redisCredentialsDir" -}}/etc/registry-token/redis-credentials{{- end }}
-{{- define "registry-token.redisCADir" -}}/etc/registry-token/redis-ca{{- end }}
-{{- define "registry-token.nonceKeysDir" -}}/etc/registry-token/dpop-nonce{{- end }}
+
+{{/* The argument of the authgate.replayStore templates (_replaystore.tpl), as YAML. */}}
+{{- define "registry-token.replayStore" -}}
+{{- dict "backend" .Values.replayCache.backend "rc" .Values.replayCache "nonceKeys" .Values.authority.dpop.nonceKeys "dir" "/etc/registry-token" | toYaml }}
+{{- end }}
