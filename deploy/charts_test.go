@@ -577,3 +577,32 @@ func TestFlexAuthDecisionLogVolumePerPod(t *testing.T) {
 		}
 	}
 }
+
+// TestShutdownDelay: both charts delay SIGTERM with a preStop sleep of
+// shutdownDelaySeconds (the pod keeps serving while it leaves the
+// Service's endpoints), within the grace period with the 15 s drain; 0
+// leaves the hook out.
+func TestShutdownDelay(t *testing.T) {
+	helm := helmBin(t)
+	for _, chart := range []string{"registry-token", "flex-auth"} {
+		t.Run(chart, func(t *testing.T) {
+			pod := workload(t, renderObjects(t, helm, defaultRelease(chart))).Spec.Template.Spec
+			c := pod.Containers[0]
+			if c.Lifecycle == nil || c.Lifecycle.PreStop == nil || c.Lifecycle.PreStop.Sleep == nil || c.Lifecycle.PreStop.Sleep.Seconds != 5 {
+				t.Fatalf("default: preStop %+v, want a sleep of 5 s", c.Lifecycle)
+			}
+			if grace := pod.TerminationGracePeriodSeconds; grace == nil || *grace < c.Lifecycle.PreStop.Sleep.Seconds+15 {
+				t.Errorf("terminationGracePeriodSeconds %v does not cover the delay and the 15 s drain", grace)
+			}
+			r := defaultRelease(chart)
+			r.Set = []string{"shutdownDelaySeconds=12"}
+			if s := workload(t, renderObjects(t, helm, r)).Spec.Template.Spec.Containers[0].Lifecycle.PreStop.Sleep; s.Seconds != 12 {
+				t.Errorf("shutdownDelaySeconds=12: sleep %d", s.Seconds)
+			}
+			r.Set = []string{"shutdownDelaySeconds=0"}
+			if l := workload(t, renderObjects(t, helm, r)).Spec.Template.Spec.Containers[0].Lifecycle; l != nil {
+				t.Errorf("shutdownDelaySeconds=0: lifecycle %+v, want none", l)
+			}
+		})
+	}
+}
