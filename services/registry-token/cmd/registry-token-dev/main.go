@@ -61,6 +61,11 @@ func commands() subcmd.Table[runFunc] {
 			Summary: "push, pull, a denied push, the sample token request and the flex-auth smoke against a running stack",
 			Run:     devDemo,
 		},
+		"push": {
+			Usage:   "--repository NAME [--tag TAG] [--plan PLAN] [--sub SUBJECT] [--registry HOST:PORT] [--token-url URL] [--authority URL] [--file FILE] [ARG...]",
+			Summary: "push an image of one program (default: this one; ARGs its command) through registry-token with a DPoP-bound OpTok of PLAN; prints the reference by digest",
+			Run:     devPush,
+		},
 	}
 }
 
@@ -282,4 +287,38 @@ func devDemo(ctx context.Context, args []string, env env) error {
 		return err
 	}
 	return devstack.Demo(ctx, o)
+}
+
+func devPush(ctx context.Context, args []string, env env) error {
+	fs := flag.NewFlagSet("push", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	var o devstack.PushOptions
+	fs.StringVar(&o.Registry, "registry", "localhost:5000", "registry host:port")
+	fs.StringVar(&o.Realm, "token-url", "http://localhost:8085/token", "registry-token's token endpoint (the realm)")
+	fs.StringVar(&o.Authority, "authority", "http://127.0.0.1:8081", "development Authority base URL")
+	fs.StringVar(&o.Repository, "repository", "", "repository to push to (required)")
+	fs.StringVar(&o.Tag, "tag", "latest", "tag")
+	fs.StringVar(&o.Plan, "plan", "enterprise", "stellaops:plan claim of the OpTok")
+	fs.StringVar(&o.Subject, "sub", "", "subject of the OpTok (default push-<plan>)")
+	fs.StringVar(&o.File, "file", "", "program the image holds (default: this program)")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", app.ErrUsage, err)
+	}
+	if o.Repository == "" {
+		return fmt.Errorf("%w: --repository is required", app.ErrUsage)
+	}
+	o.Args = fs.Args()
+	if o.File == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		o.File = self
+	}
+	ref, err := devstack.Push(ctx, o)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(env.Stdout, "pushed", ref)
+	return err
 }

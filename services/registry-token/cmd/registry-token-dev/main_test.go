@@ -60,10 +60,11 @@ func TestToken(t *testing.T) {
 	}
 }
 
-// TestUsage: no command, an unknown command and stray arguments are
+// TestUsage: no command, an unknown command, stray arguments and a push
+// without its repository are
 // usage errors (exit 2); help prints the commands.
 func TestUsage(t *testing.T) {
-	for _, args := range [][]string{nil, {"serve"}, {"up", "extra"}, {"token", "--no-such-flag"}} {
+	for _, args := range [][]string{nil, {"serve"}, {"up", "extra"}, {"token", "--no-such-flag"}, {"push"}, {"push", "--no-such-flag"}} {
 		var out, errOut bytes.Buffer
 		if err := run(context.Background(), args, env{Stdout: &out, Stderr: &errOut}); !errors.Is(err, app.ErrUsage) {
 			t.Errorf("%q: %v, want a usage error", args, err)
@@ -73,7 +74,7 @@ func TestUsage(t *testing.T) {
 	if err := run(context.Background(), []string{"help"}, env{Stdout: &out, Stderr: &out}); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"up ", "token ", "demo ", "DEVELOPMENT ONLY"} {
+	for _, want := range []string{"up ", "token ", "demo ", "push ", "DEVELOPMENT ONLY"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("help lacks %q:\n%s", want, out.String())
 		}

@@ -107,12 +107,17 @@ func (d *demo) opToks(ctx context.Context) (string, error) {
 }
 
 func (d *demo) transport(ctx context.Context, plan string) (*dpop.Transport, error) {
+	return d.newTransport(ctx, devauthority.TokenRequest{Subject: "demo-" + plan, Plan: plan, License: "lic-demo-" + plan})
+}
+
+// newTransport asks the Authority for an OpTok bound to a new DPoP key
+// and returns the transport that spends it at the realm.
+func (d *demo) newTransport(ctx context.Context, r devauthority.TokenRequest) (*dpop.Transport, error) {
 	key, err := dpopclient.NewKey()
 	if err != nil {
 		return nil, err
 	}
-	tok, err := devauthority.RequestToken(ctx, d.client, TokenEndpoint(d.o.Authority),
-		key.Key, key.Alg, devauthority.TokenRequest{Subject: "demo-" + plan, Plan: plan, License: "lic-demo-" + plan})
+	tok, err := devauthority.RequestToken(ctx, d.client, TokenEndpoint(d.o.Authority), key.Key, key.Alg, r)
 	if err != nil {
 		return nil, err
 	}

@@ -88,6 +88,30 @@ func TestDevStackDemo(t *testing.T) {
 	if !strings.HasSuffix(out.String(), "demo: pass\n") {
 		t.Error("no final pass line")
 	}
+	// "registry-token-dev push": an image of one program, pushed with an
+	// enterprise OpTok; a community OpTok may not push there.
+	root, err := proctest.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	push := devstack.PushOptions{Registry: s.Registry.Host, Realm: s.Realm, Authority: s.Authority.URL,
+		Repository: "stella-ops/team/app", Tag: "v1", Plan: "enterprise", File: filepath.Join(root, "go.mod"), Args: []string{"help"}}
+	ref, err := devstack.Push(context.Background(), push)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := devstack.ProgramImage(push.File, push.Args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if digest, _ := img.Digest(); ref != s.Registry.Host+"/stella-ops/team/app@"+digest.String() {
+		t.Errorf("pushed %s, want the image's digest %s", ref, digest)
+	}
+	push.Plan, push.Tag = "community", "v2"
+	if _, err := devstack.Push(context.Background(), push); err == nil || !strings.Contains(err.Error(), "DENIED") {
+		t.Errorf("a community push to stella-ops/team/app: %v, want the token request DENIED", err)
+	}
+
 	decisions, err := os.ReadFile(s.DecisionLog)
 	if err != nil || bytes.Count(decisions, []byte("\n")) < 2 {
 		t.Fatalf("flex-auth decision log: %v, %q", err, decisions)
