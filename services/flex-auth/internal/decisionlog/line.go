@@ -13,8 +13,8 @@ package decisionlog
 import (
 	"slices"
 
+	"github.com/stellaops/authgate/pkg/jsonenc"
 	"github.com/stellaops/authgate/services/flex-auth/internal/engine"
-	"github.com/stellaops/authgate/services/flex-auth/internal/jsonenc"
 )
 
 // lines writes decision log lines into one buffer.

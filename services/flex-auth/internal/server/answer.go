@@ -1,8 +1,8 @@
 package server
 
 import (
+	"github.com/stellaops/authgate/pkg/jsonenc"
 	"github.com/stellaops/authgate/services/flex-auth/internal/engine"
-	"github.com/stellaops/authgate/services/flex-auth/internal/jsonenc"
 )
 
 // The answers of the decision endpoints, appended without reflection:

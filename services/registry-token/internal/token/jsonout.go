@@ -3,7 +3,9 @@ package token
 import (
 	"encoding/json"
 	"strconv"
+	"unicode/utf8"
 
+	"github.com/stellaops/authgate/pkg/jsonenc"
 	"github.com/stellaops/authgate/pkg/plans"
 )
 
@@ -86,26 +88,14 @@ func appendResponse(b []byte, r *Response) []byte {
 	return append(b, "}\n"...)
 }
 
-// appendJSONString appends s as a JSON string. Printable ASCII other
-// than the characters encoding/json escapes is copied as it is; any other
-// string is left to json.Marshal, so the output is always its.
+// appendJSONString appends s as json.Marshal writes it: pkg/jsonenc's
+// escaping is encoding/json's but for invalid UTF-8, which json.Marshal
+// writes as the escape \ufffd (not the character), so such a string is
+// left to it.
 func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if !jsonPlain[s[i]] {
-			q, _ := json.Marshal(s) // a string always marshals
-			return append(b, q...)
-		}
+	if !utf8.ValidString(s) {
+		q, _ := json.Marshal(s) // a string always marshals
+		return append(b, q...)
 	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
+	return jsonenc.String(b, s)
 }
-
-// jsonPlain marks the bytes encoding/json writes as they are: printable
-// ASCII but for the quote, the backslash and the HTML characters <, >, &.
-var jsonPlain = func() (t [256]bool) {
-	for c := 0x20; c <= 0x7e; c++ {
-		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
-	}
-	return t
-}()

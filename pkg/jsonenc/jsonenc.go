@@ -1,6 +1,7 @@
-// Package jsonenc appends the JSON of flex-auth's hot answers and decision
-// log lines without reflection: strings escaped exactly as the answers'
-// and lines' encoder options do (checkapi.EncodeOptions, the decision
+// Package jsonenc appends JSON without reflection for the hot paths of
+// both services (flex-auth's answers and decision log lines,
+// registry-token's claims and token response): strings escaped exactly as
+// flex-auth's encoder options do (checkapi.EncodeOptions, the decision
 // log's line options: <, >, & and U+2028, U+2029 as \uXXXX, invalid UTF-8
 // as U+FFFD), times as encoding/json writes them. The tests compare every
 // appender with the reflective encoder.
