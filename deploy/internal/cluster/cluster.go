@@ -134,7 +134,11 @@ func (c *Cluster) start(ctx context.Context, images []string) error {
 	if c.before, err = readKernelSettings(); err != nil {
 		return err
 	}
-	for _, p := range []string{"/var/log/containers", "/run/containerd", "/var/lib/cni"} {
+	// The kubelet makes its device plugin socket under /var/lib/kubelet and
+	// the flexvolume directory under /usr/libexec/kubernetes whatever its
+	// configuration says (paths fixed in its code): on a host that never
+	// ran a kubelet, Stop removes them again.
+	for _, p := range []string{"/var/log/containers", "/run/containerd", "/var/lib/cni", "/var/lib/kubelet", "/usr/libexec/kubernetes"} {
 		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
 			c.created = append(c.created, p)
 		}

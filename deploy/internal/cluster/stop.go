@@ -280,6 +280,10 @@ func (c *Cluster) removeCreated() error {
 	}
 	var errs []error
 	for _, p := range c.created {
+		if p == "/var/lib/kubelet" {
+			// The kubelet leaves its registration socket behind.
+			_ = os.Remove(filepath.Join(p, "device-plugins", "kubelet.sock"))
+		}
 		if err := removeEmptyTree(p); err != nil {
 			errs = append(errs, err)
 		}
