@@ -36,7 +36,11 @@ const (
 // must become Ready through its probes, helm test must pass, the
 // flex-auth pre-flight runs from a pod through the Service name, and a
 // client pod pushes to the in-cluster registry through registry-token
-// (and is refused a push its plan lacks). At the end the cluster is torn
+// (and is refused a push its plan lacks), the kubelet pulls a private
+// image through registry-token (and is refused one the plan of its
+// credentials lacks, for the reason registry-token logs), and `helm
+// upgrade` of both releases rolls every pod while a client's requests all
+// succeed. At the end the cluster is torn
 // down and the host must be as before: same interfaces, iptables and
 // ip6tables rules, forwarding and kernel settings, mounts, cgroups and
 // files where containerd and the kubelet write by default, and no
@@ -187,6 +191,9 @@ func TestClusterEndToEnd(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("private image", e.kubeletPull)
+	t.Run("helm upgrade under load", e.helmUpgradeUnderLoad)
 }
 
 // e2e drives the cluster for one test.

@@ -8,7 +8,8 @@
 // out: the node address is on the namespace's loopback, pods sit on a
 // bridge inside it, forwarded traffic that leaves the pod network is
 // dropped (IPv4 and IPv6), nothing is masqueraded, CoreDNS has no
-// upstream and containerd's registry configuration points the public
+// upstream, the node's own resolver (nodeDNS) answers only the cluster
+// domain, and containerd's registry configuration points the public
 // registries at a closed port. Every image is built here and imported.
 // Stop undoes everything Start changed on the host (processes, the
 // namespace with its interfaces and iptables chains, mounts, cgroups,
@@ -180,6 +181,10 @@ func (c *Cluster) start(ctx context.Context, images []string) error {
 		return err
 	}
 	c.logf("CoreDNS Ready (%v)", time.Since(began).Round(time.Second))
+	if err := c.nodeDNS(ctx); err != nil {
+		return err
+	}
+	c.logf("node resolver up (%v)", time.Since(began).Round(time.Second))
 	return nil
 }
 
