@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -121,44 +122,16 @@ func TestFlexAuthChartTLSEnvServesHTTPS(t *testing.T) {
 	if tlsVars != 3 {
 		t.Fatalf("%d FLEX_AUTH_SERVER__TLS__ variables rendered, want 3", tlsVars)
 	}
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0",
-		"--registry", "../configs/ops-warden/production_registry_snapshot.json",
-		"--policy", "../configs/ops-warden/policy_package.md",
-		"--log", filepath.Join(t.TempDir(), "decisions.jsonl"), "--log-level", "warn")
-	cmd.Env = environ
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if a, ok := strings.CutPrefix(sc.Text(), "flex-auth listening on "); ok {
-				addr <- a
-			}
-		}
-		close(addr)
-	}()
-	var a string
-	select {
-	case a = <-addr:
-	case <-time.After(30 * time.Second):
-	}
+	fa := startFlexAuth(t, bin, environ, "--log", filepath.Join(t.TempDir(), "decisions.jsonl"), "--log-level", "warn")
+	a := fa.Addr
 	if a == "" {
-		t.Fatalf("flex-auth did not start with the chart's TLS environment:\n%s", stderr.String())
+		t.Fatalf("flex-auth did not start with the chart's TLS environment:\n%s", fa.Stop())
 	}
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
 	resp, err := client.Get("https://" + a + "/healthz")
 	if err != nil {
-		t.Fatalf("GET https://%s/healthz: %v\n%s", a, err, stderr.String())
+		t.Fatalf("GET https://%s/healthz: %v\n%s", a, err, fa.Stop())
 	}
 	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || resp.TLS == nil {
@@ -175,4 +148,53 @@ func writeTLSSecret(t *testing.T, dir string) *x509.CertPool {
 	c.WriteFiles(t, filepath.Join(dir, "ca.crt"), "")
 	c.WriteFiles(t, filepath.Join(dir, "client-ca.crt"), "")
 	return c.Pool()
+}
+
+// flexAuthProcess is a flex-auth started by startFlexAuth.
+type flexAuthProcess struct {
+	Addr   string // where it listens; "" when it exited or did not listen
+	cmd    *exec.Cmd
+	stderr strings.Builder
+	once   sync.Once
+}
+
+// Stop kills the process (once) and returns what it wrote to stderr.
+func (p *flexAuthProcess) Stop() string {
+	p.once.Do(func() { _ = p.cmd.Process.Kill(); _ = p.cmd.Wait() })
+	return p.stderr.String()
+}
+
+// startFlexAuth starts bin serve on a free loopback port with the ops-warden
+// registry and policy, env and args, and waits up to a minute for it to
+// listen. The process is stopped at the test's end.
+func startFlexAuth(t *testing.T, bin string, env []string, args ...string) *flexAuthProcess {
+	t.Helper()
+	p := &flexAuthProcess{cmd: exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0",
+		"--registry", "../configs/ops-warden/production_registry_snapshot.json",
+		"--policy", "../configs/ops-warden/policy_package.md"}, args...)...)}
+	p.cmd.Env = env
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Stderr = &p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Stop() })
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if a, ok := strings.CutPrefix(sc.Text(), "flex-auth listening on "); ok {
+				addr <- a
+			}
+		}
+		close(addr)
+	}()
+	select {
+	case p.Addr = <-addr:
+	case <-time.After(60 * time.Second):
+	}
+	return p
 }

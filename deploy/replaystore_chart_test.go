@@ -1,17 +1,14 @@
 package deploy_test
 
 import (
-	"bufio"
 	"crypto/rand"
 	"encoding/base64"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -335,45 +332,14 @@ func TestFlexAuthReplayStoreEnvLoads(t *testing.T) {
 			if want := map[string]int{"redis": 4, "redis-sentinel": 5, "redis-cluster": 4}[backend]; files != want {
 				t.Fatalf("%d FLEX_AUTH_AUTH__ file variables rendered, want %d", files, want)
 			}
-			cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--config", cfgFile,
-				"--registry", "../configs/ops-warden/production_registry_snapshot.json",
-				"--policy", "../configs/ops-warden/policy_package.md",
-				"--log", filepath.Join(dir, "decisions.jsonl"))
-			cmd.Env = environ
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-			listening := make(chan bool, 1)
-			go func() {
-				sc := bufio.NewScanner(stdout)
-				for sc.Scan() {
-					if strings.HasPrefix(sc.Text(), "flex-auth listening on ") {
-						listening <- true
-					}
-				}
-				close(listening)
-			}()
-			select {
-			case ok := <-listening:
-				if !ok {
-					t.Fatalf("flex-auth refused the chart's %s settings:\n%s", backend, stderr.String())
-				}
-			case <-time.After(60 * time.Second):
-				t.Fatalf("flex-auth did not start with the chart's %s settings:\n%s", backend, stderr.String())
+			fa := startFlexAuth(t, bin, environ, "--config", cfgFile, "--log", filepath.Join(dir, "decisions.jsonl"))
+			if fa.Addr == "" {
+				t.Fatalf("flex-auth refused or did not start with the chart's %s settings:\n%s", backend, fa.Stop())
 			}
 			// The start-up line names the backend (read after start: the
 			// line is written before the listener).
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			if !strings.Contains(stderr.String(), `"replay_cache":"`+backend+`"`) {
-				t.Errorf("flex-auth's log does not name the %s replay cache:\n%s", backend, stderr.String())
+			if log := fa.Stop(); !strings.Contains(log, `"replay_cache":"`+backend+`"`) {
+				t.Errorf("flex-auth's log does not name the %s replay cache:\n%s", backend, log)
 			}
 		})
 	}
